@@ -1,0 +1,153 @@
+"""The command line: each subcommand parses, calls one library function, and renders.
+
+Bad input (a scenario, a key, a value, a path) is reported in one line naming the file,
+the key and what is allowed, with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .scenario import ScenarioError, load_scenario, parse_override
+
+EXIT_BAD_INPUT = 2
+
+
+class InputError(Exception):
+    """Bad input found by the CLI itself (paths, options)."""
+
+
+class Progress:
+    """Progress on stderr, shown only once a run has taken more than a few seconds."""
+
+    def __init__(self, label: str, after_seconds: float = 2.0) -> None:
+        self.label = label
+        self.start = time.perf_counter()
+        self.after = after_seconds
+        self.tty = sys.stderr.isatty()
+        self.shown = False
+        self.last_decile = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - self.start
+        if elapsed < self.after and done < total:
+            return
+        rate = done / elapsed if elapsed > 0 else 0.0
+        left = (total - done) / rate if rate > 0 else 0.0
+        text = f"{self.label}: {done}/{total} ({done / total:4.0%}) {elapsed:5.1f}s, ~{left:4.1f}s left"
+        if self.tty:
+            end = "\n" if done == total else ""
+            print(f"\r{text}", end=end, file=sys.stderr, flush=True)
+            self.shown = True
+        else:
+            decile = done * 10 // total
+            if decile != self.last_decile:
+                self.last_decile = decile
+                print(text, file=sys.stderr, flush=True)
+                self.shown = True
+
+
+def _overrides(pairs: list[str] | None) -> dict[str, Any]:
+    return dict(parse_override(p) for p in (pairs or []))
+
+
+def _out_dir(path: str | None) -> Path | None:
+    if path is None:
+        return None
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {path}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {path}: cannot create the directory ({exc.strerror})") from None
+    return out
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .simulate import simulate
+
+    overrides = _overrides(args.set)
+    if args.weeks is not None:
+        overrides["weeks"] = args.weeks
+    scenario = load_scenario(args.scenario, overrides)
+    out = _out_dir(args.out)
+    result = simulate(
+        scenario, backend=args.backend, seed=args.seed,
+        progress=Progress(f"{scenario.name} [{args.backend}]"),
+    )
+    width = max(len(k) for k in result.summary)
+    print(f"{scenario.name}: {scenario.weeks} weeks, backend {args.backend}, seed {args.seed}")
+    for key, value in result.summary.items():
+        if key not in ("scenario", "backend", "seed", "weeks"):
+            print(f"  {key:<{width}}  {_format(value)}")
+    if out is not None:
+        from .plots import plot_chain
+
+        result.timeseries.to_csv(out / "timeseries.csv", index=False)
+        (out / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
+        plot_chain(result.timeseries, out / "chain.png", title=f"{scenario.name} (seed {args.seed})")
+        print(f"wrote {out / 'timeseries.csv'}, {out / 'summary.json'}, {out / 'chain.png'}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    scenario = load_scenario(args.scenario, _overrides(args.set))
+    print(yaml.safe_dump(scenario.to_dict(), sort_keys=False), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .backends import BACKENDS
+
+    parser = argparse.ArgumentParser(
+        prog="serviceprofit",
+        description="Agent-based simulation of the service-profit chain.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run one scenario and write its results")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--weeks", type=int, help="override the scenario's weeks")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="override a scenario key, e.g. strategy.process=cost_minimised")
+    run.add_argument("--out", metavar="DIR", help="write timeseries.csv, summary.json, chain.png")
+    run.set_defaults(func=cmd_run)
+
+    show = sub.add_parser("show", help="print a scenario with every default and preset resolved")
+    show.add_argument("scenario")
+    show.add_argument("--set", action="append", metavar="KEY=VALUE")
+    show.set_defaults(func=cmd_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ScenarioError, InputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

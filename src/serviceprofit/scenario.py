@@ -1,0 +1,543 @@
+"""Scenarios: the typed, validated description of one firm and its strategy.
+
+A scenario is read from YAML (``yaml.safe_load`` only), may ``extends:`` another file
+and state only what differs, and may be changed by dotted-key overrides
+(``strategy.process=cost_minimised``) from Python, the CLI, events and sweeps. Every
+key is checked when the scenario is loaded: unknown keys, wrong types and values out of
+range raise :class:`ScenarioError`, whose message names the file, the key path and what
+is allowed. The key names here are the model's vocabulary everywhere: YAML, the CLI's
+``--set``, the demo's controls and the sweep's factors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "CHANNELS",
+    "Scenario",
+    "ScenarioError",
+    "apply_overrides",
+    "load_scenario",
+    "parse_override",
+    "presets",
+]
+
+CHANNELS: tuple[str, ...] = ("phone", "email", "chat", "social")
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+
+class ScenarioError(ValueError):
+    """Bad scenario input: says where (file, key path) and what is allowed."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source, self.key, self.problem = source, key, problem
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{key}: {problem}" if key else f"{where}{problem}")
+
+
+@cache
+def presets() -> dict[str, dict[str, dict[str, Any]]]:
+    """The strategy presets shipped as data (``serviceprofit/data/presets.yaml``)."""
+    text = resources.files("serviceprofit").joinpath("data/presets.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _expand_preset(kind: str, value: Any) -> Any:
+    """Turn ``"silo"`` or ``{preset: silo, x: 1}`` into the preset's values plus overrides."""
+    if isinstance(value, str):
+        value = {"preset": value}
+    if not isinstance(value, dict):
+        return value
+    table = presets()[kind]
+    name = value.get("preset")
+    if name is None:
+        raise ValueError(f"give a preset name, one of {sorted(table)}")
+    if name not in table:
+        raise ValueError(f"unknown {kind} preset {name!r}; allowed: {sorted(table)}")
+    return {**table[name], **value}
+
+
+class Process(_Strict):
+    """How the service process is designed (a preset plus any overrides)."""
+
+    preset: str
+    handle_time: Positive = Field(description="hours allowed per contact")
+    empowerment: Fraction
+    scripts: Fraction
+    training_per_head: NonNegative
+    wage_per_week: Positive
+    target_utilisation: Annotated[float, Field(gt=0.0, le=1.0)]
+    self_service: Fraction
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, value: Any) -> Any:
+        return _expand_preset("process", value)
+
+
+class Organisation(_Strict):
+    """How the firm is organised around the customer (a preset plus any overrides)."""
+
+    preset: str
+    departments: Annotated[int, Field(ge=1, le=4)]
+    misroute_probability: Fraction
+    handoff_satisfaction_penalty: Fraction
+    handoff_resolution_penalty: NonNegative
+    handoff_time_share: Fraction
+    one_view: Fraction
+    feedback_share: Fraction
+    merge_weeks: Annotated[int, Field(ge=0, le=104)]
+    coordination_time_share: Annotated[float, Field(ge=0.0, lt=1.0)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, value: Any) -> Any:
+        return _expand_preset("organisation", value)
+
+
+class Technology(_Strict):
+    focus: Literal["operations", "customers"] = "operations"
+    spend_per_head: NonNegative = 40.0
+    productivity_gain: Fraction = 0.15
+    one_view_gain: Fraction = 0.5
+    self_service_gain: Fraction = 0.2
+
+
+class Marketing(_Strict):
+    spend_per_week: NonNegative = 1000.0
+    cost_per_acquisition: Positive = 60.0
+
+
+class Product(_Strict):
+    complexity: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0
+    upgrade_every_weeks: Annotated[int, Field(ge=0)] = 26
+    upgrade_issue_surge: NonNegative = 0.5
+    upgrade_unfixes: Fraction = 0.3
+
+
+class Measurement(_Strict):
+    survey_lag_weeks: Annotated[int, Field(ge=0, le=52)] = 8
+    survey_noise: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
+    real_time: bool = False
+
+
+class Strategy(_Strict):
+    process: Process = Field(default_factory=lambda: Process.model_validate("customer_value"))
+    organisation: Organisation = Field(default_factory=lambda: Organisation.model_validate("silo"))
+    technology: Technology = Field(default_factory=Technology)
+    marketing: Marketing = Field(default_factory=Marketing)
+    product: Product = Field(default_factory=Product)
+    measurement: Measurement = Field(default_factory=Measurement)
+
+
+class Population(_Strict):
+    customers: Annotated[int, Field(ge=1, le=50_000_000)] = 5000
+    staff: Annotated[int, Field(ge=1, le=100_000)] = 50
+
+
+class Segment(_Strict):
+    name: str
+    share: Fraction
+    weekly_spend: NonNegative
+    expectation: Fraction
+    issue_rate_multiplier: NonNegative = 1.0
+    complaint_propensity: Fraction
+
+
+def _default_segments() -> list[Segment]:
+    return [
+        Segment(name="mass", share=0.6, weekly_spend=6.0, expectation=0.65,
+                issue_rate_multiplier=1.0, complaint_propensity=0.04),
+        Segment(name="premium", share=0.3, weekly_spend=12.0, expectation=0.72,
+                issue_rate_multiplier=0.8, complaint_propensity=0.08),
+        Segment(name="business", share=0.1, weekly_spend=28.0, expectation=0.78,
+                issue_rate_multiplier=1.3, complaint_propensity=0.15),
+    ]
+
+
+class Channels(_Strict):
+    mix: dict[Literal["phone", "email", "chat", "social"], NonNegative] = Field(
+        default_factory=lambda: {"phone": 0.4, "email": 0.25, "chat": 0.25, "social": 0.1}
+    )
+    hop_probability: Fraction = 0.15
+
+    @field_validator("mix")
+    @classmethod
+    def _sums_to_one(cls, mix: dict[str, float]) -> dict[str, float]:
+        total = sum(mix.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"channel shares must sum to 1, got {total:g}")
+        return mix
+
+
+class Owner(_Strict):
+    policy: Literal["fixed", "profit_first", "balanced"] = "balanced"
+    review_every: Annotated[int, Field(ge=1, le=52)] = 4
+    required_margin: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.20
+    initial_cash: float = 1_000_000.0
+    satisfaction_target: Fraction = 0.68
+    staff_satisfaction_target: Fraction = 0.55
+    headcount_step: Fraction = 0.05
+    training_step: Fraction = 0.2
+
+
+class Economics(_Strict):
+    contact_hours_per_week: Positive = 12.0
+    paid_hours_per_week: Positive = 37.5
+    turnover_cost_share: Fraction = 0.21
+    hiring_lag_weeks: Annotated[int, Field(ge=0, le=52)] = 6
+    contact_cost: dict[Literal["phone", "email", "chat", "social"], NonNegative] = Field(
+        default_factory=lambda: {"phone": 5.0, "email": 3.0, "chat": 2.5, "social": 2.5}
+    )
+    self_service_cost: NonNegative = 0.5
+    recovery_cost: NonNegative = 25.0
+
+    @field_validator("contact_cost")
+    @classmethod
+    def _every_channel(cls, cost: dict[str, float]) -> dict[str, float]:
+        missing = set(CHANNELS) - set(cost)
+        if missing:
+            raise ValueError(f"give a cost for every channel; missing {sorted(missing)}")
+        return cost
+
+
+class Behaviour(_Strict):
+    """Calibration constants of the behaviour rules (docs/ODD.md gives each source)."""
+
+    issue_rate: Fraction = 0.10
+    moment_of_truth_share: Fraction = 0.05
+    moment_of_truth_weight: Annotated[float, Field(ge=1.0, le=50.0)] = 4.0
+    issue_max_age_weeks: Annotated[int, Field(ge=1, le=52)] = 8
+    self_service_success: Fraction = 0.5
+    satisfaction_rate: Fraction = 0.25
+    quality_resolved: Fraction = 0.9
+    quality_unresolved: Fraction = 0.35
+    wait_penalty: Fraction = 0.05
+    churn_base: Fraction = 0.0025
+    churn_steepness: Annotated[float, Field(ge=0.0, le=50.0)] = 4.5
+    competitor_pull: Fraction = 0.001
+    churn_cap: Fraction = 0.5
+    complaint_severity_multiplier: Annotated[float, Field(ge=1.0, le=100.0)] = 10.0
+    recovery_success: Fraction = 0.6
+    recovery_boost: Fraction = 0.5
+    tenure_growth: NonNegative = 0.15
+    tenure_cap_years: NonNegative = 5.0
+    upsell: NonNegative = 0.5
+    promoter_threshold: Fraction = 0.85
+    detractor_threshold: Fraction = 0.65
+    referral_rate: Fraction = 0.001
+    reputation_time_constant: Annotated[float, Field(ge=1.0)] = 8.0
+    reputation_elasticity: NonNegative = 1.5
+    resolution_base: float = -1.5
+    resolution_skill: NonNegative = 2.0
+    resolution_staff_satisfaction: NonNegative = 0.8
+    resolution_time: NonNegative = 0.8
+    resolution_empowerment: NonNegative = 1.0
+    resolution_one_view: NonNegative = 0.4
+    resolution_moment_of_truth: NonNegative = 1.0
+    resolution_scripts: NonNegative = 1.5
+    reference_handle_time: Positive = 0.75
+    staff_satisfaction_rate: Fraction = 0.1
+    mirror_weight: Fraction = 0.3
+    quality_training: NonNegative = 0.3
+    quality_tools: NonNegative = 0.2
+    quality_empowerment: NonNegative = 0.3
+    quality_pay: NonNegative = 0.2
+    pressure_penalty: NonNegative = 0.5
+    training_half: Positive = 40.0
+    tools_half: Positive = 40.0
+    market_wage: Positive = 900.0
+    learning_rate: Fraction = 0.02
+    training_learning_boost: NonNegative = 1.0
+    hire_skill: Fraction = 0.3
+    initial_skill: Fraction = 0.6
+    quit_base: Fraction = 0.005
+    quit_reference: Fraction = 0.70
+    quit_steepness: Annotated[float, Field(ge=0.0, le=50.0)] = 4.0
+    erosion_time_constant: Annotated[float, Field(ge=1.0)] = 19.0
+    recovery_time_constant: Annotated[float, Field(ge=1.0)] = 300.0
+    pressure_exponent: NonNegative = 0.64
+    feedback_learning_rate: Fraction = 0.02
+    max_fixable_share: Fraction = 0.5
+
+
+class Event(_Strict):
+    """A change that takes effect at ``week`` (and is undone at ``until``, if given)."""
+
+    week: Annotated[int, Field(ge=0)]
+    set: dict[str, Any]
+    until: Annotated[int, Field(ge=1)] | None = None
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _until_after_week(self) -> Event:
+        if self.until is not None and self.until <= self.week:
+            raise ValueError(f"until ({self.until}) must be after week ({self.week})")
+        if not self.set:
+            raise ValueError("an event must set at least one key")
+        return self
+
+
+class Scenario(_Strict):
+    """One firm, its strategy and its world: everything a run needs but the seed."""
+
+    name: str = "scenario"
+    description: str = ""
+    weeks: Annotated[int, Field(ge=1, le=5200)] = 156
+    population: Population = Field(default_factory=Population)
+    strategy: Strategy = Field(default_factory=Strategy)
+    segments: list[Segment] = Field(default_factory=_default_segments, min_length=1)
+    channels: Channels = Field(default_factory=Channels)
+    owner: Owner = Field(default_factory=Owner)
+    economics: Economics = Field(default_factory=Economics)
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+    events: list[Event] = Field(default_factory=list)
+
+    @field_validator("segments")
+    @classmethod
+    def _shares_sum_to_one(cls, segments: list[Segment]) -> list[Segment]:
+        total = sum(s.share for s in segments)
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"segment shares must sum to 1, got {total:g}")
+        names = [s.name for s in segments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"segment names must be unique, got {names}")
+        return segments
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, the form YAML and overrides work on."""
+        return self.model_dump(mode="json")
+
+    def with_overrides(self, overrides: dict[str, Any], source: str = "overrides") -> Scenario:
+        """A new scenario with dotted-key overrides applied and validated."""
+        return _validate(apply_overrides(self.to_dict(), overrides), source)
+
+    def at_week(self, week: int) -> Scenario:
+        """The scenario in force in ``week``: events that have started and not ended."""
+        active = [e for e in self.events if e.week <= week and (e.until is None or week < e.until)]
+        if not active:
+            return self
+        merged: dict[str, Any] = {}
+        for event in sorted(active, key=lambda e: e.week):
+            merged.update(event.set)
+        return self.with_overrides(merged, source=f"events in force at week {week}")
+
+
+# ---------------------------------------------------------------------------
+# Loading, overrides and error messages
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"strategy.process=cost_minimised"`` -> ``("strategy.process", "cost_minimised")``.
+
+    The value is read as YAML, so numbers, booleans and lists get their types.
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError("--set", text, "expected KEY=VALUE, e.g. strategy.process=merged")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ScenarioError("--set", key.strip(), f"cannot read value {raw!r}: {exc}") from None
+    return key.strip(), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Set dotted keys in a copy of plain scenario data; list items by index (``segments.0``).
+
+    A preset shorthand (``process: silo``) becomes ``{preset: silo}`` when one of its
+    fields is set, so ``strategy.process.empowerment=0.5`` works on either form.
+    """
+    import copy
+
+    out = copy.deepcopy(data)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node: Any = out
+        for i, part in enumerate(parts[:-1]):
+            node = _child(node, part, ".".join(parts[: i + 1]), create=True)
+            if isinstance(node, str) and i + 1 < len(parts):
+                node = {"preset": node}
+                _set(out, parts[: i + 1], node)
+        last = parts[-1]
+        if isinstance(node, list):
+            index = _index(last, node, dotted)
+            node[index] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise ScenarioError("", dotted, f"{'.'.join(parts[:-1])} holds a value, not keys")
+    return out
+
+
+def _index(part: str, node: list, path: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ScenarioError("", path, f"list index must be 0..{len(node) - 1}")
+    return int(part)
+
+
+def _child(node: Any, part: str, path: str, create: bool) -> Any:
+    if isinstance(node, list):
+        return node[_index(part, node, path)]
+    if isinstance(node, dict):
+        if part not in node or node[part] is None:
+            if not create:
+                raise KeyError(path)
+            node[part] = {}
+        return node[part]
+    raise ScenarioError("", path, "this key holds a value, not keys")
+
+
+def _set(root: dict[str, Any], parts: list[str], value: Any) -> None:
+    node: Any = root
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if isinstance(node, list):
+        node[int(parts[-1])] = value
+    else:
+        node[parts[-1]] = value
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:  # a value, a list, or a preset name that replaces the parent's settings
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, path))
+        raise ScenarioError(str(chain[0]), "extends", f"extends itself in a cycle: {cycle}")
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        source = str(chain[-1]) if chain else str(path)
+        key = "extends" if chain else ""
+        raise ScenarioError(source, key, f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise ScenarioError(str(path), "", "is a directory, not a YAML file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(str(path), "", f"not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(str(path), "", "a scenario must be a mapping of keys to values")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(str(path), "extends", "must be a file name, e.g. baseline.yaml")
+    base = _read_yaml((path.parent / parent).resolve(), (*chain, path))
+    return _deep_merge(base, data)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The schema class that owns the last key of ``loc`` (for 'did you mean')."""
+    model: Any = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None:
+            return None
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        candidates = [ann, *args]
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+        if model is None:
+            return None
+    return model
+
+
+def _describe(error: dict[str, Any]) -> tuple[str, str]:
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function")))
+    key = ".".join(str(p) for p in loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        owner = _model_at(loc)
+        allowed = sorted(owner.model_fields) if owner else []
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        problem = "unknown key"
+        if hint:
+            problem += f"; did you mean {hint[0]!r}?"
+        if allowed:
+            problem += f" Allowed keys: {', '.join(allowed)}"
+        return key, problem
+    message = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    if kind == "literal_error":
+        message = "must be " + message.removeprefix("Input should be ")
+    elif kind == "missing":
+        message = "is required"
+    return key, f"{message} (got {error.get('input')!r})" if kind != "missing" else message
+
+
+def _validate(data: dict[str, Any], source: str) -> Scenario:
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key, problem = _describe(first)
+        more = len(exc.errors()) - 1
+        if more:
+            problem += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise ScenarioError(source, key, problem) from None
+    for i, event in enumerate(scenario.events):
+        try:
+            scenario.with_overrides(event.set)
+        except ScenarioError as exc:
+            raise ScenarioError(source, f"events.{i}.set.{exc.key}", exc.problem) from None
+    return scenario
+
+
+def load_scenario(
+    path: str | Path | dict[str, Any], overrides: dict[str, Any] | None = None
+) -> Scenario:
+    """Read, merge (``extends:``), override and validate a scenario.
+
+    ``path`` may also be plain data (a dict), which is validated the same way.
+    Raises :class:`ScenarioError` naming the file, the key path and what is allowed.
+    """
+    if isinstance(path, dict):
+        data, source = dict(path), "<dict>"
+    else:
+        source = str(path)
+        data = _read_yaml(Path(path).resolve())
+        data.setdefault("name", Path(path).stem)
+    if overrides:
+        try:
+            data = apply_overrides(data, overrides)
+        except ScenarioError as exc:
+            raise ScenarioError("--set", exc.key, exc.problem) from None
+        source = f"{source} (with --set {', '.join(f'{k}={v}' for k, v in overrides.items())})"
+    return _validate(data, source)
