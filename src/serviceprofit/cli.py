@@ -39,7 +39,8 @@ class Progress:
             return
         rate = done / elapsed if elapsed > 0 else 0.0
         left = (total - done) / rate if rate > 0 else 0.0
-        text = f"{self.label}: {done}/{total} ({done / total:4.0%}) {elapsed:5.1f}s, ~{left:4.1f}s left"
+        share = done / total
+        text = f"{self.label}: {done}/{total} ({share:4.0%}) {elapsed:5.1f}s, ~{left:4.1f}s left"
         if self.tty:
             end = "\n" if done == total else ""
             print(f"\r{text}", end=end, file=sys.stderr, flush=True)
@@ -84,7 +85,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides)
     out = _out_dir(args.out)
     result = simulate(
-        scenario, backend=args.backend, seed=args.seed,
+        scenario,
+        backend=args.backend,
+        seed=args.seed,
         progress=Progress(f"{scenario.name} [{args.backend}]"),
     )
     width = max(len(k) for k in result.summary)
@@ -97,7 +100,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         result.timeseries.to_csv(out / "timeseries.csv", index=False)
         (out / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
-        plot_chain(result.timeseries, out / "chain.png", title=f"{scenario.name} (seed {args.seed})")
+        plot_chain(
+            result.timeseries, out / "chain.png", title=f"{scenario.name} (seed {args.seed})"
+        )
         print(f"wrote {out / 'timeseries.csv'}, {out / 'summary.json'}, {out / 'chain.png'}")
     return 0
 
@@ -124,8 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--weeks", type=int, help="override the scenario's weeks")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="override a scenario key, e.g. strategy.process=cost_minimised")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a scenario key, e.g. strategy.process=cost_minimised",
+    )
     run.add_argument("--out", metavar="DIR", help="write timeseries.csv, summary.json, chain.png")
     run.set_defaults(func=cmd_run)
 

@@ -202,8 +202,9 @@ class Firm:
             since = week % p.upgrade_every_weeks
             if week > 0 and since == 0:
                 self.fixed_share *= 1.0 - p.upgrade_unfixes
-            surge = rules.upgrade_surge(since if week >= p.upgrade_every_weeks else -1,
-                                        p.upgrade_issue_surge)
+            surge = rules.upgrade_surge(
+                since if week >= p.upgrade_every_weeks else -1, p.upgrade_issue_surge
+            )
         return surge, self.fixed_share
 
     # -- end of week -----------------------------------------------------------
@@ -236,16 +237,18 @@ class Firm:
             + t.complaints * p.empowerment * p.recovery_cost
         )
         cost_total = (
-            wage_bill + cost_training + cost_technology + cost_marketing + cost_turnover
+            wage_bill
+            + cost_training
+            + cost_technology
+            + cost_marketing
+            + cost_turnover
             + cost_contacts
         )
         profit = t.revenue - cost_total
         self.cumulative_profit += profit
         self.cash += profit
         service_share = p.contact_hours / p.paid_hours
-        service_cost = cost_contacts + service_share * (
-            wage_bill + cost_training + cost_technology
-        )
+        service_cost = cost_contacts + service_share * (wage_bill + cost_training + cost_technology)
         active = t.customers_active
         nps = 100.0 * (t.promoters - t.detractors) / active if active else 0.0
         self.reputation = rules.reputation_update(
@@ -253,7 +256,9 @@ class Firm:
         )
         if t.contacts > 0:
             self.fixed_share = rules.fixed_share_update(
-                self.fixed_share, p.feedback_share, p.b.feedback_learning_rate,
+                self.fixed_share,
+                p.feedback_share,
+                p.b.feedback_learning_rate,
                 p.b.max_fixable_share,
             )
         row = {
@@ -267,7 +272,8 @@ class Firm:
             "contacts": t.contacts,
             "fcr": (
                 t.first_contact_resolved / t.first_contacts
-                if t.first_contacts else self._last("fcr")
+                if t.first_contacts
+                else self._last("fcr")
             ),
             "handoffs_per_contact": t.handoffs / t.contacts if t.contacts else 0.0,
             "backlog": t.backlog,

@@ -13,13 +13,19 @@ __all__ = ["CHAIN_PANELS", "plot_chain"]
 # (title, [(column, label)], y-axis label): the chain read from staff to profit.
 CHAIN_PANELS: tuple[tuple[str, tuple[tuple[str, str], ...], str], ...] = (
     ("Staff", (("staff_satisfaction", "staff satisfaction"),), "satisfaction 0-1"),
-    ("Service", (("fcr", "first-contact resolution"),
-                 ("handoffs_per_contact", "handoffs per contact")), "share"),
+    (
+        "Service",
+        (("fcr", "first-contact resolution"), ("handoffs_per_contact", "handoffs per contact")),
+        "share",
+    ),
     ("Customers' mood", (("customer_satisfaction", "customer satisfaction"),), "0-1"),
     ("Loyalty", (("nps", "NPS"),), "promoters - detractors, %"),
     ("Customers", (("customers_active", "active customers"),), "customers"),
-    ("Money per week", (("revenue", "revenue"), ("cost_total", "cost"),
-                        ("profit", "profit")), "per week"),
+    (
+        "Money per week",
+        (("revenue", "revenue"), ("cost_total", "cost"), ("profit", "profit")),
+        "per week",
+    ),
     ("Cumulative profit", (("cumulative_profit", "cumulative profit"),), "total"),
     ("Churn", (("churn_rate", "weekly churn rate"),), "share per week"),
 )

@@ -99,9 +99,7 @@ def summarise(
         "customer_lifetime_value": _ratio(revenue_per_customer_week, weekly_churn),
     }
     diagnostics = {
-        "experience_resolved_first": _ratio(
-            totals.experience_first_sum, totals.experience_first_n
-        ),
+        "experience_resolved_first": _ratio(totals.experience_first_sum, totals.experience_first_n),
         "experience_resolved_after_handoff": _ratio(
             totals.experience_handoff_sum, totals.experience_handoff_n
         ),

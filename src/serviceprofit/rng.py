@@ -91,6 +91,4 @@ def run_key(seed: int | np.random.SeedSequence) -> np.uint64:
 def draw(key: np.uint64, stream: int, week: int, agents: np.ndarray) -> np.ndarray:
     """Vectorised :func:`uniform` for an array of agent ids (the numpy path)."""
     with np.errstate(over="ignore"):
-        return uniform(
-            np.uint64(key), np.uint64(stream), np.uint64(week), agents.astype(np.uint64)
-        )
+        return uniform(np.uint64(key), np.uint64(stream), np.uint64(week), agents.astype(np.uint64))

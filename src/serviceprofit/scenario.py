@@ -169,12 +169,30 @@ class Segment(_Strict):
 
 def _default_segments() -> list[Segment]:
     return [
-        Segment(name="mass", share=0.6, weekly_spend=6.0, expectation=0.65,
-                issue_rate_multiplier=1.0, complaint_propensity=0.04),
-        Segment(name="premium", share=0.3, weekly_spend=12.0, expectation=0.72,
-                issue_rate_multiplier=0.8, complaint_propensity=0.08),
-        Segment(name="business", share=0.1, weekly_spend=28.0, expectation=0.78,
-                issue_rate_multiplier=1.3, complaint_propensity=0.15),
+        Segment(
+            name="mass",
+            share=0.6,
+            weekly_spend=6.0,
+            expectation=0.65,
+            issue_rate_multiplier=1.0,
+            complaint_propensity=0.04,
+        ),
+        Segment(
+            name="premium",
+            share=0.3,
+            weekly_spend=12.0,
+            expectation=0.72,
+            issue_rate_multiplier=0.8,
+            complaint_propensity=0.08,
+        ),
+        Segment(
+            name="business",
+            share=0.1,
+            weekly_spend=28.0,
+            expectation=0.78,
+            issue_rate_multiplier=1.3,
+            complaint_propensity=0.15,
+        ),
     ]
 
 

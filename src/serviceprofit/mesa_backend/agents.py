@@ -69,8 +69,11 @@ class Customer(mesa.Agent):
             return
         dice, b = self.model.dice, p.b
         chance = rules.issue_probability(
-            b.issue_rate, p.complexity, p.segment_issue_multiplier[self.segment],
-            fixed_share, surge,
+            b.issue_rate,
+            p.complexity,
+            p.segment_issue_multiplier[self.segment],
+            fixed_share,
+            surge,
         )
         if dice(Stream.ISSUE, self.uid) >= chance:
             return
@@ -114,16 +117,33 @@ class Customer(mesa.Agent):
         server = self.model.pick_server(self.department, dice(Stream.STAFF_PICK, self.uid))
         taken = server.time_taken
         chance = rules.resolution_probability(
-            server.skill, server.satisfaction, taken / b.reference_handle_time,
-            p.empowerment, p.one_view, self.handoffs, self.moment_of_truth, p.scripts,
-            b.resolution_base, b.resolution_skill, b.resolution_staff_satisfaction,
-            b.resolution_time, b.resolution_empowerment, b.resolution_one_view,
-            p.handoff_resolution_penalty, b.resolution_moment_of_truth, b.resolution_scripts,
+            server.skill,
+            server.satisfaction,
+            taken / b.reference_handle_time,
+            p.empowerment,
+            p.one_view,
+            self.handoffs,
+            self.moment_of_truth,
+            p.scripts,
+            b.resolution_base,
+            b.resolution_skill,
+            b.resolution_staff_satisfaction,
+            b.resolution_time,
+            b.resolution_empowerment,
+            b.resolution_one_view,
+            p.handoff_resolution_penalty,
+            b.resolution_moment_of_truth,
+            b.resolution_scripts,
         )
         resolved = dice(Stream.RESOLVE, self.uid) < chance
         quality = rules.perceived_quality(
-            resolved, self.handoffs, self.issue_age, b.quality_resolved,
-            b.quality_unresolved, p.handoff_satisfaction_penalty, b.wait_penalty,
+            resolved,
+            self.handoffs,
+            self.issue_age,
+            b.quality_resolved,
+            b.quality_unresolved,
+            p.handoff_satisfaction_penalty,
+            b.wait_penalty,
         )
         self.satisfaction = rules.update_satisfaction(
             self.satisfaction, self.expectation, quality, weight, b.satisfaction_rate
@@ -157,7 +177,8 @@ class Customer(mesa.Agent):
     def _maybe_complain(self, p: Params, t: Tally) -> None:
         dice, b = self.model.dice, p.b
         chance = rules.complaint_probability(
-            p.segment_complaint[self.segment], self.moment_of_truth,
+            p.segment_complaint[self.segment],
+            self.moment_of_truth,
             b.complaint_severity_multiplier,
         )
         self.complained = True  # the chance to complain about this issue is spent
@@ -187,8 +208,12 @@ class Customer(mesa.Agent):
         if tracked:
             self.model.defection_at_risk[self.outcome] += 1
         hazard = rules.churn_hazard(
-            self.satisfaction, self.expectation, b.churn_base, b.churn_steepness,
-            b.competitor_pull, b.churn_cap,
+            self.satisfaction,
+            self.expectation,
+            b.churn_base,
+            b.churn_steepness,
+            b.competitor_pull,
+            b.churn_cap,
         )
         if self.model.dice(Stream.CHURN, self.uid) < hazard:
             t.churned += 1
@@ -203,8 +228,13 @@ class Customer(mesa.Agent):
                 self.satisfaction, self.expectation, b.satisfaction_rate * 0.04
             )
         spend = rules.weekly_spend(
-            p.segment_spend[self.segment], self.tenure, self.satisfaction, self.expectation,
-            b.tenure_growth, b.tenure_cap_years, b.upsell,
+            p.segment_spend[self.segment],
+            self.tenure,
+            self.satisfaction,
+            self.expectation,
+            b.tenure_growth,
+            b.tenure_cap_years,
+            b.upsell,
         )
         self.lifetime_revenue += spend
         self.tenure += 1
@@ -217,8 +247,14 @@ class Staff(mesa.Agent):
     model: ServiceProfitModel
 
     def __init__(
-        self, model: ServiceProfitModel, uid: int, department: int, skill: float,
-        satisfaction: float, standard: float, tenure: float,
+        self,
+        model: ServiceProfitModel,
+        uid: int,
+        department: int,
+        skill: float,
+        satisfaction: float,
+        standard: float,
+        tenure: float,
     ) -> None:
         super().__init__(model)
         self.uid = uid
@@ -240,12 +276,19 @@ class Staff(mesa.Agent):
         """Satisfaction, skill and time standard move; then perhaps quit."""
         model = self.model
         p, b = model.params, model.params.b
-        training_level = rules.saturation(p.training_per_head * model.firm.training, b.training_half)
+        training_level = rules.saturation(
+            p.training_per_head * model.firm.training, b.training_half
+        )
         quality = rules.internal_quality(
-            training_level, rules.saturation(p.technology_per_head, b.tools_half),
-            p.empowerment, p.wage_per_week / b.market_wage,
+            training_level,
+            rules.saturation(p.technology_per_head, b.tools_half),
+            p.empowerment,
+            p.wage_per_week / b.market_wage,
             model.pressure[min(self.department, len(model.pressure) - 1)],
-            b.quality_training, b.quality_tools, b.quality_empowerment, b.quality_pay,
+            b.quality_training,
+            b.quality_tools,
+            b.quality_empowerment,
+            b.quality_pay,
             b.pressure_penalty,
         )
         if self.served:
@@ -258,11 +301,16 @@ class Staff(mesa.Agent):
             self.skill, training_level, b.learning_rate, b.training_learning_boost
         )
         self.standard = rules.update_time_standard(
-            self.standard, self.time_taken, p.handle_time, b.erosion_time_constant,
+            self.standard,
+            self.time_taken,
+            p.handle_time,
+            b.erosion_time_constant,
             b.recovery_time_constant,
         )
         self.tenure += 1
-        hazard = rules.quit_hazard(self.satisfaction, b.quit_base, b.quit_reference, b.quit_steepness)
+        hazard = rules.quit_hazard(
+            self.satisfaction, b.quit_base, b.quit_reference, b.quit_steepness
+        )
         if model.dice(Stream.QUIT, self.uid) < hazard:
             model.tally.staff_quits += 1
             self.remove()

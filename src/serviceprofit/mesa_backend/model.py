@@ -122,8 +122,12 @@ class ServiceProfitModel(mesa.Model):
             spread = dice(Stream.INITIAL_SATISFACTION, uid)
             tenure = dice(Stream.INITIAL_TENURE, uid) * 260.0 if initial else 0.0
             Customer(
-                self, uid, segment, self.draw_channel(dice(Stream.CHANNEL, uid)),
-                rules.clip01(expectation + 0.05 + 0.1 * spread), float(int(tenure)),
+                self,
+                uid,
+                segment,
+                self.draw_channel(dice(Stream.CHANNEL, uid)),
+                rules.clip01(expectation + 0.05 + 0.1 * spread),
+                float(int(tenure)),
             )
 
     def _create_staff(self, n: int, initial: bool) -> None:
@@ -237,9 +241,7 @@ class ServiceProfitModel(mesa.Model):
         for customer in seekers:
             department = customer.seek_service(p)
             load[department] += 1.0 + p.handoff_time_share * customer.new_handoffs
-        hours_per_head = p.contact_hours * p.productivity * self.firm.capacity_factor(
-            self.week, p
-        )
+        hours_per_head = p.contact_hours * p.productivity * self.firm.capacity_factor(self.week, p)
         share = [0.0] * n_dept
         self.pressure = [0.0] * n_dept
         for d, pool in enumerate(self.dept_staff):
@@ -275,8 +277,11 @@ class ServiceProfitModel(mesa.Model):
     def staff_table(self) -> list[dict[str, Any]]:
         return [
             {
-                "uid": s.uid, "department": s.department, "skill": s.skill,
-                "satisfaction": s.satisfaction, "tenure": s.tenure,
+                "uid": s.uid,
+                "department": s.department,
+                "skill": s.skill,
+                "satisfaction": s.satisfaction,
+                "tenure": s.tenure,
                 "time_standard": s.standard,
             }
             for s in self.staff
@@ -285,8 +290,14 @@ class ServiceProfitModel(mesa.Model):
 
 def _customer_record(c: Customer, status: str) -> dict[str, Any]:
     return {
-        "uid": c.uid, "status": status, "segment": c.segment, "channel": c.channel,
-        "satisfaction": c.satisfaction, "expectation": c.expectation, "tenure": c.tenure,
-        "lifetime_revenue": c.lifetime_revenue, "ever_complained": c.ever_complained,
+        "uid": c.uid,
+        "status": status,
+        "segment": c.segment,
+        "channel": c.channel,
+        "satisfaction": c.satisfaction,
+        "expectation": c.expectation,
+        "tenure": c.tenure,
+        "lifetime_revenue": c.lifetime_revenue,
+        "ever_complained": c.ever_complained,
         "issue_open": c.issue_open,
     }
