@@ -189,18 +189,24 @@ def recover_satisfaction(satisfaction: float, expectation: float, boost: float) 
 def churn_hazard(
     satisfaction: float,
     expectation: float,
+    tenure_weeks: float,
     base: float,
     steepness: float,
     competitor_pull: float,
+    newcomer_boost: float,
+    newcomer_weeks: float,
     cap: float,
 ) -> float:
     """Weekly chance of leaving: rises steeply as satisfaction falls below expectation.
 
     Exponential in the gap, so the totally satisfied are several times less likely to
-    leave than the merely satisfied (Xerox, in Heskett et al. 1994), plus competitors'
+    leave than the merely satisfied (Xerox, in Heskett et al. 1994); raised for new
+    customers, who have no switching costs or habits yet (early-life churn, which
+    Reichheld and Sasser's rising profit per year of tenure reflects); plus competitors'
     pull that no service removes.
     """
-    h = competitor_pull + base * math.exp(steepness * (expectation - satisfaction))
+    newcomer = 1.0 + newcomer_boost * math.exp(-tenure_weeks / newcomer_weeks)
+    h = competitor_pull + base * newcomer * math.exp(steepness * (expectation - satisfaction))
     return h if h < cap else cap
 
 

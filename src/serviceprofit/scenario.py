@@ -257,6 +257,8 @@ class Behaviour(_Strict):
     churn_base: Fraction = 0.0025
     churn_steepness: Annotated[float, Field(ge=0.0, le=50.0)] = 4.5
     competitor_pull: Fraction = 0.001
+    newcomer_boost: NonNegative = 1.5
+    newcomer_weeks: Positive = 26.0
     churn_cap: Fraction = 0.5
     complaint_severity_multiplier: Annotated[float, Field(ge=1.0, le=100.0)] = 10.0
     recovery_success: Fraction = 0.6

@@ -210,9 +210,12 @@ class Customer(mesa.Agent):
         hazard = rules.churn_hazard(
             self.satisfaction,
             self.expectation,
+            self.tenure,
             b.churn_base,
             b.churn_steepness,
             b.competitor_pull,
+            b.newcomer_boost,
+            b.newcomer_weeks,
             b.churn_cap,
         )
         if self.model.dice(Stream.CHURN, self.uid) < hazard:
