@@ -353,7 +353,11 @@ class Scenario(_Strict):
 
     def with_overrides(self, overrides: dict[str, Any], source: str = "overrides") -> Scenario:
         """A new scenario with dotted-key overrides applied and validated."""
-        return _validate(apply_overrides(self.to_dict(), overrides), source)
+        try:
+            data = apply_overrides(self.to_dict(), overrides)
+        except ScenarioError as exc:
+            raise ScenarioError(source, exc.key, exc.problem) from None
+        return _validate(data, source)
 
     def at_week(self, week: int) -> Scenario:
         """The scenario in force in ``week``: events that have started and not ended."""
@@ -363,7 +367,8 @@ class Scenario(_Strict):
         merged: dict[str, Any] = {}
         for event in sorted(active, key=lambda e: e.week):
             merged.update(event.set)
-        return self.with_overrides(merged, source=f"events in force at week {week}")
+        data = apply_overrides({**self.to_dict(), "events": []}, merged)
+        return _check(data, f"events in force at week {week}")
 
 
 # ---------------------------------------------------------------------------
@@ -522,9 +527,10 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
     return key, f"{message} (got {error.get('input')!r})" if kind != "missing" else message
 
 
-def _validate(data: dict[str, Any], source: str) -> Scenario:
+def _check(data: dict[str, Any], source: str) -> Scenario:
+    """Validate plain data against the schema; the first problem becomes a ScenarioError."""
     try:
-        scenario = Scenario.model_validate(data)
+        return Scenario.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         key, problem = _describe(first)
@@ -532,9 +538,15 @@ def _validate(data: dict[str, Any], source: str) -> Scenario:
         if more:
             problem += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise ScenarioError(source, key, problem) from None
+
+
+def _validate(data: dict[str, Any], source: str) -> Scenario:
+    """Validate a scenario and, at load time, every event's changes on top of it."""
+    scenario = _check(data, source)
+    plain = {**scenario.to_dict(), "events": []}
     for i, event in enumerate(scenario.events):
         try:
-            scenario.with_overrides(event.set)
+            _check(apply_overrides(plain, event.set), source)
         except ScenarioError as exc:
             raise ScenarioError(source, f"events.{i}.set.{exc.key}", exc.problem) from None
     return scenario
@@ -554,10 +566,8 @@ def load_scenario(
         source = str(path)
         data = _read_yaml(Path(path).resolve())
         data.setdefault("name", Path(path).stem)
-    if overrides:
-        try:
-            data = apply_overrides(data, overrides)
-        except ScenarioError as exc:
-            raise ScenarioError("--set", exc.key, exc.problem) from None
-        source = f"{source} (with --set {', '.join(f'{k}={v}' for k, v in overrides.items())})"
-    return _validate(data, source)
+    scenario = _validate(data, source)
+    if not overrides:
+        return scenario
+    described = ", ".join(f"{k}={v}" for k, v in overrides.items())
+    return scenario.with_overrides(overrides, source=f"{source} (with --set {described})")
