@@ -1,0 +1,350 @@
+"""Comparing strategies: replicated runs under common random numbers, and their statistics.
+
+A strategist asks "which of these strategies is better, by how much, and how sure are
+we?". :func:`compare` answers with replicated runs of every scenario:
+
+- **Common random numbers.** Replicate ``i`` of every scenario runs on the same seed,
+  ``replicate_seeds(seed, replicates)[i]``. The model's draws are keyed on
+  (run, purpose, week, agent) (see :mod:`serviceprofit.rng`), so customer 1234 meets
+  the same luck in week 50 in every scenario wherever the scenarios do not differ.
+  Outcomes of one replicate are then positively correlated across scenarios, and
+  the *paired* difference ``x_scenario,i - x_baseline,i`` varies far less than
+  the difference of two independent runs (Law and Kelton, *Simulation Modeling and
+  Analysis*, on common random numbers).
+- **Intervals.** Each scenario's mean of each summary outcome gets a Student-t 95%
+  interval over its replicates; each non-baseline scenario gets the mean paired
+  difference from the baseline with its own Student-t 95% interval (``R - 1``
+  degrees of freedom for ``R`` replicates).
+- **Where it runs.** Runs are independent tasks spread over a process pool (``spawn``
+  context, chosen per pool: the global start method is never touched). Each task is
+  a pure function of (scenario, backend, seed), and results are collected by
+  (scenario, replicate), never by completion order, so a parallel run equals a
+  serial one.
+
+Seeds: replicate seeds are derived with ``numpy.random.SeedSequence(seed).spawn``,
+one child per replicate, reduced to a 63-bit integer. Two comparisons with different
+``seed`` therefore share no replicate (``seed + i`` would make replicate 1 of seed 0
+the same run as replicate 0 of seed 1).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .result import SUMMARY_FIELDS
+from .scenario import Scenario, ScenarioError, load_scenario
+
+__all__ = [
+    "CONFIDENCE",
+    "OUTCOMES",
+    "Comparison",
+    "compare",
+    "flatten",
+    "replicate_seeds",
+    "t_interval",
+]
+
+CONFIDENCE = 0.95
+
+# The summary fields that are outcomes (numbers that differ between runs).
+OUTCOMES: tuple[str, ...] = tuple(
+    f for f in SUMMARY_FIELDS if f not in ("scenario", "backend", "seed", "weeks")
+)
+
+ScenarioLike = Scenario | str | Path
+
+
+@dataclass
+class Comparison:
+    """Replicated runs of several scenarios, and what they say.
+
+    ``runs``: one row per run: ``scenario``, ``replicate`` and every summary field.
+    ``table``: tidy statistics: ``scenario, outcome, statistic, value``; statistics are
+    ``n, mean, sd, half_width, ci_low, ci_high`` for every scenario and, for the others,
+    ``diff_mean, diff_half_width, diff_ci_low, diff_ci_high`` (paired, scenario minus
+    baseline). ``weekly``: every weekly series of every run, long form, with
+    ``scenario`` and ``replicate`` columns. ``sources`` holds each scenario's file, if
+    it came from one.
+    """
+
+    scenarios: list[Scenario]
+    baseline: str
+    backend: str
+    seed: int
+    seeds: list[int]
+    runs: pd.DataFrame
+    table: pd.DataFrame
+    weekly: pd.DataFrame
+    sources: dict[str, Path | None] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        """Scenario names, baseline first, then in the order given."""
+        return [s.name for s in self.scenarios]
+
+    @property
+    def replicates(self) -> int:
+        return len(self.seeds)
+
+    def statistic(self, scenario: str, outcome: str, statistic: str) -> float:
+        """One number from the tidy table, e.g. ``("merged", "fcr_mean", "diff_ci_low")``."""
+        t = self.table
+        hit = t[(t.scenario == scenario) & (t.outcome == outcome) & (t.statistic == statistic)]
+        if hit.empty:
+            raise KeyError(f"no {statistic} of {outcome} for {scenario}")
+        return float(hit["value"].iloc[0])
+
+    def wide(self) -> pd.DataFrame:
+        """The table with one row per (scenario, outcome) and one column per statistic."""
+        out = self.table.pivot_table(
+            index=["scenario", "outcome"], columns="statistic", values="value", sort=False
+        )
+        out.columns.name = None
+        return out.reset_index()
+
+    def differences_exclude_zero(self, scenario: str, outcome: str) -> bool:
+        """Whether the 95% interval of the paired difference from baseline excludes zero."""
+        low = self.statistic(scenario, outcome, "diff_ci_low")
+        high = self.statistic(scenario, outcome, "diff_ci_high")
+        return low > 0.0 or high < 0.0
+
+
+def replicate_seeds(seed: int, replicates: int) -> list[int]:
+    """The seed of each replicate: one ``SeedSequence(seed).spawn`` child each, as int."""
+    children = np.random.SeedSequence(seed).spawn(replicates)
+    return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
+
+
+def t_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+    """Mean, sample sd and Student-t half-width of the 95% interval of the mean.
+
+    With fewer than two values the half-width is NaN: one run says nothing about spread.
+    """
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    mean = float(x.mean()) if n else math.nan
+    if n < 2:
+        return mean, math.nan, math.nan
+    sd = float(x.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / math.sqrt(n))
+    return mean, sd, half
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested scenario data as dotted keys (list items by index), the ``--set`` vocabulary."""
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = ((str(i), v) for i, v in enumerate(data))
+    else:
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in items:
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict | list) and value:
+            out.update(flatten(value, dotted))
+        else:
+            out[dotted] = value
+    return out
+
+
+def _run_one(scenario: Scenario, backend: str, seed: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    """One run in a worker: its summary and weekly series (module level: picklable)."""
+    from .simulate import simulate
+
+    result = simulate(scenario, backend=backend, seed=seed)
+    return dict(result.summary), result.timeseries
+
+
+def _load(item: ScenarioLike, overrides: dict[str, Any]) -> tuple[Scenario, Path | None]:
+    if isinstance(item, Scenario):
+        return (item.with_overrides(overrides) if overrides else item), None
+    return load_scenario(item, overrides or None), Path(item)
+
+
+def _same_file(a: Path | None, b: Path | None) -> bool:
+    return a is not None and b is not None and a.resolve() == b.resolve()
+
+
+def _resolve(
+    scenarios: Sequence[ScenarioLike], baseline: ScenarioLike | None, overrides: dict[str, Any]
+) -> tuple[list[Scenario], dict[str, Path | None]]:
+    """Load the scenarios, put the baseline first, and check that names are distinct."""
+    if not scenarios:
+        raise ScenarioError("", "scenarios", "give at least one scenario to compare")
+    loaded = [_load(s, overrides) for s in scenarios]
+    if baseline is not None:
+        index = next(
+            (
+                i
+                for i, (s, src) in enumerate(loaded)
+                if (isinstance(baseline, Scenario) and s.name == baseline.name)
+                or (isinstance(baseline, str) and s.name == baseline)
+                or (not isinstance(baseline, Scenario) and _same_file(src, Path(baseline)))
+            ),
+            None,
+        )
+        if index is None:
+            if isinstance(baseline, str) and not Path(baseline).exists():
+                names = ", ".join(s.name for s, _ in loaded)
+                raise ScenarioError(
+                    "--baseline",
+                    str(baseline),
+                    f"neither a scenario file nor one of the compared scenarios ({names})",
+                )
+            loaded.insert(0, _load(baseline, overrides))
+        else:
+            loaded.insert(0, loaded.pop(index))
+    seen: dict[str, Path | None] = {}
+    for scenario, src in loaded:
+        if scenario.name in seen:
+            where = str(src or seen[scenario.name] or "")
+            raise ScenarioError(
+                where,
+                "name",
+                f"two compared scenarios are both named {scenario.name!r}; each needs its own name",
+            )
+        seen[scenario.name] = src
+    if len(loaded) < 2:
+        raise ScenarioError(
+            str(loaded[0][1] or ""), "scenarios", "give at least two scenarios to compare"
+        )
+    return [s for s, _ in loaded], seen
+
+
+def default_workers() -> int:
+    """The cores this process may use (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _execute(
+    tasks: list[tuple[Scenario, str, int]],
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[tuple[dict[str, Any], pd.DataFrame]]:
+    """Run every task, serially or on a process pool; results in task order."""
+    total = len(tasks)
+    results: list[Any] = [None] * total
+    if workers <= 1 or total <= 1:
+        for i, task in enumerate(tasks):
+            results[i] = _run_one(*task)
+            if progress is not None:
+                progress(i + 1, total)
+        return results
+    with ProcessPoolExecutor(
+        max_workers=min(workers, total), mp_context=get_context("spawn")
+    ) as pool:
+        futures = {pool.submit(_run_one, *task): i for i, task in enumerate(tasks)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            if progress is not None:
+                progress(done, total)
+    return results
+
+
+def _statistics(runs: pd.DataFrame, names: list[str], baseline: str) -> pd.DataFrame:
+    """The tidy table: each scenario's mean and interval; paired differences from baseline."""
+    rows: list[tuple[str, str, str, float]] = []
+    base = runs[runs.scenario == baseline].set_index("replicate")
+    for name in names:
+        own = runs[runs.scenario == name].set_index("replicate")
+        for outcome in OUTCOMES:
+            values = own[outcome].to_numpy(dtype=float)
+            mean, sd, half = t_interval(values)
+            rows += [
+                (name, outcome, "n", float(len(values))),
+                (name, outcome, "mean", mean),
+                (name, outcome, "sd", sd),
+                (name, outcome, "half_width", half),
+                (name, outcome, "ci_low", mean - half),
+                (name, outcome, "ci_high", mean + half),
+            ]
+            if name == baseline:
+                continue
+            paired = own[outcome].astype(float) - base[outcome].astype(float)
+            d_mean, _, d_half = t_interval(paired.to_numpy())
+            rows += [
+                (name, outcome, "diff_mean", d_mean),
+                (name, outcome, "diff_half_width", d_half),
+                (name, outcome, "diff_ci_low", d_mean - d_half),
+                (name, outcome, "diff_ci_high", d_mean + d_half),
+            ]
+    return pd.DataFrame(rows, columns=["scenario", "outcome", "statistic", "value"])
+
+
+def compare(
+    scenarios: Sequence[ScenarioLike],
+    replicates: int = 10,
+    backend: str = "mesa",
+    seed: int = 0,
+    baseline: ScenarioLike | None = None,
+    overrides: dict[str, Any] | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Comparison:
+    """Run every scenario ``replicates`` times under common random numbers and compare.
+
+    ``scenarios`` are :class:`Scenario` objects or YAML paths; ``overrides`` (dotted
+    keys) apply to every one of them. ``baseline`` names the scenario the others are
+    compared with (a name, a path, or a Scenario; a file not among ``scenarios`` is
+    added); by default the first. ``workers`` processes run the replicates (default:
+    every core this process may use; 1 runs them here, serially, with identical
+    results). ``progress(done, total)`` is called after each finished run.
+    """
+    from .backends import BACKENDS
+
+    if backend not in BACKENDS:
+        raise ScenarioError(
+            "--backend", backend, f"unknown backend; allowed: {', '.join(sorted(BACKENDS))}"
+        )
+    if replicates < 2:
+        raise ScenarioError(
+            "--replicates", str(replicates), "need at least 2 replicates for an interval"
+        )
+    overrides = dict(overrides or {})
+    loaded, sources = _resolve(scenarios, baseline, overrides)
+    seeds = replicate_seeds(seed, replicates)
+    tasks = [(s, backend, rs) for s in loaded for rs in seeds]
+    results = _execute(tasks, default_workers() if workers is None else workers, progress)
+
+    summaries, weekly = [], []
+    for (scenario, _, run_seed), (summary, series) in zip(tasks, results, strict=True):
+        replicate = seeds.index(run_seed)
+        summaries.append({"replicate": replicate, **summary, "scenario": scenario.name})
+        weekly.append(series.assign(scenario=scenario.name, replicate=replicate))
+    runs = pd.DataFrame(summaries)
+    runs = runs[
+        ["scenario", "replicate", *[c for c in runs.columns if c not in ("scenario", "replicate")]]
+    ]
+    weekly_frame = pd.concat(weekly, ignore_index=True)
+    front = ["scenario", "replicate", "week"]
+    weekly_frame = weekly_frame[[*front, *[c for c in weekly_frame.columns if c not in front]]]
+    names = [s.name for s in loaded]
+    return Comparison(
+        scenarios=loaded,
+        baseline=names[0],
+        backend=backend,
+        seed=seed,
+        seeds=seeds,
+        runs=runs,
+        table=_statistics(runs, names, names[0]),
+        weekly=weekly_frame,
+        sources=sources,
+        overrides=overrides,
+    )
