@@ -115,6 +115,33 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_claims(args: argparse.Namespace) -> int:
+    from .claims import measure_claims
+
+    scenarios = Path(args.scenarios)
+    if not scenarios.is_dir():
+        raise InputError(f"--scenarios {args.scenarios}: not a directory")
+    report = measure_claims(
+        scenarios,
+        seeds=args.seeds,
+        scale=args.scale,
+        backend=args.backend,
+        workers=args.workers,
+        progress=Progress("claims"),
+    )
+    for claim in report.claims:
+        print(f"Claim {claim.number}: {'HOLDS' if claim.holds else 'FAILS'}. {claim.statement}")
+        for name, ok in claim.checks.items():
+            print(f"  [{'x' if ok else ' '}] {name}")
+        for name, value in claim.figures.items():
+            print(f"      {name}: {_format(value)}")
+    if args.out:
+        out = _out_dir(args.out)
+        report.runs.to_csv(out / "claims_runs.csv", index=False)
+        print(f"wrote {out / 'claims_runs.csv'}")
+    return 0 if report.holds else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .backends import BACKENDS
 
@@ -137,6 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", metavar="DIR", help="write timeseries.csv, summary.json, chain.png")
     run.set_defaults(func=cmd_run)
+
+    claims = sub.add_parser("claims", help="check MODEL.md's five calibration claims over seeds")
+    claims.add_argument("--scenarios", default="scenarios", help="folder of shipped scenarios")
+    claims.add_argument("--seeds", type=int, default=10)
+    claims.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="scale customers, staff and marketing (e.g. 0.4 for a quick check)",
+    )
+    claims.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
+    claims.add_argument("--workers", type=int, help="processes (default: all cores)")
+    claims.add_argument("--out", metavar="DIR", help="write claims_runs.csv")
+    claims.set_defaults(func=cmd_claims)
 
     show = sub.add_parser("show", help="print a scenario with every default and preset resolved")
     show.add_argument("scenario")

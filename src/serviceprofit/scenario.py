@@ -62,7 +62,9 @@ def presets() -> dict[str, dict[str, dict[str, Any]]]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, use_attribute_docstrings=True
+    )
 
 
 def _expand_preset(kind: str, value: Any) -> Any:
@@ -84,13 +86,26 @@ class Process(_Strict):
     """How the service process is designed (a preset plus any overrides)."""
 
     preset: str
+    """Name of the preset the other fields start from: `customer_value` or `cost_minimised`
+    (data/presets.yaml).
+    """
     handle_time: Positive = Field(description="hours allowed per contact")
+    """Hours allowed per contact, including after-contact work; the staff's initial time standard.
+    """
     empowerment: Fraction
+    """Authority to fix and to compensate (0-1): raises resolution and the chance an empowered
+    recovery restores a complainant.
+    """
     scripts: Fraction
+    """How tightly contacts follow a script (0-1): lowers resolution of moments of truth."""
     training_per_head: NonNegative
+    """Training spend per staff member per week (scaled by the owner's training multiplier)."""
     wage_per_week: Positive
+    """Wage per staff member per week; also the basis of turnover cost."""
     target_utilisation: Annotated[float, Field(gt=0.0, le=1.0)]
+    """Share of contact hours the owner plans to fill when it staffs to plan."""
     self_service: Fraction
+    """Share of new routine issues first sent to self-service."""
 
     @model_validator(mode="before")
     @classmethod
@@ -102,15 +117,30 @@ class Organisation(_Strict):
     """How the firm is organised around the customer (a preset plus any overrides)."""
 
     preset: str
+    """Name of the preset the other fields start from: `silo` or `merged`."""
     departments: Annotated[int, Field(ge=1, le=4)]
+    """Number of departments staff are split into (contacts are routed within one)."""
     misroute_probability: Fraction
+    """Chance a contact first reaches the wrong department (or needs escalation) and is handed off.
+    """
     handoff_satisfaction_penalty: Fraction
+    """Perceived quality lost per handoff."""
     handoff_resolution_penalty: NonNegative
+    """Resolution log-odds lost per handoff."""
     handoff_time_share: Fraction
+    """Share of a contact's handle time each handoff consumes again."""
     one_view: Fraction
+    """How far staff share one view of the customer (0-1): raises resolution, stops channel hops
+    costing a handoff.
+    """
     feedback_share: Fraction
+    """Share of recurring issues fed back to product, which fixes them over time."""
     merge_weeks: Annotated[int, Field(ge=0, le=104)]
+    """Weeks of cross-training (80% contact capacity, double training cost) after the organisation
+    changes.
+    """
     coordination_time_share: Annotated[float, Field(ge=0.0, lt=1.0)]
+    """Share of contact hours lost to coordination."""
 
     @model_validator(mode="before")
     @classmethod
@@ -120,51 +150,79 @@ class Organisation(_Strict):
 
 class Technology(_Strict):
     focus: Literal["operations", "customers"] = "operations"
+    """`operations` (productivity) or `customers` (one view and better self-service)."""
     spend_per_head: NonNegative = 40.0
+    """Technology spend per staff member per week; also the tools part of internal quality."""
     productivity_gain: Fraction = 0.15
+    """Extra contact capacity when the focus is operations."""
     one_view_gain: Fraction = 0.5
+    """Share of the missing one view that customer-focused technology supplies."""
     self_service_gain: Fraction = 0.2
+    """Added self-service success when the focus is customers."""
 
 
 class Marketing(_Strict):
     spend_per_week: NonNegative = 1000.0
+    """Acquisition spend per week."""
     cost_per_acquisition: Positive = 60.0
+    """Spend per customer acquired at a neutral reputation."""
 
 
 class Product(_Strict):
     complexity: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0
+    """Multiplier on the issue rate."""
     upgrade_every_weeks: Annotated[int, Field(ge=0)] = 26
+    """Weeks between product upgrades (0: never)."""
     upgrade_issue_surge: NonNegative = 0.5
+    """Extra issue rate in an upgrade week, fading with a two-week time constant."""
     upgrade_unfixes: Fraction = 0.3
+    """Share of fixed recurring issues an upgrade brings back."""
 
 
 class Measurement(_Strict):
     survey_lag_weeks: Annotated[int, Field(ge=0, le=52)] = 8
+    """Weeks between the experience and the owner reading it in a survey."""
     survey_noise: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
+    """Standard deviation of survey noise on the satisfaction KPIs."""
     real_time: bool = False
+    """Real-time voice of the customer: no lag and no noise."""
 
 
 class Strategy(_Strict):
     process: Process = Field(default_factory=lambda: Process.model_validate("customer_value"))
+    """The service process (a preset name, or a mapping with `preset:` and overrides)."""
     organisation: Organisation = Field(default_factory=lambda: Organisation.model_validate("silo"))
+    """How departments are organised (a preset name, or a mapping with `preset:` and overrides)."""
     technology: Technology = Field(default_factory=Technology)
+    """Technology focus and spend."""
     marketing: Marketing = Field(default_factory=Marketing)
+    """Acquisition spend."""
     product: Product = Field(default_factory=Product)
+    """Product complexity and upgrades."""
     measurement: Measurement = Field(default_factory=Measurement)
+    """How the owner measures customers."""
 
 
 class Population(_Strict):
     customers: Annotated[int, Field(ge=1, le=50_000_000)] = 5000
+    """Customers at week 0."""
     staff: Annotated[int, Field(ge=1, le=100_000)] = 50
+    """Staff at week 0 (and the fixed headcount under the `fixed` policy)."""
 
 
 class Segment(_Strict):
     name: str
+    """Segment name."""
     share: Fraction
+    """Share of new customers in this segment (shares sum to 1)."""
     weekly_spend: NonNegative
+    """Weekly spend of a new, neutral customer."""
     expectation: Fraction
+    """Service expectation (0-1) that satisfaction is judged against."""
     issue_rate_multiplier: NonNegative = 1.0
+    """Multiplier on the issue rate."""
     complaint_propensity: Fraction
+    """Chance a dissatisfied customer complains about a routine issue."""
 
 
 def _default_segments() -> list[Segment]:
@@ -200,7 +258,9 @@ class Channels(_Strict):
     mix: dict[Literal["phone", "email", "chat", "social"], NonNegative] = Field(
         default_factory=lambda: {"phone": 0.4, "email": 0.25, "chat": 0.25, "social": 0.1}
     )
+    """Share of customers on each channel (phone, email, chat, social); sums to 1."""
     hop_probability: Fraction = 0.15
+    """Chance a customer with an unresolved issue tries another channel next time."""
 
     @field_validator("mix")
     @classmethod
@@ -213,25 +273,40 @@ class Channels(_Strict):
 
 class Owner(_Strict):
     policy: Literal["fixed", "profit_first", "balanced"] = "balanced"
+    """`fixed` (no changes), `profit_first` or `balanced`."""
     review_every: Annotated[int, Field(ge=1, le=52)] = 4
+    """Weeks between the owner's reviews."""
     required_margin: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.20
+    """Profit over revenue the owner requires."""
     initial_cash: float = 1_000_000.0
+    """Cash at week 0."""
     satisfaction_target: Fraction = 0.68
+    """Customer-satisfaction KPI below which a balanced owner invests."""
     staff_satisfaction_target: Fraction = 0.55
+    """Staff-satisfaction KPI below which a balanced owner invests."""
     headcount_step: Fraction = 0.05
+    """Largest change of headcount target per review, as a share of headcount."""
     training_step: Fraction = 0.2
+    """Change of the training multiplier per review."""
 
 
 class Economics(_Strict):
     contact_hours_per_week: Positive = 12.0
+    """Hours per staff member per week available for customer contacts."""
     paid_hours_per_week: Positive = 37.5
+    """Paid hours per staff member per week."""
     turnover_cost_share: Fraction = 0.21
+    """Cost of a departure as a share of annual wage (Boushey and Glynn 2012: median 21%)."""
     hiring_lag_weeks: Annotated[int, Field(ge=0, le=52)] = 6
+    """Weeks from vacancy to a new hire starting."""
     contact_cost: dict[Literal["phone", "email", "chat", "social"], NonNegative] = Field(
         default_factory=lambda: {"phone": 5.0, "email": 3.0, "chat": 2.5, "social": 2.5}
     )
+    """Direct cost per contact on each channel."""
     self_service_cost: NonNegative = 0.5
+    """Cost per self-service attempt."""
     recovery_cost: NonNegative = 25.0
+    """Compensation per complaint at full empowerment."""
 
     @field_validator("contact_cost")
     @classmethod
@@ -246,71 +321,134 @@ class Behaviour(_Strict):
     """Calibration constants of the behaviour rules (docs/ODD.md gives each source)."""
 
     issue_rate: Fraction = 0.10
+    """Weekly chance of a new issue for a customer with none open, before multipliers."""
     moment_of_truth_share: Fraction = 0.05
+    """Share of issues that are moments of truth."""
     moment_of_truth_weight: Annotated[float, Field(ge=1.0, le=50.0)] = 4.0
+    """How much more a moment of truth moves satisfaction than a routine issue."""
     issue_max_age_weeks: Annotated[int, Field(ge=1, le=52)] = 8
+    """Weeks after which an unresolved issue is abandoned."""
     self_service_success: Fraction = 0.5
+    """Chance self-service resolves a routine issue."""
     satisfaction_rate: Fraction = 0.25
+    """Step of satisfaction toward a contact's experience (routine issue)."""
     quality_resolved: Fraction = 0.9
+    """Perceived quality of a resolution with no handoffs or waiting."""
     quality_unresolved: Fraction = 0.35
+    """Perceived quality of a contact that resolves nothing."""
     wait_penalty: Fraction = 0.05
+    """Satisfaction lost per week waiting (and quality lost per week of age)."""
     churn_base: Fraction = 0.0025
+    """Weekly churn hazard at satisfaction equal to expectation."""
     churn_steepness: Annotated[float, Field(ge=0.0, le=50.0)] = 4.5
+    """Exponential rise of the churn hazard per unit satisfaction below expectation."""
     competitor_pull: Fraction = 0.001
+    """Weekly churn hazard no service removes."""
     newcomer_boost: NonNegative = 1.5
+    """Extra churn hazard of a brand-new customer, as a multiple of the base."""
     newcomer_weeks: Positive = 26.0
+    """Time constant over which the newcomer boost fades."""
     churn_cap: Fraction = 0.5
+    """Largest weekly churn hazard."""
     complaint_severity_multiplier: Annotated[float, Field(ge=1.0, le=100.0)] = 10.0
+    """How much likelier a complaint is about a moment of truth."""
     recovery_success: Fraction = 0.6
+    """Chance an empowered recovery works, at full empowerment."""
     recovery_boost: Fraction = 0.5
+    """Share of the gap to expectation + 0.1 a successful recovery closes."""
     tenure_growth: NonNegative = 0.15
+    """Spend growth per year of tenure."""
     tenure_cap_years: NonNegative = 5.0
+    """Years after which tenure adds no more spend."""
     upsell: NonNegative = 0.5
+    """Spend change per unit satisfaction above expectation."""
     promoter_threshold: Fraction = 0.85
+    """Satisfaction from which a customer is a promoter (9-10 of 10)."""
     detractor_threshold: Fraction = 0.65
+    """Satisfaction below which a customer is a detractor (0-6 of 10)."""
     referral_rate: Fraction = 0.001
+    """Weekly chance a promoter brings a new customer."""
     reputation_time_constant: Annotated[float, Field(ge=1.0)] = 8.0
+    """Weeks over which reputation follows NPS."""
     reputation_elasticity: NonNegative = 1.5
+    """Log change of marketing conversion per unit reputation above 0.5."""
     resolution_base: float = -1.5
+    """Resolution log-odds intercept."""
     resolution_skill: NonNegative = 2.0
+    """Resolution log-odds per unit staff skill."""
     resolution_staff_satisfaction: NonNegative = 0.8
+    """Resolution log-odds per unit staff satisfaction."""
     resolution_time: NonNegative = 0.8
+    """Resolution log-odds per unit log(time taken / reference handle time)."""
     resolution_empowerment: NonNegative = 1.0
+    """Resolution log-odds per unit empowerment."""
     resolution_one_view: NonNegative = 0.4
+    """Resolution log-odds per unit one view."""
     resolution_moment_of_truth: NonNegative = 1.0
+    """Resolution log-odds lost on a moment of truth."""
     resolution_scripts: NonNegative = 1.5
+    """Resolution log-odds lost on a moment of truth per unit scripts."""
     reference_handle_time: Positive = 0.75
+    """Handle time (hours) at which time taken neither helps nor hurts resolution."""
     staff_satisfaction_rate: Fraction = 0.1
+    """Weekly step of staff satisfaction toward its target."""
     mirror_weight: Fraction = 0.3
+    """Weight of served customers' satisfaction in staff satisfaction's target."""
     quality_training: NonNegative = 0.3
+    """Weight of training in internal quality."""
     quality_tools: NonNegative = 0.2
+    """Weight of tools (technology) in internal quality."""
     quality_empowerment: NonNegative = 0.3
+    """Weight of empowerment in internal quality."""
     quality_pay: NonNegative = 0.2
+    """Weight of pay relative to the market wage in internal quality."""
     pressure_penalty: NonNegative = 0.5
+    """Internal quality lost per unit work pressure above 1."""
     training_half: Positive = 40.0
+    """Training spend per head per week that gives half the training effect."""
     tools_half: Positive = 40.0
+    """Technology spend per head per week that gives half the tools effect."""
     market_wage: Positive = 900.0
+    """Market wage per week that pay is judged against."""
     learning_rate: Fraction = 0.02
+    """Weekly share of the skill gap closed by experience."""
     training_learning_boost: NonNegative = 1.0
+    """Extra learning at full training."""
     hire_skill: Fraction = 0.3
+    """Skill of a new hire."""
     initial_skill: Fraction = 0.6
+    """Mean skill of the staff at week 0."""
     quit_base: Fraction = 0.005
+    """Weekly quit hazard at the reference staff satisfaction."""
     quit_reference: Fraction = 0.70
+    """Staff satisfaction at which the quit hazard equals its base."""
     quit_steepness: Annotated[float, Field(ge=0.0, le=50.0)] = 4.0
+    """Exponential rise of the quit hazard per unit satisfaction below the reference."""
     erosion_time_constant: Annotated[float, Field(ge=1.0)] = 19.0
+    """Weeks over which the time standard erodes toward time taken under pressure (Oliva and
+    Sterman 2001: about 19).
+    """
     recovery_time_constant: Annotated[float, Field(ge=1.0)] = 300.0
+    """Weeks over which the time standard recovers toward the allowed handle time."""
     pressure_exponent: NonNegative = 0.64
+    """Elasticity of time per contact to work pressure (Oliva and Sterman 2001: 0.64)."""
     feedback_learning_rate: Fraction = 0.02
+    """Weekly rate at which fed-back issues are fixed."""
     max_fixable_share: Fraction = 0.5
+    """Largest share of issues product can fix."""
 
 
 class Event(_Strict):
     """A change that takes effect at ``week`` (and is undone at ``until``, if given)."""
 
     week: Annotated[int, Field(ge=0)]
+    """Week (0-based) the event takes effect."""
     set: dict[str, Any]
+    """Dotted scenario keys and their new values, e.g. `strategy.organisation: merged`."""
     until: Annotated[int, Field(ge=1)] | None = None
+    """Week the change is undone (optional)."""
     label: str = ""
+    """A label for reports."""
 
     @model_validator(mode="after")
     def _until_after_week(self) -> Event:
@@ -325,16 +463,27 @@ class Scenario(_Strict):
     """One firm, its strategy and its world: everything a run needs but the seed."""
 
     name: str = "scenario"
+    """Scenario name (defaults to the file name)."""
     description: str = ""
+    """One line saying what the scenario is."""
     weeks: Annotated[int, Field(ge=1, le=5200)] = 156
+    """Weeks to simulate (one step is one week)."""
     population: Population = Field(default_factory=Population)
+    """Initial customers and staff."""
     strategy: Strategy = Field(default_factory=Strategy)
+    """The strategy levers."""
     segments: list[Segment] = Field(default_factory=_default_segments, min_length=1)
+    """Customer segments."""
     channels: Channels = Field(default_factory=Channels)
+    """Contact channels."""
     owner: Owner = Field(default_factory=Owner)
+    """The owner's policy and targets."""
     economics: Economics = Field(default_factory=Economics)
+    """Costs and working time."""
     behaviour: Behaviour = Field(default_factory=Behaviour)
+    """Calibration constants of the behaviour rules."""
     events: list[Event] = Field(default_factory=list)
+    """Changes that take effect at given weeks."""
 
     @field_validator("segments")
     @classmethod
