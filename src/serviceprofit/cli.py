@@ -142,6 +142,35 @@ def cmd_claims(args: argparse.Namespace) -> int:
     return 0 if report.holds else 1
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+    from .report import format_table, write_comparison
+
+    if args.replicates < 2:
+        raise InputError(f"--replicates {args.replicates}: need at least 2 for an interval")
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers {args.workers}: must be at least 1")
+    out = _out_dir(args.out)
+    comparison = compare(
+        args.scenarios,
+        replicates=args.replicates,
+        backend=args.backend,
+        seed=args.seed,
+        baseline=args.baseline,
+        overrides=_overrides(args.set),
+        workers=args.workers,
+        progress=Progress(f"compare [{args.backend}] runs"),
+    )
+    print(format_table(comparison))
+    if out is None:
+        print("(add --out DIR to write comparison.csv, runs.csv and report.html)")
+        return 0
+    paths = write_comparison(comparison, out, question=args.question)
+    print(f"wrote {paths['comparison']}, {paths['runs']}")
+    print(f"report: {paths['report']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .backends import BACKENDS
 
@@ -178,6 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--workers", type=int, help="processes (default: all cores)")
     claims.add_argument("--out", metavar="DIR", help="write claims_runs.csv")
     claims.set_defaults(func=cmd_claims)
+
+    cmp = sub.add_parser(
+        "compare", help="compare scenarios over replicates: intervals, paired differences, report"
+    )
+    cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files")
+    cmp.add_argument("--replicates", type=int, default=10, help="runs per scenario (default 10)")
+    cmp.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
+    cmp.add_argument("--baseline", help="scenario the others are compared with (default: first)")
+    cmp.add_argument("--seed", type=int, default=0, help="seed the replicate seeds derive from")
+    cmp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override every scenario")
+    cmp.add_argument("--workers", type=int, help="processes (default: all cores; 1: serial)")
+    cmp.add_argument("--question", help="the question, for the report (default: from the files)")
+    cmp.add_argument("--out", metavar="DIR", help="write comparison.csv, runs.csv, report.html")
+    cmp.set_defaults(func=cmd_compare)
 
     show = sub.add_parser("show", help="print a scenario with every default and preset resolved")
     show.add_argument("scenario")

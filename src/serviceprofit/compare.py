@@ -247,14 +247,15 @@ def _execute(
             if progress is not None:
                 progress(i + 1, total)
         return results
-    with ProcessPoolExecutor(
-        max_workers=min(workers, total), mp_context=get_context("spawn")
-    ) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(workers, total), mp_context=get_context("spawn"))
+    try:
         futures = {pool.submit(_run_one, *task): i for i, task in enumerate(tasks)}
         for done, future in enumerate(as_completed(futures), start=1):
             results[futures[future]] = future.result()
             if progress is not None:
                 progress(done, total)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 
