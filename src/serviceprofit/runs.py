@@ -1,0 +1,94 @@
+"""Running one batch of an experiment's runs: the only code a worker executes.
+
+A batch is plain, picklable data (the base scenario, the backend, and for each run its
+id, design point, replicate, seed and overrides), so the same function runs in this
+process, in a process pool or on a Dask worker. A run that raises is reported back as
+a failure with its message rather than sinking the batch: the sweep writes the runs
+that worked and a later sweep retries the rest.
+
+Seeds come from the experiment's seed and the run's index through ``SeedSequence``,
+never from which worker ran it or when, so results do not depend on where they ran.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
+
+__all__ = ["Batch", "BatchResult", "RunSpec", "run_batch", "run_seed"]
+
+
+def run_seed(seed: int, index: int) -> int:
+    """The seed of run ``index``: child ``index`` of ``SeedSequence(seed)``, as 63 bits.
+
+    ``SeedSequence(seed, spawn_key=(index,))`` is exactly what
+    ``SeedSequence(seed).spawn(index + 1)[index]`` returns, without spawning the others;
+    63 bits keep the seed a positive int64 in Parquet.
+    """
+    child = np.random.SeedSequence(seed, spawn_key=(index,))
+    return int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: where it sits in the design, its seed, and what it changes in the base."""
+
+    run_id: int
+    point: int
+    replicate: int
+    seed: int
+    overrides: dict[str, Any]
+    labels: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Runs sent to a worker together, so scheduling costs are paid once per batch."""
+
+    base: Scenario
+    backend: str
+    runs: tuple[RunSpec, ...]
+
+
+@dataclass
+class BatchResult:
+    """Rows for the runs that finished, messages for those that failed, and timings."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[tuple[int, str]] = field(default_factory=list)
+    model_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+def run_batch(batch: Batch) -> BatchResult:
+    """Run every run of ``batch`` in turn; one row per finished run (see ``store``)."""
+    from .backends import get_backend
+
+    start = time.perf_counter()
+    result = BatchResult()
+    backend = get_backend(batch.backend)
+    for spec in batch.runs:
+        try:
+            scenario = batch.base.with_overrides(spec.overrides, source=f"run {spec.run_id}")
+            began = time.perf_counter()
+            run = backend(scenario, seed=spec.seed, keep_agents=False, progress=None)
+            seconds = time.perf_counter() - began
+        except Exception as exc:  # a failed run is reported, not fatal: the sweep goes on
+            result.failures.append((spec.run_id, f"{type(exc).__name__}: {exc}"))
+            continue
+        result.model_seconds += seconds
+        row: dict[str, Any] = {"run_id": spec.run_id, "point": spec.point}
+        row["replicate"] = spec.replicate
+        row["seed"] = spec.seed
+        row.update(spec.labels)
+        row.update({k: v for k, v in run.summary.items() if k != "seed"})
+        row["run_seconds"] = seconds
+        result.rows.append(row)
+    result.seconds = time.perf_counter() - start
+    return result
