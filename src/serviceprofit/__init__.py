@@ -9,5 +9,30 @@ from .result import RunResult
 from .scenario import Scenario, ScenarioError, load_scenario
 from .simulate import simulate
 
-__all__ = ["RunResult", "Scenario", "ScenarioError", "load_scenario", "simulate"]
+__all__ = [
+    "Comparison",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "compare",
+    "load_scenario",
+    "simulate",
+]
 __version__ = "0.1.0"
+
+# Names imported on first use: (module, attribute). Keeps ``import serviceprofit`` cheap.
+_LAZY: dict[str, tuple[str, str]] = {
+    "compare": (".compare", "compare"),
+    "Comparison": (".compare", "Comparison"),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        module, attribute = _LAZY[name]
+        value = getattr(import_module(module, __name__), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
