@@ -171,6 +171,120 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _duration(seconds: float) -> str:
+    if seconds != seconds or seconds == float("inf"):
+        return "?"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return (
+        f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    )
+
+
+class SweepProgressLine:
+    """A sweep's progress on stderr: runs done, rate, time left (a line per 10% off a tty)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self.last_decile = -1
+
+    def __call__(self, p: Any) -> None:
+        text = (
+            f"{self.label}: {p.done}/{p.total} runs ({p.done / max(p.total, 1):4.0%}),"
+            f" {p.rate:.2f} runs/s, {_duration(p.remaining_seconds)} left"
+            + (f", {p.failed} failed" if p.failed else "")
+        )
+        finished = p.done + p.failed >= p.total
+        if self.tty:
+            print(f"\r{text}   ", end="\n" if finished else "", file=sys.stderr, flush=True)
+            return
+        decile = p.done * 10 // max(p.total, 1)
+        if decile != self.last_decile or finished:
+            self.last_decile = decile
+            print(text, file=sys.stderr, flush=True)
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from .evaluators import (
+        DaskEvaluator,
+        LocalDaskEvaluator,
+        ProcessPoolEvaluator,
+        SequentialEvaluator,
+    )
+
+    for flag in ("workers", "dask_workers", "batch_size"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise InputError(f"--{flag.replace('_', '-')} {value}: must be at least 1")
+    if args.scheduler:
+        if not args.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+            raise InputError(f"--scheduler {args.scheduler}: expected tcp://HOST:PORT")
+        return DaskEvaluator(args.scheduler)
+    if args.dask_workers:
+        return LocalDaskEvaluator(args.dask_workers)
+    if args.workers == 1:
+        return SequentialEvaluator()
+    return ProcessPoolEvaluator(args.workers)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .evaluators import EngineError
+    from .experiment import load_experiment
+    from .sweep import sweep
+
+    experiment = load_experiment(args.experiment)
+    engine = _engine(args)
+    try:
+        report = sweep(
+            experiment,
+            args.out,
+            engine=engine,
+            batch_size=args.batch_size,
+            progress=SweepProgressLine(f"sweep {experiment.name}"),
+        )
+    except EngineError as exc:
+        raise InputError(str(exc)) from None
+    except KeyboardInterrupt:
+        print(
+            f"finished runs are saved in {args.out}; run the same command to resume",
+            file=sys.stderr,
+        )
+        raise
+    print(
+        f"{report.experiment}: {report.skipped + report.finished}/{report.total} runs done"
+        f" ({report.finished} now, {report.skipped} from before, {report.failed} failed)"
+        f" in {_duration(report.seconds)} on {report.engine} x{report.workers}"
+    )
+    if report.finished:
+        print(
+            f"  {report.runs_per_second:.2f} runs/s; the model took"
+            f" {report.model_share:.0%} of the workers' time"
+        )
+    print(f"  results: {Path(args.out) / 'runs'} ({report.batches} new batch files)")
+    if report.failures:
+        for run_id, message in report.failures[:3]:
+            print(f"  run {run_id} failed: {message}")
+        print("  failed runs were not written; run the same command again to retry them")
+        return 1
+    print(f"  next: serviceprofit analyze {args.out}")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis import analyze
+
+    report = analyze(args.dir)
+    import pandas as pd
+
+    with pd.option_context("display.width", 120, "display.max_rows", 60):
+        print(report.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if report.runs < report.runs_total:
+        print(f"(from {report.runs} of {report.runs_total} runs: the sweep is not finished)")
+    print("wrote " + ", ".join(str(f) for f in report.files))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .backends import BACKENDS
 
@@ -221,6 +335,22 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--question", help="the question, for the report (default: from the files)")
     cmp.add_argument("--out", metavar="DIR", help="write comparison.csv, runs.csv, report.html")
     cmp.set_defaults(func=cmd_compare)
+
+    swp = sub.add_parser("sweep", help="run an experiment's design into a resumable results dir")
+    swp.add_argument("experiment", help="experiment YAML file (see docs/sweeps.md)")
+    swp.add_argument("--out", required=True, metavar="DIR", help="results directory")
+    where = swp.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=int, help="local processes (default: all cores; 1: serial)"
+    )
+    where.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
+    where.add_argument("--dask-workers", type=int, metavar="N", help="start a local Dask cluster")
+    swp.add_argument("--batch-size", type=int, help="runs per batch file (default: automatic)")
+    swp.set_defaults(func=cmd_sweep)
+
+    ana = sub.add_parser("analyze", help="sensitivity indices or main effects of a sweep")
+    ana.add_argument("dir", metavar="DIR", help="a sweep's results directory")
+    ana.set_defaults(func=cmd_analyze)
 
     show = sub.add_parser("show", help="print a scenario with every default and preset resolved")
     show.add_argument("scenario")

@@ -188,6 +188,8 @@ def sweep(
             skipped=len(done),
         )
         start = time.perf_counter()
+        if not todo:  # nothing left: no need to start workers
+            return report
         with engine as running:
             report.workers = running.workers
             size = _batch_size(len(todo), running.workers, batch_size)
