@@ -17,6 +17,7 @@ __all__ = [
     "compare",
     "load_scenario",
     "simulate",
+    "sweep",
 ]
 __version__ = "0.1.0"
 
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, tuple[str, str]] = {
     "compare": (".compare", "compare"),
     "Comparison": (".compare", "Comparison"),
+    "sweep": (".sweeps", "sweep"),
 }
 
 

@@ -231,7 +231,7 @@ def _engine(args: argparse.Namespace) -> Any:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .evaluators import EngineError
     from .experiment import load_experiment
-    from .sweep import sweep
+    from .sweeps import sweep
 
     experiment = load_experiment(args.experiment)
     engine = _engine(args)
