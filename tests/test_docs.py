@@ -18,3 +18,20 @@ def test_every_key_is_documented():
     for line in render_scenario_reference().splitlines():
         if line.startswith("| `") or line.startswith("| **`"):
             assert not line.rstrip().endswith("|  |"), line
+
+
+def test_odd_provenance_covers_every_behaviour_constant_with_its_default(request):
+    """docs/ODD.md gives every calibration constant, at its current default, a source."""
+    import re
+
+    from serviceprofit import Scenario
+
+    text = (request.config.rootpath / "docs" / "ODD.md").read_text()
+    rows = dict(re.findall(r"^\| `((?:behaviour|economics)\.\w+)` \| ([^|]+) \|", text, re.M))
+    defaults = Scenario()
+    for section in ("behaviour", "economics"):
+        for name, value in getattr(defaults, section).model_dump().items():
+            key = f"{section}.{name}"
+            assert key in rows, f"{key} has no provenance row in docs/ODD.md"
+            if isinstance(value, (int, float)):
+                assert float(rows[key]) == float(value), f"{key}: ODD says {rows[key]}"
