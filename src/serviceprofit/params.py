@@ -7,12 +7,12 @@ distinct set of events and caches the result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from .rules import POLICY_CODES
-from .scenario import CHANNELS, Scenario
+from .scenario import CHANNELS, Behaviour, Scenario
 
 __all__ = ["ParamSchedule", "Params"]
 
@@ -74,8 +74,8 @@ class Params:
     segment_expectation: np.ndarray
     segment_issue_multiplier: np.ndarray
     segment_complaint: np.ndarray
-    # behaviour constants, copied field by field (see Behaviour in scenario.py)
-    b: object
+    # the calibration constants of the behaviour rules
+    b: Behaviour
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> Params:
@@ -145,9 +145,6 @@ class Params:
             segment_complaint=np.array([x.complaint_propensity for x in seg]),
             b=b,
         )
-
-    def names(self) -> list[str]:
-        return [f.name for f in fields(self)]
 
 
 class ParamSchedule:

@@ -552,7 +552,7 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
         parts = dotted.split(".")
         node: Any = out
         for i, part in enumerate(parts[:-1]):
-            node = _child(node, part, ".".join(parts[: i + 1]), create=True)
+            node = _child(node, part, ".".join(parts[: i + 1]))
             if isinstance(node, str) and i + 1 < len(parts):
                 node = {"preset": node}
                 _set(out, parts[: i + 1], node)
@@ -573,13 +573,12 @@ def _index(part: str, node: list, path: str) -> int:
     return int(part)
 
 
-def _child(node: Any, part: str, path: str, create: bool) -> Any:
+def _child(node: Any, part: str, path: str) -> Any:
+    """The child at ``part``, creating an empty mapping where a key is missing."""
     if isinstance(node, list):
         return node[_index(part, node, path)]
     if isinstance(node, dict):
         if part not in node or node[part] is None:
-            if not create:
-                raise KeyError(path)
             node[part] = {}
         return node[part]
     raise ScenarioError("", path, "this key holds a value, not keys")

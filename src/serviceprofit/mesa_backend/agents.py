@@ -109,7 +109,7 @@ class Customer(mesa.Agent):
         t.demand_hours += p.handle_time * load
         if dice(Stream.SERVED, self.uid) >= served_share:
             self.satisfaction = rules.wait_satisfaction(self.satisfaction, weight, b.wait_penalty)
-            self._age_issue(p, t)
+            self._age_issue(p)
             t.backlog += 1
             return
         self.contacted = True
@@ -169,7 +169,7 @@ class Customer(mesa.Agent):
             if dice(Stream.HOP_CHANNEL, self.uid) < p.hop_probability:
                 self.hopped = True
                 self.channel = self.model.draw_channel(dice(Stream.CHANNEL, self.uid))
-            self._age_issue(p, t)
+            self._age_issue(p)
         self.fresh = False
         if not self.complained and (not resolved or self.satisfaction < self.expectation):
             self._maybe_complain(p, t)
@@ -191,7 +191,7 @@ class Customer(mesa.Agent):
                 self.satisfaction, self.expectation, b.recovery_boost
             )
 
-    def _age_issue(self, p: Params, t: Tally) -> None:
+    def _age_issue(self, p: Params) -> None:
         self.issue_age += 1
         if self.issue_age > p.b.issue_max_age_weeks:
             self._close(UNRESOLVED, self.model.week)  # the customer gives up
