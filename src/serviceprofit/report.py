@@ -408,7 +408,7 @@ def _results_table(comparison: Comparison) -> str:
             cells.append(f"<td{css}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f'<table id="results"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
         f"<p class='meta'>Mean ± half-width of the {CONFIDENCE:.0%} Student-t interval over "
         f"{comparison.replicates} replicates. Differences are paired (scenario minus "
         f"{_e(base)}, replicate by replicate); * marks an interval that excludes zero, shaded "
