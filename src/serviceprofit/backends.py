@@ -12,6 +12,7 @@ __all__ = ["BACKENDS", "get_backend"]
 # name -> module holding ``run(scenario, seed, keep_agents, progress) -> RunResult``.
 BACKENDS: dict[str, str] = {
     "mesa": "serviceprofit.mesa_backend",
+    "numba": "serviceprofit.numba_backend",
 }
 
 
