@@ -36,8 +36,6 @@ def run(scenario: Any, seed: int = 0, keep_agents: bool = False, progress: Any =
     summary: dict[str, Any] = dict.fromkeys(SUMMARY_FIELDS, 0.0)
     summary.update(scenario=scenario.name, backend="fake", seed=seed, weeks=scenario.weeks)
     summary["profit_total"] = sum(COEFFICIENTS[k] * v for k, v in x.items())
-    summary["churn_rate_annual"] = (
-        x["strategy.process.empowerment"] * x["strategy.process.scripts"]
-    )
+    summary["churn_rate_annual"] = x["strategy.process.empowerment"] * x["strategy.process.scripts"]
     summary["customers_final"] = seed % 1000  # ties each row to its seed
     return SimpleNamespace(summary=summary)
