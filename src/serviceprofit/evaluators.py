@@ -171,7 +171,7 @@ class DaskEvaluator:
             raise EngineError("use the Dask evaluator inside a with block")
         source = iter(items)
         owner: dict[str, Any] = {}
-        queue = as_completed()
+        queue = as_completed(loop=client.loop)
         window = self._per_worker * self.workers
 
         def refill() -> None:

@@ -1,0 +1,237 @@
+"""Sweeps: the same results on every engine, results that survive a kill, resume, refusal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from serviceprofit import cli
+from serviceprofit.backends import BACKENDS
+from serviceprofit.evaluators import (
+    DaskEvaluator,
+    ProcessPoolEvaluator,
+    SequentialEvaluator,
+)
+from serviceprofit.store import load_runs
+from serviceprofit.sweeps import sweep
+
+from . import sweep_fake_backend
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = (ROOT / "scenarios" / "baseline.yaml").as_posix()
+TINY = "set: {population.customers: 300, population.staff: 3, weeks: 26}\n"
+
+# 2 x 2 grid x 2 replicates of a tiny Mesa firm: 8 runs, about a second in all.
+MESA_GRID = (
+    f"scenario: {BASE}\n{TINY}"
+    "factors:\n"
+    "  strategy.process: [cost_minimised, customer_value]\n"
+    "  strategy.process.empowerment: {low: 0.3, high: 0.9, points: 2}\n"
+    "design: grid\nreplicates: 2\nseed: 11\nbackend: mesa\n"
+)
+
+FAKE_SOBOL = (
+    f"scenario: {BASE}\n"
+    "factors:\n"
+    "  strategy.process.empowerment: {low: 0, high: 1}\n"
+    "  strategy.process.scripts: {low: 0, high: 1}\n"
+    "  strategy.process.self_service: {low: 0, high: 1}\n"
+    "design: {method: sobol, samples: 16}\nreplicates: 2\nseed: 3\nbackend: fake\n"
+)
+
+
+def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def raw_rows(out: Path) -> pd.DataFrame:
+    """Every row in every batch file, duplicates and all (load_runs would drop them)."""
+    files = sorted((out / "runs").glob("batch-*.parquet"))
+    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+
+
+def comparable(runs: pd.DataFrame) -> pd.DataFrame:
+    """Results without the wall-clock column, which no engine can reproduce."""
+    return runs.drop(columns=["run_seconds"]).sort_values("run_id").reset_index(drop=True)
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(BACKENDS, "fake", sweep_fake_backend.__name__)
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """One local Dask cluster of two worker processes for the module (start-up is slow)."""
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def sequential_mesa(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """The tiny Mesa grid run in this process: the reference every engine must match."""
+    tmp = tmp_path_factory.mktemp("reference")
+    report = sweep(write(tmp, MESA_GRID), tmp / "out", engine=SequentialEvaluator())
+    assert report.complete
+    return comparable(load_runs(tmp / "out"))
+
+
+def test_process_pool_matches_sequential(tmp_path: Path, sequential_mesa: pd.DataFrame) -> None:
+    """Two worker processes give row for row the results of one process."""
+    report = sweep(
+        write(tmp_path, MESA_GRID), tmp_path / "out", engine=ProcessPoolEvaluator(2), batch_size=1
+    )
+    assert report.complete and report.workers == 2 and report.batches == 8
+    pd.testing.assert_frame_equal(comparable(load_runs(tmp_path / "out")), sequential_mesa)
+
+
+def test_dask_cluster_matches_sequential(
+    tmp_path: Path, sequential_mesa: pd.DataFrame, dask_cluster
+) -> None:
+    """A Dask cluster (two worker processes) gives the same rows as the process pool."""
+    engine = DaskEvaluator(dask_cluster.scheduler_address)
+    report = sweep(write(tmp_path, MESA_GRID), tmp_path / "out", engine=engine, batch_size=3)
+    assert report.complete and report.workers == 2
+    pd.testing.assert_frame_equal(comparable(load_runs(tmp_path / "out")), sequential_mesa)
+
+
+def test_rows_hold_ids_factors_seeds_and_every_summary_field(
+    sequential_mesa: pd.DataFrame,
+) -> None:
+    """One row per run: run id, point, replicate, seed, factor values, summary fields."""
+    from serviceprofit.result import SUMMARY_FIELDS
+
+    runs = sequential_mesa
+    assert list(runs["run_id"]) == list(range(8))
+    assert set(SUMMARY_FIELDS) <= set(runs.columns)
+    assert {"point", "replicate", "strategy.process", "strategy.process.empowerment"} <= set(
+        runs.columns
+    )
+    assert runs["seed"].nunique() == 8  # a seed per run, not per replicate
+    assert set(runs["strategy.process"]) == {"cost_minimised", "customer_value"}
+
+
+def test_common_random_numbers_share_seeds_across_points(tmp_path: Path, fake) -> None:
+    """Under common random numbers, replicate r has the same seed at every design point."""
+    text = FAKE_SOBOL + "common_random_numbers: true\n"
+    sweep(write(tmp_path, text), tmp_path / "out", engine=SequentialEvaluator())
+    runs = load_runs(tmp_path / "out")
+    assert runs.groupby("replicate")["seed"].nunique().tolist() == [1, 1]
+    assert runs["seed"].nunique() == 2
+
+
+def test_resume_runs_only_what_is_missing(tmp_path: Path, fake) -> None:
+    """Deleting batch files and sweeping again rewrites exactly those runs, once."""
+    path, out = write(tmp_path, FAKE_SOBOL), tmp_path / "out"
+    first = sweep(path, out, engine=SequentialEvaluator(), batch_size=10)
+    complete = comparable(load_runs(out))
+    files = sorted((out / "runs").glob("batch-*.parquet"))
+    lost = sum(pq.read_metadata(f).num_rows for f in files[:3])
+    for f in files[:3]:
+        f.unlink()
+    again = sweep(path, out, engine=SequentialEvaluator(), batch_size=10)
+    assert (again.skipped, again.finished) == (first.total - lost, lost)
+    rows = raw_rows(out)
+    assert len(rows) == first.total and rows["run_id"].is_unique
+    pd.testing.assert_frame_equal(comparable(load_runs(out)), complete)
+
+
+def test_failed_runs_are_reported_not_written_and_retried(
+    tmp_path: Path, fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that raises is counted and named; the next sweep retries only the failures."""
+    path, out = write(tmp_path, FAKE_SOBOL), tmp_path / "out"
+    monkeypatch.setattr(sweep_fake_backend, "FAIL_ABOVE", 0.5)
+    report = sweep(path, out, engine=SequentialEvaluator())
+    assert report.failed > 0 and report.finished + report.failed == report.total
+    assert "self-service above the failure threshold" in report.failures[0][1]
+    assert len(load_runs(out)) == report.finished
+    monkeypatch.setattr(sweep_fake_backend, "FAIL_ABOVE", 2.0)
+    retry = sweep(path, out, engine=SequentialEvaluator())
+    assert (retry.finished, retry.failed, retry.complete) == (report.failed, 0, True)
+
+
+def test_changed_experiment_is_refused(
+    tmp_path: Path, fake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A different experiment for an existing directory: exit 2, one line, nothing touched."""
+    path, out = write(tmp_path, FAKE_SOBOL), tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 0
+    before = sorted(p.name for p in (out / "runs").iterdir())
+    path.write_text(FAKE_SOBOL.replace("replicates: 2", "replicates: 3"))
+    capsys.readouterr()
+    assert cli.main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "different experiment (replicates changed)" in err and str(out) in err
+    assert sorted(p.name for p in (out / "runs").iterdir()) == before
+
+
+def test_a_directory_of_other_files_is_refused(tmp_path: Path, fake) -> None:
+    """Sweeping into a non-empty directory that is not a sweep directory is refused."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty and not a sweep directory"):
+        sweep(write(tmp_path, FAKE_SOBOL), tmp_path / "out", engine=SequentialEvaluator())
+
+
+def test_bad_engine_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad worker count or scheduler address is one line and exit code 2."""
+    path = write(tmp_path, MESA_GRID)
+    out = str(tmp_path / "out")
+    assert cli.main(["sweep", str(path), "--out", out, "--workers", "0"]) == 2
+    assert cli.main(["sweep", str(path), "--out", out, "--scheduler", "localhost:1"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers 0: must be at least 1" in err and "expected tcp://HOST:PORT" in err
+
+
+def test_sweep_killed_mid_way_resumes_to_a_complete_set(
+    tmp_path: Path, sequential_mesa: pd.DataFrame
+) -> None:
+    """SIGKILL a sweep after some batches exist; the same command finishes it, no duplicates.
+
+    The sweep runs serially (--workers 1) in its own process, one run per batch, so the
+    kill lands while runs are in flight and batches are on disk.
+    """
+    path = write(tmp_path, MESA_GRID)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "serviceprofit.cli", "sweep", str(path)]
+    command += ["--out", str(out), "--workers", "1", "--batch-size", "1"]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while len(list(out.glob("runs/batch-*.parquet"))) < 3:
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "no batches appeared"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    written = len(list(out.glob("runs/batch-*.parquet")))
+    assert 3 <= written < 8, "the kill came too late to test a resume"
+
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{written} from before" in rerun.stdout
+    rows = raw_rows(out)
+    assert sorted(rows["run_id"]) == list(range(8))
+    assert not list(out.rglob("*.tmp"))
+    pd.testing.assert_frame_equal(comparable(load_runs(out)), sequential_mesa)
