@@ -1,0 +1,167 @@
+"""The numba backend: the Mesa model's week over arrays, independent of threads and layout."""
+
+from __future__ import annotations
+
+import json
+
+import numba
+import numpy as np
+import pandas as pd
+import pytest
+
+from serviceprofit import load_scenario, simulate
+from serviceprofit.numba_backend import compile_cache
+from serviceprofit.numba_backend.state import bytes_per_customer
+from serviceprofit.result import SUMMARY_FIELDS
+
+from .conftest import SCENARIOS, SMALL
+from .golden.regenerate import OVERRIDES, SCENARIO, SEED, golden_path
+from .test_model import check_invariants
+
+OUTCOMES = [
+    "churn_rate_annual",
+    "customer_satisfaction_final",
+    "fcr_mean",
+    "staff_turnover_annual",
+    "profit_total",
+]
+
+
+@pytest.mark.parametrize(
+    "name", ["baseline", "cost_minimised", "merged", "merge_in_year_two", "silo"]
+)
+def test_invariants_hold_on_every_scenario(name):
+    """Customers are conserved, the accounts balance, rates stay in range."""
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml", SMALL)
+    result = simulate(scenario, backend="numba", seed=1)
+    check_invariants(result, scenario)
+    assert result.summary["backend"] == "numba"
+
+
+def test_same_columns_and_fields_as_mesa(small):
+    """Both backends return the same RunResult shape: metric columns, dtypes, summary keys."""
+    a = simulate(small, backend="mesa", seed=2, keep_agents=True)
+    b = simulate(small, backend="numba", seed=2, keep_agents=True)
+    assert list(b.timeseries.columns) == list(a.timeseries.columns)
+    assert list(b.summary) == list(SUMMARY_FIELDS)
+    assert set(b.diagnostics) == set(a.diagnostics)
+    assert list(b.customers.columns) == list(a.customers.columns)
+    assert list(b.staff.columns) == list(a.staff.columns)
+    for column in a.timeseries.columns:
+        assert b.timeseries[column].dtype.kind == a.timeseries[column].dtype.kind, column
+
+
+def test_same_luck_gives_nearly_the_same_run(small):
+    """With the same seed every agent meets the same draws in both backends, so the runs
+    differ only where float32 state tips a decision: summary outcomes within 2%."""
+    for seed in range(3):
+        a = simulate(small, backend="mesa", seed=seed).summary
+        b = simulate(small, backend="numba", seed=seed).summary
+        for key in OUTCOMES:
+            assert b[key] == pytest.approx(a[key], rel=0.02, abs=1e-9), (seed, key)
+
+
+def test_agent_tables_account_for_every_customer(small):
+    """keep_agents: every customer ever created appears once, active ones first."""
+    result = simulate(small, backend="numba", seed=4, keep_agents=True)
+    customers, ts = result.customers, result.timeseries
+    assert customers["uid"].is_unique
+    assert len(customers) == small.population.customers + ts["customers_acquired"].sum()
+    active = customers["status"] == "active"
+    assert active.sum() == ts["customers_active"].iloc[-1]
+    assert (~active).sum() == ts["customers_churned"].sum()
+    assert not active.iloc[: active.sum()].eq(False).any(), "active customers come first"
+    assert len(result.staff) == ts["staff_active"].iloc[-1]
+
+
+def test_compaction_and_growth_do_not_change_the_run():
+    """Squeezing churned slots out and growing the arrays leave every count unchanged.
+
+    keep_agents keeps churned customers in place (no compaction); heavy churn and heavy
+    marketing force both compaction and growth in the other run.
+    """
+    scenario = load_scenario(
+        SCENARIOS / "cost_minimised.yaml",
+        {
+            **SMALL,
+            "population.customers": 2000,
+            "strategy.marketing.spend_per_week": 30000,
+            "behaviour.churn_base": 0.02,
+        },
+    )
+    kept = simulate(scenario, backend="numba", seed=5, keep_agents=True).timeseries
+    compacted = simulate(scenario, backend="numba", seed=5).timeseries
+    assert kept["customers_acquired"].sum() > 2000, "arrays must have grown"
+    assert kept["customers_churned"].sum() > 500, "slots must have been compacted"
+    for column in kept.columns:
+        if kept[column].dtype.kind == "i":
+            pd.testing.assert_series_equal(kept[column], compacted[column])
+        else:
+            np.testing.assert_allclose(kept[column], compacted[column], rtol=1e-9, err_msg=column)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
+def test_bitwise_identical_with_one_or_two_threads():
+    """Draws are counter-based and reductions run in a fixed chunk order: one thread and
+    two threads give the very same bits (several chunks of customers, staff shared)."""
+    scenario = load_scenario(
+        SCENARIOS / "baseline.yaml",
+        {"population.customers": 40_000, "population.staff": 40, "weeks": 20},
+    )
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = simulate(scenario, backend="numba", seed=9)
+        numba.set_num_threads(2)
+        two = simulate(scenario, backend="numba", seed=9)
+    finally:
+        numba.set_num_threads(before)
+    assert one.timeseries["contacts"].min() > 0
+    np.testing.assert_array_equal(one.timeseries.to_numpy(), two.timeseries.to_numpy())
+    assert one.summary == two.summary
+
+
+def test_fixed_seed_regression_numba():
+    """The numba backend reproduces its recorded run (tests/golden/regenerate.py)."""
+    golden = json.loads(golden_path("numba").read_text())
+    result = simulate(load_scenario(SCENARIO, OVERRIDES), backend="numba", seed=SEED)
+    for key, value in golden["summary"].items():
+        expected = value if isinstance(value, str) else pytest.approx(value, rel=1e-9, abs=1e-9)
+        assert result.summary[key] == expected, key
+    for key, value in golden["last_week"].items():
+        assert result.timeseries.iloc[-1][key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+
+
+def test_customer_state_is_narrow():
+    """A customer slot holds at most 32 bytes, so 10M customers fit well under 1 GB."""
+    assert bytes_per_customer() <= 32
+
+
+class _FakeCache:
+    def __init__(self, path):
+        self.cache_path = str(path)
+
+
+class _FakeDispatcher:
+    def __init__(self, path):
+        self._cache = _FakeCache(path)
+
+
+def test_stale_compiled_kernels_are_dropped_when_inlined_sources_change(tmp_path):
+    """numba does not notice edits to functions a cached kernel inlines; the guard does."""
+    source = tmp_path / "rules_like.py"
+    source.write_text("A = 1\n")
+    module = type("M", (), {"__file__": str(source)})
+    cached = tmp_path / "kernel.serve_pass-1.py312.nbi"
+    other = tmp_path / "other.f-1.py312.nbi"
+    dispatcher = _FakeDispatcher(tmp_path)
+    cached.write_text("x")
+    other.write_text("x")
+    assert compile_cache.drop_stale(dispatcher, "kernel.", [module])  # no stamp yet
+    assert not cached.exists() and other.exists()
+    cached.write_text("x")
+    assert not compile_cache.drop_stale(dispatcher, "kernel.", [module])  # unchanged
+    assert cached.exists()
+    source.write_text("A = 2\n")
+    assert compile_cache.drop_stale(dispatcher, "kernel.", [module])  # edited
+    assert not cached.exists()
