@@ -285,6 +285,33 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo.assets import AssetsError, ensure_assets
+    from .demo.server import DemoConfig, DemoServer, ServerError, default_library
+
+    if len(args.scenarios) > 2:
+        raise InputError("demo: give at most two scenarios, one for each firm")
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port {args.port}: must be 0..65535 (0: any free port)")
+    files = [str(Path(f).resolve()) for f in args.scenarios]
+    library = tuple(str(p) for p in default_library(files))
+    try:
+        server = DemoServer(DemoConfig(tuple(files), library, args.seed), args.host, args.port)
+    except ServerError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        fetched = ensure_assets()
+    except AssetsError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+    else:
+        if fetched:
+            names = ", ".join(p.spec for p in fetched)
+            print(f"fetched Solara's front-end files: {names}", file=sys.stderr)
+    print(f"Classroom demo at {server.url}  (Ctrl+C to stop)", flush=True)
+    server.serve()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .backends import BACKENDS
 
@@ -351,6 +378,19 @@ def build_parser() -> argparse.ArgumentParser:
     ana = sub.add_parser("analyze", help="sensitivity indices or main effects of a sweep")
     ana.add_argument("dir", metavar="DIR", help="a sweep's results directory")
     ana.set_defaults(func=cmd_analyze)
+
+    demo = sub.add_parser("demo", help="classroom demo: two firms side by side in the browser")
+    demo.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help="one scenario for both firms, or one per firm "
+        "(default: customer_value against cost_minimised)",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default: local)")
+    demo.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
+    demo.add_argument("--seed", type=int, default=0, help="the seed both firms start from")
+    demo.set_defaults(func=cmd_demo)
 
     show = sub.add_parser("show", help="print a scenario with every default and preset resolved")
     show.add_argument("scenario")

@@ -1,0 +1,318 @@
+"""The classroom page: two firms side by side, their levers, and the chain in charts.
+
+This module is the browser page alone (Mesa's ``app.py`` convention): only the demo
+server imports it, through Solara. The logic it shows lives in the modules beside it,
+which tests drive without a browser.
+
+Responsiveness at 5,000 customers a firm: the play loop runs in a worker thread and
+redraws once every few weeks (the speed control), at most a few times a second; the
+charts are Vega-Lite drawn by the browser, so a redraw sends a small JSON document.
+Slider drags are coalesced: a change is applied once the slider has been still for a
+moment, because applying it replays the firm from week 0 to the current week.
+"""
+
+from __future__ import annotations
+
+import time
+from html import escape
+from typing import Any
+
+import solara
+from solara.widgets import VegaLite
+
+from serviceprofit.demo.chain import chain_svg
+from serviceprofit.demo.charts import (
+    CHARTS,
+    FIRM_COLOURS,
+    chart_spec,
+    population_spec,
+    waffle_unit,
+)
+from serviceprofit.demo.classroom import Classroom
+from serviceprofit.demo.controls import Control, controls
+from serviceprofit.demo.server import DemoConfig, firm_scenarios
+from serviceprofit.scenario import ScenarioError, load_scenario
+
+FRAME_SECONDS = 0.3  # at most ~3 redraws a second, whatever the speed
+SETTLE_SECONDS = 0.4  # a lever is applied once its slider has been still this long
+SPEEDS = (1, 2, 4, 8, 13)  # weeks per redraw
+
+
+class Session:
+    """One browser session: the classroom and the edits waiting to be applied."""
+
+    def __init__(self) -> None:
+        self.config = DemoConfig.from_env()
+        self.presets = self.config.presets()
+        self.room = Classroom(firm_scenarios(self.config), seed=self.config.seed)
+        self.pending: dict[tuple[int, str], Any] = {}
+        self.generation = 0
+
+    def request(self, firm: int, key: str, value: Any) -> int:
+        with self.room.lock:
+            self.pending[(firm, key)] = value
+            self.generation += 1
+            return self.generation
+
+    def apply(self, generation: int) -> str:
+        """Apply the waiting edits if no newer edit came in; return an error or ''."""
+        with self.room.lock:
+            if generation != self.generation or not self.pending:
+                return ""
+            edits, self.pending = self.pending, {}
+            by_firm: dict[int, dict[str, Any]] = {}
+            for (firm, key), value in edits.items():
+                by_firm.setdefault(firm, {})[key] = value
+            try:
+                for firm, values in by_firm.items():
+                    self.room.firms[firm].change_many(values)
+            except ScenarioError as exc:
+                return str(exc)
+            return ""
+
+
+@solara.component
+def Page() -> None:
+    session = solara.use_memo(Session, [])
+    room = session.room
+    tick = solara.use_reactive(0)
+    playing = solara.use_reactive(False)
+    speed = solara.use_reactive(4)
+    edits = solara.use_reactive(0)
+    message = solara.use_reactive("")
+
+    def redraw() -> None:
+        tick.value += 1
+
+    def play_loop() -> None:
+        while playing.value and not room.finished:
+            start = time.perf_counter()
+            room.step(speed.value)
+            redraw()
+            time.sleep(max(0.0, FRAME_SECONDS - (time.perf_counter() - start)))
+        playing.value = False
+
+    def apply_edits() -> None:
+        generation = edits.value
+        if generation == 0:
+            return
+        time.sleep(SETTLE_SECONDS)
+        if generation != session.generation:
+            return  # a newer edit restarts the wait
+        message.value = "applying the change (replaying to this week)…"
+        message.value = session.apply(generation)
+        redraw()
+
+    solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=True)
+    solara.lab.use_task(apply_edits, dependencies=[edits.value], prefer_threaded=True)
+
+    def edit(firm: int, key: str, value: Any) -> None:
+        edits.value = session.request(firm, key, value)
+
+    def load(firm: int, name: str) -> None:
+        playing.value = False
+        try:
+            room.load(firm, load_scenario(session.presets[name]))
+            message.value = ""
+        except ScenarioError as exc:
+            message.value = str(exc)
+        redraw()
+
+    def step() -> None:
+        room.step(1)
+        redraw()
+
+    def reset() -> None:
+        playing.value = False
+        room.reset()
+        redraw()
+
+    def reseed(seed: int) -> None:
+        playing.value = False
+        room.reset(seed=seed)
+        redraw()
+
+    _ = tick.value  # redraw on every tick
+    histories = room.histories()
+    first = room.firms[0].base.population
+
+    solara.Title("Service-profit chain: classroom demo")
+    solara.Style(CSS)
+    with solara.Column(classes=["sp-page"]):
+        solara.HTML(
+            tag="h2",
+            unsafe_innerHTML="The service-profit chain: two firms, same luck, different strategy",
+        )
+        solara.HTML(
+            tag="p",
+            classes=["sp-note"],
+            unsafe_innerHTML=(
+                f"Each firm starts with {first.customers:,} customers and {first.staff} staff "
+                f"(its scenario's population), one week a step. Both firms draw from the same "
+                f"seed, so what differs comes from the strategy, not from luck. A lever changed "
+                f"mid-run applies from the current week on."
+            ),
+        )
+        with solara.Row(classes=["sp-bar"], style={"align-items": "center"}):
+            if playing.value:
+                solara.Button("Pause", icon_name="mdi-pause", on_click=lambda: playing.set(False))
+            else:
+                solara.Button(
+                    "Play",
+                    icon_name="mdi-play",
+                    color="primary",
+                    disabled=room.finished,
+                    on_click=lambda: playing.set(True),
+                )
+            solara.Button(
+                "Step",
+                icon_name="mdi-step-forward",
+                on_click=step,
+                disabled=playing.value or room.finished,
+            )
+            solara.Button("Reset", icon_name="mdi-restore", on_click=reset)
+            solara.HTML(tag="span", classes=["sp-label"], unsafe_innerHTML="Weeks per redraw:")
+            solara.ToggleButtonsSingle(value=speed, values=list(SPEEDS))
+            with solara.Column(style={"max-width": "110px"}):
+                solara.InputInt("Seed", value=room.seed, on_value=reseed)
+            solara.HTML(
+                tag="div",
+                classes=["sp-week"],
+                unsafe_innerHTML=f"Week {room.week} of {room.weeks}",
+            )
+        if message.value:
+            solara.Warning(message.value)
+
+        with solara.Columns([1, 1]):
+            for i, firm in enumerate(room.firms):
+                FirmControls(
+                    index=i,
+                    label=firm.label,
+                    settings={**firm.settings(), **_pending(session, i)},
+                    changes=firm.changes,
+                    preset_names=sorted(session.presets),
+                    scenario_name=firm.base.name,
+                    on_edit=edit,
+                    on_load=load,
+                )
+
+        Section(
+            "The chain, this week",
+            "The service-profit chain (Heskett and colleagues, 1994): each box feeds the "
+            "next. The numbers are this week's values for each firm.",
+        )
+        solara.HTML(tag="div", classes=["sp-chain"], unsafe_innerHTML=chain_svg(histories))
+
+        Section(
+            "The customers",
+            "Each square is a group of customers. Green: fans who would recommend the firm; "
+            "yellow: passive; red: critics. Grey: customers lost since week 0. Look for: "
+            "grey squares piling up, and the colour of those who stay.",
+        )
+        unit = waffle_unit(first.customers)
+        VegaLite.element(spec=population_spec({f.label: f.population() for f in room.firms}, unit))
+
+        with solara.ColumnsResponsive(12, large=6):
+            for chart in CHARTS:
+                with solara.Column(classes=["sp-chart"]):
+                    Section(chart.title, chart.caption)
+                    VegaLite.element(spec=chart_spec(chart, histories, room.weeks))
+
+
+def _pending(session: Session, firm: int) -> dict[str, Any]:
+    return {key: value for (f, key), value in session.pending.items() if f == firm}
+
+
+@solara.component
+def Section(title: str, caption: str) -> None:
+    solara.HTML(tag="h3", unsafe_innerHTML=title)
+    solara.HTML(tag="p", classes=["sp-caption"], unsafe_innerHTML=caption)
+
+
+@solara.component
+def FirmControls(
+    index: int,
+    label: str,
+    settings: dict[str, Any],
+    changes: dict[int, dict[str, Any]],
+    preset_names: list[str],
+    scenario_name: str,
+    on_edit: Any,
+    on_load: Any,
+) -> None:
+    colour = FIRM_COLOURS[index % len(FIRM_COLOURS)]
+    levers = controls()
+    with solara.Card(classes=["sp-firm"], style={"border-top": f"6px solid {colour}"}):
+        with solara.Row(style={"align-items": "center"}):
+            solara.HTML(tag="h3", unsafe_innerHTML=label, style={"color": colour})
+            if preset_names:
+                solara.Select(
+                    "Start from a shipped scenario (restarts both firms)",
+                    values=preset_names,
+                    value=scenario_name if scenario_name in preset_names else None,
+                    on_value=lambda name: name and on_load(index, name),
+                )
+        with solara.Columns([1, 1]):
+            for group in ([c for c in levers if c.choices], [c for c in levers if not c.choices]):
+                with solara.Column(gap="0px"):
+                    for control in group:
+                        Lever(
+                            control,
+                            settings[control.key],
+                            lambda v, k=control.key: on_edit(index, k, v),
+                        )
+        if changes:
+            solara.HTML(
+                tag="p",
+                classes=["sp-caption"],
+                unsafe_innerHTML="Changed in class: " + escape(_describe(changes)),
+            )
+
+
+def _describe(changes: dict[int, dict[str, Any]]) -> str:
+    parts = []
+    for week, values in sorted(changes.items()):
+        said = [
+            k if isinstance(v, dict) else f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in values.items()
+        ]
+        parts.append(f"from week {week}: " + ", ".join(said))
+    return "; ".join(parts)
+
+
+@solara.component
+def Lever(control: Control, value: Any, on_value: Any) -> None:
+    """A lever with its plain name, its scenario key, and what it means."""
+    solara.HTML(
+        tag="div",
+        classes=["sp-lever"],
+        unsafe_innerHTML=f"<b>{escape(control.label)}</b> <code>{escape(control.key)}</code>",
+    )
+    if control.choices:
+        solara.Select("", values=list(control.choices), value=value, on_value=on_value)
+    else:
+        solara.SliderFloat(
+            "",
+            value=float(value),
+            min=control.low,
+            max=control.high,
+            step=control.step,
+            on_value=on_value,
+            thumb_label="always",
+        )
+    solara.HTML(tag="div", classes=["sp-help"], unsafe_innerHTML=escape(control.help))
+
+
+CSS = """
+.sp-page { max-width: 1400px; margin: 0 auto; padding: 8px 16px; }
+.sp-page h2 { margin: 8px 0 4px 0; }
+.sp-page h3 { margin: 14px 0 2px 0; }
+.sp-note, .sp-caption { color: #444; margin: 2px 0 8px 0; max-width: 70em; }
+.sp-help { color: #777; font-size: 12px; margin: 0 0 6px 0; }
+.sp-lever { font-size: 14px; margin-top: 6px; }
+.sp-lever code { font-size: 11px; color: #555; background: #f0f0f0; }
+.sp-label { color: #555; margin-left: 12px; }
+.sp-week { font-size: 20px; font-weight: bold; margin-left: 16px; }
+.sp-firm { padding: 4px 16px 8px 16px; }
+.sp-chart { min-height: 260px; }
+"""

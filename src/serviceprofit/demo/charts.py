@@ -1,0 +1,291 @@
+"""What the page draws, as Vega-Lite specifications built from the firms' histories.
+
+The browser draws Vega-Lite, so a redraw costs the server only a small JSON document,
+not a rendered image: that keeps the page responsive at the default 5,000 customers.
+The charts follow the chain from staff to profit, both firms on every chart in fixed
+colours, with a plain caption for students. Noisy weekly counts are shown as short
+moving averages, and each caption or title says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .classroom import PopulationCounts
+
+__all__ = [
+    "CHARTS",
+    "FIRM_COLOURS",
+    "MEASURES",
+    "ChartSpec",
+    "Measure",
+    "chart_spec",
+    "measure_series",
+    "population_spec",
+    "waffle_unit",
+]
+
+History = Sequence[Mapping[str, float]]
+
+FIRM_COLOURS: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
+KIND_COLOURS: dict[str, str] = {
+    "fans (promoters)": "#1a9850",
+    "passive": "#fee08b",
+    "critics (detractors)": "#d73027",
+    "left since week 0": "#bdbdbd",
+}
+SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+EMBED = {"embedOptions": {"actions": False}}
+TURNOVER_FIRST_WEEK = 8
+
+
+def _rolling(values: list[float], window: int) -> list[float]:
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def _column(history: History, name: str) -> list[float]:
+    return [float(row[name]) for row in history]
+
+
+def annual_rate(weekly: float) -> float:
+    """A weekly rate as the share lost over a year of such weeks (compounded)."""
+    return 1.0 - math.pow(1.0 - min(max(weekly, 0.0), 1.0), 52.0)
+
+
+def _staff_turnover(history: History) -> list[float]:
+    """Quits over the last 13 weeks per head, as a yearly percentage.
+
+    Quits are a few a month among 50 staff, so the first weeks (one quit in week 1
+    reads as 65% a year) say nothing yet: they are left blank (NaN).
+    """
+    quits = _rolling(_column(history, "staff_quits"), 13)
+    staff = _rolling(_column(history, "staff_active"), 13)
+    return [
+        100.0 * annual_rate(q / s) if s and week >= TURNOVER_FIRST_WEEK else math.nan
+        for week, (q, s) in enumerate(zip(quits, staff, strict=True), start=1)
+    ]
+
+
+def _churn(history: History) -> list[float]:
+    weekly = _rolling(_column(history, "churn_rate"), 4)
+    return [100.0 * annual_rate(w) for w in weekly]
+
+
+def _scaled(name: str, factor: float = 1.0, window: int = 1) -> Callable[[History], list[float]]:
+    def series(history: History) -> list[float]:
+        values = [factor * v for v in _column(history, name)]
+        return _rolling(values, window) if window > 1 else values
+
+    return series
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One line per firm on a panel: a title students can read, and how to compute it."""
+
+    title: str
+    series: Callable[[History], list[float]]
+    fmt: str = ",.0f"
+
+
+MEASURES: dict[str, Measure] = {
+    "staff_satisfaction": Measure(
+        "Staff satisfaction (0-100)", _scaled("staff_satisfaction", 100.0)
+    ),
+    "staff_turnover": Measure("Staff leaving (% a year, 13-week avg)", _staff_turnover),
+    "fcr": Measure("Fixed at first contact (%)", _scaled("fcr", 100.0)),
+    "handoffs_per_contact": Measure(
+        "Handoffs per contact", _scaled("handoffs_per_contact"), fmt=".2f"
+    ),
+    "customer_satisfaction": Measure(
+        "Customer satisfaction (0-100)", _scaled("customer_satisfaction", 100.0)
+    ),
+    "nps": Measure("Net promoter score (-100 to 100)", _scaled("nps")),
+    "churn": Measure("Customers leaving (% a year, 4-week avg)", _churn),
+    "customers_acquired": Measure(
+        "New customers a week (4-week avg)", _scaled("customers_acquired", window=4)
+    ),
+    "customers_active": Measure("Customers", _scaled("customers_active")),
+    "revenue": Measure("Revenue a week (4-week avg)", _scaled("revenue", window=4)),
+    "cost_total": Measure("Costs a week (4-week avg)", _scaled("cost_total", window=4)),
+    "cumulative_profit": Measure("Profit so far", _scaled("cumulative_profit")),
+}
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """A chart of the page: panels side by side, both firms on each, and its caption."""
+
+    key: str
+    title: str
+    measures: tuple[str, ...]
+    caption: str
+
+
+CHARTS: tuple[ChartSpec, ...] = (
+    ChartSpec(
+        "staff",
+        "1. Staff",
+        ("staff_satisfaction", "staff_turnover"),
+        "The chain starts inside the firm. Training, authority to act and a workload staff "
+        "can manage keep them satisfied, and satisfied staff stay. Look for: which firm's "
+        "staff are happier, and which firm keeps losing people it must replace.",
+    ),
+    ChartSpec(
+        "service",
+        "2. Service",
+        ("fcr", "handoffs_per_contact"),
+        "What customers get when they call. 'Fixed at first contact' is the share of "
+        "problems solved by the first person they reach; a handoff passes them to another "
+        "team. Look for: staff with time, skill and authority fix more at once.",
+    ),
+    ChartSpec(
+        "customers",
+        "3. Customers",
+        ("customer_satisfaction", "nps"),
+        "How customers feel. The net promoter score is the share of fans minus the share "
+        "of critics. Look for: customer satisfaction follows the service, weeks later.",
+    ),
+    ChartSpec(
+        "loyalty",
+        "4. Loyalty and growth",
+        ("churn", "customers_acquired", "customers_active"),
+        "Unhappy customers leave, and most leave without complaining. Marketing buys new "
+        "ones. Look for: does buying customers keep up with those walking out the back "
+        "door (the leaky bucket)?",
+    ),
+    ChartSpec(
+        "money",
+        "5. Money",
+        ("revenue", "cost_total", "cumulative_profit"),
+        "Revenue comes from customers who stay and buy more over time; costs include wages, "
+        "training, marketing and replacing staff who quit. Look for: the cheaper firm often "
+        "leads at first. Does its lead last?",
+    ),
+)
+
+
+def measure_series(history: History, measure: str) -> list[float]:
+    """One measure of one firm, week by week (what a chart line shows)."""
+    return MEASURES[measure].series(history) if history else []
+
+
+def chart_spec(
+    chart: ChartSpec,
+    histories: Mapping[str, History],
+    weeks: int,
+    width: int = 600,
+    panel_height: int = 140,
+) -> dict[str, Any]:
+    """A Vega-Lite spec: one panel per measure, one line per firm, x fixed to the horizon.
+
+    The x axis spans the whole run from the start, so the lines grow from left to right
+    and a class sees how far the run has gone. The panels share ``width`` pixels.
+    """
+    firms = list(histories)
+    panel_width = max(120, (width - 60 * len(chart.measures)) // len(chart.measures))
+    panels = []
+    for name in chart.measures:
+        measure = MEASURES[name]
+        values = [
+            {"week": i + 1, "firm": firm, "value": v}
+            for firm in firms
+            for i, v in enumerate(measure_series(histories[firm], name))
+            if math.isfinite(v)
+        ]
+        panels.append(
+            {
+                "title": {"text": measure.title, "fontSize": 12},
+                "width": panel_width,
+                "height": panel_height,
+                "data": {"values": values},
+                "mark": {"type": "line", "strokeWidth": 2, "clip": True},
+                "encoding": {
+                    "x": {
+                        "field": "week",
+                        "type": "quantitative",
+                        "scale": {"domain": [0, weeks]},
+                        "axis": {"title": "week", "tickCount": 6},
+                    },
+                    "y": {
+                        "field": "value",
+                        "type": "quantitative",
+                        # an empty chart (week 0) still needs a y range to draw its frame
+                        "scale": {"zero": False} if values else {"domain": [0, 1]},
+                        "axis": {"title": None, "format": measure.fmt},
+                    },
+                    "color": _firm_colour(firms),
+                    "tooltip": [
+                        {"field": "firm", "type": "nominal"},
+                        {"field": "week", "type": "quantitative"},
+                        {"field": "value", "type": "quantitative", "format": measure.fmt},
+                    ],
+                },
+            }
+        )
+    return {
+        "$schema": SCHEMA,
+        "hconcat": panels,
+        "config": {"view": {"stroke": "#ddd"}, "legend": {"orient": "bottom"}},
+        "usermeta": EMBED,
+    }
+
+
+def _firm_colour(firms: list[str]) -> dict[str, Any]:
+    return {
+        "field": "firm",
+        "type": "nominal",
+        "title": None,
+        "scale": {"domain": firms, "range": list(FIRM_COLOURS[: len(firms)])},
+    }
+
+
+def waffle_unit(customers: int, squares: int = 250) -> int:
+    """Customers per square, so that a firm's starting customers fill about ``squares``."""
+    return max(1, round(customers / squares))
+
+
+def population_spec(
+    counts: Mapping[str, PopulationCounts], unit: int, columns: int = 25
+) -> dict[str, Any]:
+    """A waffle per firm: customers now, coloured by how they would score the firm,
+    then grey squares for every customer lost since week 0."""
+    values = []
+    for firm, c in counts.items():
+        kinds = list(KIND_COLOURS)
+        runs = [c.promoters, c.passives, c.detractors, c.churned]
+        i = 0
+        for kind, n in zip(kinds, runs, strict=True):
+            for _ in range(round(n / unit)):
+                values.append({"firm": firm, "col": i % columns, "row": i // columns, "kind": kind})
+                i += 1
+    return {
+        "$schema": SCHEMA,
+        "data": {"values": values},
+        "facet": {"column": {"field": "firm", "title": None, "header": {"labelFontSize": 13}}},
+        "spec": {
+            "width": columns * 11,
+            "mark": {"type": "square", "size": 80},
+            "encoding": {
+                "x": {"field": "col", "type": "ordinal", "axis": None},
+                "y": {"field": "row", "type": "ordinal", "axis": None},
+                "color": {
+                    "field": "kind",
+                    "type": "nominal",
+                    "title": f"each square = {unit} customers",
+                    "scale": {"domain": list(KIND_COLOURS), "range": list(KIND_COLOURS.values())},
+                },
+            },
+        },
+        "config": {"view": {"stroke": None}, "legend": {"orient": "bottom"}},
+        "usermeta": EMBED,
+    }

@@ -1,0 +1,209 @@
+"""Two firms side by side, from the same seed, and the changes a class makes to them.
+
+The comparison is fair because both firms draw from the same seed: what differs
+between them comes from the strategy, not from luck. A lever changed at week w is
+recorded as a scenario event at week w (the scenario's own mechanism for a change in
+mid-run) and the firm is replayed to week w, so every curve on the page is exactly
+what ``serviceprofit run`` gives for the scenario shown under "Scenario in force",
+and a student can run it again at home.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..scenario import Scenario, load_scenario
+from .controls import controls, node_of, read
+
+__all__ = ["Classroom", "FirmRun", "PopulationCounts", "find_scenarios"]
+
+CHANGE_LABEL = "changed in class"
+
+
+@dataclass(frozen=True)
+class PopulationCounts:
+    """Customers now, by how they would score the firm, and those lost since week 0."""
+
+    promoters: int
+    passives: int
+    detractors: int
+    churned: int
+
+    @property
+    def active(self) -> int:
+        return self.promoters + self.passives + self.detractors
+
+
+class FirmRun:
+    """One firm: its scenario, the changes made in class, its model and its history."""
+
+    def __init__(self, label: str, scenario: Scenario, seed: int = 0) -> None:
+        self.label = label
+        self.base = scenario
+        self.changes: dict[int, dict[str, Any]] = {}
+        self.seed = seed
+        self.history: list[dict[str, float]] = []
+        self.model: Any = None
+        self.restart(seed)
+
+    @property
+    def week(self) -> int:
+        return len(self.history)
+
+    def scenario(self) -> Scenario:
+        """The base scenario plus the changes made in class, as events."""
+        if not self.changes:
+            return self.base
+        data = self.base.to_dict()
+        data["events"] = [
+            *data["events"],
+            *(
+                {"week": week, "set": dict(values), "label": CHANGE_LABEL}
+                for week, values in sorted(self.changes.items())
+            ),
+        ]
+        return load_scenario(data)
+
+    def restart(self, seed: int | None = None) -> None:
+        """Back to week 0 with the scenario as it stands (changes included)."""
+        from ..mesa_backend.model import ServiceProfitModel
+
+        if seed is not None:
+            self.seed = seed
+        self.model = ServiceProfitModel(self.scenario(), seed=self.seed)
+        self.history = []
+
+    def advance(self, weeks: int) -> int:
+        """Run up to ``weeks`` more weeks (not past the scenario's end); return how many."""
+        done = 0
+        while done < weeks and self.week < self.model.config.weeks:
+            self.model.step()
+            self.history.append(dict(self.model.row))
+            done += 1
+        return done
+
+    def change(self, key: str, value: Any) -> None:
+        """Set one lever from this week on (see :meth:`change_many`)."""
+        self.change_many({key: value})
+
+    def change_many(self, values: dict[str, Any]) -> None:
+        """Set levers from this week on, then replay the firm to this week.
+
+        Raises :class:`~serviceprofit.scenario.ScenarioError` for a value the schema
+        rejects, leaving the firm as it was.
+        """
+        week = self.week
+        now = self.scenario().at_week(week).with_overrides(values, source="the page")
+        nodes = {node_of(key): read_node(now, node_of(key)) for key in values}
+        if week == 0:
+            self.base = self.base.with_overrides(nodes, source="the page")
+        else:
+            self.changes[week] = {**self.changes.get(week, {}), **nodes}
+        self.restart()
+        self.advance(week)
+
+    def fold(self) -> None:
+        """Make the changes made in class part of the base scenario (for a reset)."""
+        base = self.base
+        for _, values in sorted(self.changes.items()):
+            base = base.with_overrides(values, source=CHANGE_LABEL)
+        self.base, self.changes = base, {}
+
+    def settings(self) -> dict[str, Any]:
+        """Each control's value in force this week (the next week to run)."""
+        now = self.scenario().at_week(self.week)
+        return {c.key: read(now, c.key) for c in controls()}
+
+    def population(self) -> PopulationCounts:
+        """Active customers by NPS class (the model's own thresholds) and all churned."""
+        b = self.model.params.b
+        promoters = passives = detractors = 0
+        for value in self.model.customers.get("satisfaction"):
+            if value >= b.promoter_threshold:
+                promoters += 1
+            elif value < b.detractor_threshold:
+                detractors += 1
+            else:
+                passives += 1
+        churned = int(sum(row["customers_churned"] for row in self.history))
+        return PopulationCounts(promoters, passives, detractors, churned)
+
+
+def read_node(scenario: Scenario, key: str) -> Any:
+    """The plain value at a dotted key; a preset node as its whole dict of fields."""
+    value: Any = scenario.to_dict()
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+class Classroom:
+    """Two (or more) firms kept at the same week, from one seed.
+
+    The page's play loop runs in a worker thread while buttons arrive from the
+    browser, so every method takes the lock.
+    """
+
+    def __init__(self, firms: Iterable[tuple[str, Scenario]], seed: int = 0) -> None:
+        self.seed = seed
+        self.firms = [FirmRun(label, scenario, seed) for label, scenario in firms]
+        self.lock = threading.RLock()
+
+    @property
+    def week(self) -> int:
+        return self.firms[0].week
+
+    @property
+    def weeks(self) -> int:
+        """The shortest horizon of the firms: the week the comparison ends."""
+        return min(f.model.config.weeks for f in self.firms)
+
+    @property
+    def finished(self) -> bool:
+        return self.week >= self.weeks
+
+    def step(self, weeks: int = 1) -> int:
+        """Advance every firm by up to ``weeks``; return the weeks run."""
+        with self.lock:
+            weeks = max(0, min(weeks, self.weeks - self.week))
+            for firm in self.firms:
+                firm.advance(weeks)
+            return weeks
+
+    def reset(self, seed: int | None = None) -> None:
+        """Week 0 again, with every lever as it stands now."""
+        with self.lock:
+            if seed is not None:
+                self.seed = seed
+            for firm in self.firms:
+                firm.fold()
+                firm.restart(self.seed)
+
+    def change(self, firm: int, key: str, value: Any) -> None:
+        with self.lock:
+            self.firms[firm].change(key, value)
+
+    def load(self, firm: int, scenario: Scenario) -> None:
+        """Give one firm a new scenario; both restart at week 0 for a fair start."""
+        with self.lock:
+            self.firms[firm].base = scenario
+            self.firms[firm].changes = {}
+            self.reset()
+
+    def histories(self) -> dict[str, list[dict[str, float]]]:
+        with self.lock:
+            return {f.label: list(f.history) for f in self.firms}
+
+
+def find_scenarios(places: Iterable[Path]) -> dict[str, Path]:
+    """Scenario files by name (file stem), from the first place that holds each name."""
+    found: dict[str, Path] = {}
+    for place in places:
+        if place.is_dir():
+            for path in sorted(place.glob("*.yaml")):
+                found.setdefault(path.stem, path)
+    return found
