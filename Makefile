@@ -14,8 +14,19 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# The headline comparison: cost-minimised vs customer-value process, silo vs merged
+# organisation; 8 paired replicates each (a few minutes on 2 cores with Mesa). Once the
+# numba backend is registered, add BACKEND=numba and raise REPLICATES for tighter intervals.
+REPLICATES ?= 8
+BACKEND ?= mesa
+HEADLINE := results/headline
+
 run: $(STAMP)
-	$(BIN)/serviceprofit run scenarios/baseline.yaml --out results/baseline
+	$(BIN)/serviceprofit compare scenarios/customer_value.yaml scenarios/cost_minimised.yaml \
+		--replicates $(REPLICATES) --backend $(BACKEND) --out $(HEADLINE)/process
+	$(BIN)/serviceprofit compare scenarios/silo.yaml scenarios/merged.yaml \
+		--replicates $(REPLICATES) --backend $(BACKEND) --out $(HEADLINE)/organisation
+	@echo "reports: $(HEADLINE)/process/report.html $(HEADLINE)/organisation/report.html"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
