@@ -39,36 +39,12 @@ SPEEDS = (1, 2, 4, 8, 13)  # weeks per redraw
 
 
 class Session:
-    """One browser session: the classroom and the edits waiting to be applied."""
+    """One browser session: what the page was started with, and its classroom."""
 
     def __init__(self) -> None:
         self.config = DemoConfig.from_env()
         self.presets = self.config.presets()
         self.room = Classroom(firm_scenarios(self.config), seed=self.config.seed)
-        self.pending: dict[tuple[int, str], Any] = {}
-        self.generation = 0
-
-    def request(self, firm: int, key: str, value: Any) -> int:
-        with self.room.lock:
-            self.pending[(firm, key)] = value
-            self.generation += 1
-            return self.generation
-
-    def apply(self, generation: int) -> str:
-        """Apply the waiting edits if no newer edit came in; return an error or ''."""
-        with self.room.lock:
-            if generation != self.generation or not self.pending:
-                return ""
-            edits, self.pending = self.pending, {}
-            by_firm: dict[int, dict[str, Any]] = {}
-            for (firm, key), value in edits.items():
-                by_firm.setdefault(firm, {})[key] = value
-            try:
-                for firm, values in by_firm.items():
-                    self.room.firms[firm].change_many(values)
-            except ScenarioError as exc:
-                return str(exc)
-            return ""
 
 
 @solara.component
@@ -97,17 +73,21 @@ def Page() -> None:
         if generation == 0:
             return
         time.sleep(SETTLE_SECONDS)
-        if generation != session.generation:
+        if generation != room.generation:
             return  # a newer edit restarts the wait
         message.value = "applying the change (replaying to this week)…"
-        message.value = session.apply(generation)
+        try:
+            room.apply_pending(generation)
+            message.value = ""
+        except ScenarioError as exc:
+            message.value = str(exc)
         redraw()
 
     solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=True)
     solara.lab.use_task(apply_edits, dependencies=[edits.value], prefer_threaded=True)
 
     def edit(firm: int, key: str, value: Any) -> None:
-        edits.value = session.request(firm, key, value)
+        edits.value = room.request(firm, key, value)
 
     def load(firm: int, name: str) -> None:
         playing.value = False
@@ -188,7 +168,7 @@ def Page() -> None:
                 FirmControls(
                     index=i,
                     label=firm.label,
-                    settings={**firm.settings(), **_pending(session, i)},
+                    settings=room.settings(i),
                     changes=firm.changes,
                     preset_names=sorted(session.presets),
                     scenario_name=firm.base.name,
@@ -199,7 +179,8 @@ def Page() -> None:
         Section(
             "The chain, this week",
             "The service-profit chain (Heskett and colleagues, 1994): each box feeds the "
-            "next. The numbers are this week's values for each firm.",
+            "next. The numbers are each firm's latest values (4-week averages for "
+            "the noisy ones).",
         )
         solara.HTML(tag="div", classes=["sp-chain"], unsafe_innerHTML=chain_svg(histories))
 
@@ -217,10 +198,6 @@ def Page() -> None:
                 with solara.Column(classes=["sp-chart"]):
                     Section(chart.title, chart.caption)
                     VegaLite.element(spec=chart_spec(chart, histories, room.weeks))
-
-
-def _pending(session: Session, firm: int) -> dict[str, Any]:
-    return {key: value for (f, key), value in session.pending.items() if f == firm}
 
 
 @solara.component
@@ -282,11 +259,15 @@ def _describe(changes: dict[int, dict[str, Any]]) -> str:
 
 @solara.component
 def Lever(control: Control, value: Any, on_value: Any) -> None:
-    """A lever with its plain name, its scenario key, and what it means."""
+    """A lever with its plain name and value, its scenario key, and what it means."""
+    shown = value if control.choices else f"{value:,.2f}".rstrip("0").rstrip(".")
     solara.HTML(
         tag="div",
         classes=["sp-lever"],
-        unsafe_innerHTML=f"<b>{escape(control.label)}</b> <code>{escape(control.key)}</code>",
+        unsafe_innerHTML=(
+            f"<b>{escape(control.label)}</b>: {escape(str(shown))}"
+            f"<br><code>{escape(control.key)}</code>"
+        ),
     )
     if control.choices:
         solara.Select("", values=list(control.choices), value=value, on_value=on_value)
@@ -298,7 +279,7 @@ def Lever(control: Control, value: Any, on_value: Any) -> None:
             max=control.high,
             step=control.step,
             on_value=on_value,
-            thumb_label="always",
+            thumb_label=True,
         )
     solara.HTML(tag="div", classes=["sp-help"], unsafe_innerHTML=escape(control.help))
 
@@ -310,7 +291,9 @@ CSS = """
 .sp-note, .sp-caption { color: #444; margin: 2px 0 8px 0; max-width: 70em; }
 .sp-help { color: #777; font-size: 12px; margin: 0 0 6px 0; }
 .sp-lever { font-size: 14px; margin-top: 6px; }
-.sp-lever code { font-size: 11px; color: #555; background: #f0f0f0; }
+.sp-lever code { font-size: 11px; color: #555; background: #f0f0f0; word-break: break-all; }
+.sp-bar { position: sticky; top: 0; z-index: 10; background: white; padding: 4px 0;
+          border-bottom: 1px solid #eee; }
 .sp-label { color: #555; margin-left: 12px; }
 .sp-week { font-size: 20px; font-weight: bold; margin-left: 16px; }
 .sp-firm { padding: 4px 16px 8px 16px; }

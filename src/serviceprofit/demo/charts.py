@@ -102,9 +102,9 @@ MEASURES: dict[str, Measure] = {
         "Staff satisfaction (0-100)", _scaled("staff_satisfaction", 100.0)
     ),
     "staff_turnover": Measure("Staff leaving (% a year, 13-week avg)", _staff_turnover),
-    "fcr": Measure("Fixed at first contact (%)", _scaled("fcr", 100.0)),
+    "fcr": Measure("Fixed at first contact (%, 4-week avg)", _scaled("fcr", 100.0, window=4)),
     "handoffs_per_contact": Measure(
-        "Handoffs per contact", _scaled("handoffs_per_contact"), fmt=".2f"
+        "Handoffs per contact (4-week avg)", _scaled("handoffs_per_contact", window=4), fmt=".2f"
     ),
     "customer_satisfaction": Measure(
         "Customer satisfaction (0-100)", _scaled("customer_satisfaction", 100.0)

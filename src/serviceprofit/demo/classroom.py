@@ -152,6 +152,8 @@ class Classroom:
         self.seed = seed
         self.firms = [FirmRun(label, scenario, seed) for label, scenario in firms]
         self.lock = threading.RLock()
+        self.pending: dict[tuple[int, str], Any] = {}
+        self.generation = 0
 
     @property
     def week(self) -> int:
@@ -186,6 +188,38 @@ class Classroom:
     def change(self, firm: int, key: str, value: Any) -> None:
         with self.lock:
             self.firms[firm].change(key, value)
+
+    # A slider sends many values while it is dragged, and applying one replays the firm
+    # from week 0: the page queues edits and applies them once no newer edit has come.
+    def request(self, firm: int, key: str, value: Any) -> int:
+        """Queue an edit; return its generation (pass it to :meth:`apply_pending`)."""
+        with self.lock:
+            self.pending[(firm, key)] = value
+            self.generation += 1
+            return self.generation
+
+    def apply_pending(self, generation: int) -> bool:
+        """Apply the queued edits, one replay per firm, unless a newer edit came in.
+
+        Returns whether edits were applied. A value the schema rejects raises
+        :class:`~serviceprofit.scenario.ScenarioError`; the queue is emptied either way.
+        """
+        with self.lock:
+            if generation != self.generation or not self.pending:
+                return False
+            edits, self.pending = self.pending, {}
+            by_firm: dict[int, dict[str, Any]] = {}
+            for (firm, key), value in edits.items():
+                by_firm.setdefault(firm, {})[key] = value
+            for firm, values in sorted(by_firm.items()):
+                self.firms[firm].change_many(values)
+            return True
+
+    def settings(self, firm: int) -> dict[str, Any]:
+        """A firm's levers as the page shows them: in force, or queued to be."""
+        with self.lock:
+            queued = {key: v for (f, key), v in self.pending.items() if f == firm}
+            return {**self.firms[firm].settings(), **queued}
 
     def load(self, firm: int, scenario: Scenario) -> None:
         """Give one firm a new scenario; both restart at week 0 for a fair start."""

@@ -110,6 +110,7 @@ class DemoServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self.sock.bind(address)
+            self.sock.listen(128)  # hold the port from now on, before the server runs
         except OSError as exc:
             self.sock.close()
             raise ServerError(

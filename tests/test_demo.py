@@ -1,0 +1,300 @@
+"""The classroom demo without a browser: fair pairs, levers in mid-run, what is drawn,
+the offline front-end files, and the command's answers to bad input."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from serviceprofit import ScenarioError, load_scenario
+from serviceprofit.cli import main
+from serviceprofit.demo import assets
+from serviceprofit.demo.chain import LINKS, chain_svg, chain_values
+from serviceprofit.demo.charts import CHARTS, chart_spec, population_spec, waffle_unit
+from serviceprofit.demo.classroom import Classroom, FirmRun, PopulationCounts
+from serviceprofit.demo.controls import controls, read
+from serviceprofit.demo.server import DemoConfig, DemoServer, ServerError, firm_scenarios
+from serviceprofit.mesa_backend.model import ServiceProfitModel
+
+from .conftest import SCENARIOS, SMALL
+
+MARKETING = "strategy.marketing.spend_per_week"
+EMPOWERMENT = "strategy.process.empowerment"
+
+
+@pytest.fixture
+def pair(small):
+    """Two identical small firms from seed 3."""
+    return Classroom([("A", small), ("B", small)], seed=3)
+
+
+def test_same_scenario_and_seed_give_the_same_firm(pair):
+    """Fairness: two firms with one strategy and one seed run identically."""
+    assert pair.step(4) == 4
+    a, b = pair.histories().values()
+    assert a == b
+    assert len(a) == 4
+
+
+def test_a_lever_changed_mid_run_is_an_event_and_replays_exactly(pair):
+    """A change at week w keeps weeks before w and equals a fresh run of the scenario shown."""
+    pair.step(5)
+    before = pair.histories()["B"]
+    pair.change(1, MARKETING, 6000)
+    firm = pair.firms[1]
+    assert firm.week == 5
+    assert firm.history == before
+    assert [(e.week, e.set) for e in firm.scenario().events] == [(5, {MARKETING: 6000.0})]
+    pair.step(4)
+    fresh = ServiceProfitModel(firm.scenario(), seed=3)
+    rows = []
+    for _ in range(9):
+        fresh.step()
+        rows.append(dict(fresh.row))
+    assert firm.history == rows
+    assert firm.history != pair.firms[0].history  # the extra marketing made a difference
+    assert pair.settings(1)[MARKETING] == 6000.0
+
+
+def test_a_later_preset_choice_resets_that_presets_levers(pair):
+    """Levers of a preset are recorded with the whole preset, so later choices win."""
+    pair.step(2)
+    pair.change(1, EMPOWERMENT, 0.3)
+    pair.step(1)
+    pair.change(1, "strategy.process", "cost_minimised")
+    assert pair.settings(1)[EMPOWERMENT] == 0.2  # cost_minimised's own value
+    pair.step(1)
+    pair.change(1, "strategy.process", "customer_value")
+    assert pair.settings(1)[EMPOWERMENT] == 0.8  # not the 0.3 set at week 2
+    assert pair.week == 4
+
+
+def test_reset_keeps_the_levers_and_starts_again(pair):
+    """Reset: week 0 with every lever as it stands, no events left over."""
+    pair.step(3)
+    pair.change(0, MARKETING, 2500)
+    pair.reset(seed=7)
+    firm = pair.firms[0]
+    assert (pair.week, firm.changes, firm.seed) == (0, {}, 7)
+    assert pair.settings(0)[MARKETING] == 2500.0
+    assert firm.scenario().events == []
+
+
+def test_a_bad_value_is_refused_and_the_firm_is_unchanged(pair):
+    """The schema decides what a lever may hold; the firm stays as it was."""
+    pair.step(2)
+    before = (pair.firms[0].history, pair.firms[0].changes)
+    with pytest.raises(ScenarioError, match="empowerment"):
+        pair.change(0, EMPOWERMENT, 2.0)
+    assert (pair.firms[0].history, pair.firms[0].changes) == before
+
+
+def test_queued_edits_apply_once_and_only_the_latest(pair):
+    """A dragged slider: only the last of several edits is applied, in one replay."""
+    pair.step(2)
+    first = pair.request(0, MARKETING, 100)
+    last = pair.request(0, MARKETING, 3000)
+    assert pair.settings(0)[MARKETING] == 3000  # shown while queued
+    assert pair.apply_pending(first) is False  # a newer edit came in
+    assert pair.apply_pending(last) is True
+    assert pair.firms[0].changes == {2: {MARKETING: 3000}}
+    assert pair.apply_pending(last) is False  # nothing left
+
+
+def test_the_pair_stops_at_the_horizon(small):
+    """Steps never run past the shortest scenario."""
+    room = Classroom([("A", small), ("B", small.with_overrides({"weeks": 3}))])
+    assert room.step(10) == 3
+    assert room.finished and room.step(1) == 0
+
+
+def test_population_counts_cover_every_customer(pair):
+    """Promoters + passives + detractors are the active customers; churned add up."""
+    pair.step(6)
+    firm = pair.firms[0]
+    counts = firm.population()
+    assert counts.active == firm.history[-1]["customers_active"]
+    assert counts.churned == sum(r["customers_churned"] for r in firm.history)
+
+
+def test_controls_use_the_scenario_vocabulary(small):
+    """Every control's key reads from a scenario, and choices come from the schema."""
+    by_key = {c.key: c for c in controls()}
+    assert set(by_key["strategy.process"].choices) == {"customer_value", "cost_minimised"}
+    assert set(by_key["owner.policy"].choices) == {"fixed", "profit_first", "balanced"}
+    for control in controls():
+        value = read(small, control.key)
+        if control.choices:
+            assert value in control.choices
+        else:
+            assert control.low <= value <= control.high, control.key
+
+
+def test_every_chart_draws_both_firms_over_the_horizon(pair):
+    """One line per firm on each panel, x fixed to the run's length."""
+    pair.step(10)
+    histories = pair.histories()
+    for chart in CHARTS:
+        spec = chart_spec(chart, histories, pair.weeks)
+        assert len(spec["hconcat"]) == len(chart.measures)
+        for panel in spec["hconcat"]:
+            firms = {row["firm"] for row in panel["data"]["values"]}
+            assert firms == {"A", "B"}, (chart.key, panel["title"])
+            assert panel["encoding"]["x"]["scale"]["domain"] == [0, SMALL["weeks"]]
+        json.dumps(spec)  # sent to the browser as JSON
+
+
+def test_charts_at_week_zero_are_empty_but_drawable():
+    """Before the first step there is nothing to plot, but each panel has a y range."""
+    for chart in CHARTS:
+        for panel in chart_spec(chart, {"A": [], "B": []}, 156)["hconcat"]:
+            assert panel["data"]["values"] == []
+            assert panel["encoding"]["y"]["scale"] == {"domain": [0, 1]}
+
+
+def test_waffle_has_a_square_per_unit_of_customers():
+    """Squares: customers now by class, then those lost, at one unit each."""
+    counts = {"A": PopulationCounts(100, 60, 40, 20), "B": PopulationCounts(0, 0, 200, 80)}
+    spec = population_spec(counts, unit=20)
+    kinds = [(v["firm"], v["kind"]) for v in spec["data"]["values"]]
+    assert kinds.count(("A", "fans (promoters)")) == 5
+    assert kinds.count(("A", "left since week 0")) == 1
+    assert kinds.count(("B", "critics (detractors)")) == 10
+    assert len(kinds) == 11 + 14
+    assert waffle_unit(5000) == 20
+
+
+def test_chain_shows_a_dash_before_week_one_and_values_after(pair):
+    """The diagram's boxes: one value per firm per link, escaped into SVG."""
+    empty = chain_values({"A": [], "B": []})
+    assert empty == [["–", "–"]] * len(LINKS)
+    pair.step(3)
+    values = chain_values(pair.histories())
+    assert all(v != "–" for row in values for v in row)
+    svg = chain_svg({"A<b>": pair.histories()["A"]})
+    assert svg.startswith("<svg") and "A&lt;b&gt;" in svg and "<b>" not in svg
+
+
+def test_default_pair_is_customer_value_against_cost_minimised():
+    """No files: the sharpest contrast of the shipped scenarios; one file: both firms."""
+    config = DemoConfig(library=(str(SCENARIOS),))
+    (_, a), (_, b) = firm_scenarios(config)
+    assert (a.name, b.name) == ("customer_value", "cost_minimised")
+    one = DemoConfig(firms=(str(SCENARIOS / "merged.yaml"),))
+    assert [s.name for _, s in firm_scenarios(one)] == ["merged", "merged"]
+    assert "baseline" in config.presets()
+
+
+def test_server_binds_first_and_reports_a_busy_port():
+    """Port 0 picks a free port; a port in use is refused before any server starts."""
+    server = DemoServer(DemoConfig(library=(str(SCENARIOS),)), "127.0.0.1", 0)
+    try:
+        assert server.port > 0 and server.url == f"http://127.0.0.1:{server.port}/"
+        with pytest.raises(ServerError, match="--port 0"):
+            DemoServer(DemoConfig(library=(str(SCENARIOS),)), "127.0.0.1", server.port)
+    finally:
+        server.sock.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["a.yaml", "b.yaml", "c.yaml"], "at most two scenarios"),
+        (["no_such.yaml"], "no such file"),
+        (["--port", "70000"], "must be 0..65535"),
+        (["--host", "no.such.host.invalid"], "cannot resolve"),
+    ],
+)
+def test_demo_bad_input_is_one_line_and_exit_2(args, message, capsys):
+    """Bad input: exit 2, one line naming the problem, no server started."""
+    assert main(["demo", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_demo_refuses_a_port_in_use(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert main(["demo", "--port", str(busy.getsockname()[1])]) == 2
+    assert "cannot listen" in capsys.readouterr().err
+
+
+def test_importing_the_package_and_cli_loads_no_solara():
+    """The page module is Solara's alone: the library and the CLI stay cheap to import."""
+    code = (
+        "import sys, serviceprofit, serviceprofit.cli, serviceprofit.demo.classroom, "
+        "serviceprofit.demo.charts; serviceprofit.cli.build_parser(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('solara', 'uvicorn') "
+        "or m == 'serviceprofit.demo.app'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_requested_assets_are_what_this_solara_asks_for():
+    """Read from Solara's files: the Vue 3 app, requirejs, Font Awesome and Vega."""
+    specs = {p.spec for p in assets.requested()}
+    assert {"requirejs@2.3.6", "font-awesome@4.5.0", "vega@5", "vega-lite@5"} <= specs
+    assert any(s.startswith("@widgetti/solara-vuetify") for s in specs)
+
+
+def _fake_npm(tmp_path: Path) -> Path:
+    """An `npm pack` stand-in: writes a tarball per spec and reports it as npm does."""
+    script = tmp_path / "npm"
+    script.write_text(
+        textwrap.dedent(
+            f"""\
+            #!{sys.executable}
+            import io, json, sys, tarfile
+            from pathlib import Path
+            args = sys.argv[1:]
+            into = Path(args[args.index("--pack-destination") + 1])
+            specs = [a for a in args[args.index("--pack-destination") + 2:]]
+            out = []
+            for spec in specs:
+                name = spec.replace("@", "").replace("/", "-") + ".tgz"
+                with tarfile.open(into / name, "w:gz") as tar:
+                    data = json.dumps({{"name": spec}}).encode()
+                    info = tarfile.TarInfo("package/package.json")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+                out.append({{"filename": name}})
+            print(json.dumps(out))
+            """
+        )
+    )
+    script.chmod(0o755)
+    return script
+
+
+def test_assets_are_unpacked_as_package_at_version_and_fetched_once(tmp_path):
+    """Idempotent: a second call finds everything and does not call npm at all."""
+    cache = tmp_path / "cdn"
+    npm = _fake_npm(tmp_path)
+    fetched = assets.ensure_assets(cache, npm=str(npm))
+    assert fetched == assets.requested()
+    for package in fetched:
+        manifest = json.loads((cache / package.spec / "package.json").read_text())
+        assert manifest["name"] == package.spec
+    npm.unlink()
+    assert assets.ensure_assets(cache, npm=str(npm)) == []
+
+
+def test_missing_assets_without_npm_say_how_to_get_them(tmp_path):
+    with pytest.raises(assets.AssetsError, match="apt-get install -y npm"):
+        assets.ensure_assets(tmp_path / "cdn", npm=str(tmp_path / "no-npm"))
+
+
+def test_a_firm_run_reads_its_settings_from_its_scenario():
+    """The levers shown are the scenario's, presets resolved."""
+    firm = FirmRun("B", load_scenario(SCENARIOS / "cost_minimised.yaml", SMALL))
+    settings = firm.settings()
+    assert settings["strategy.process"] == "cost_minimised"
+    assert settings[EMPOWERMENT] == 0.2
