@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["SweepProgress", "SweepReport", "sweep"]
 
 MAX_BATCH = 100
+KEEP_FAILURES = 50
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,12 @@ class SweepReport:
     seconds: float = 0.0
     model_seconds: float = 0.0
     failures: list[tuple[int, str]] = field(default_factory=list)
+
+    def note_failures(self, failures: list[tuple[int, str]]) -> None:
+        """Count failed runs; keep the first ``KEEP_FAILURES`` messages (not a million)."""
+        self.failed += len(failures)
+        room = KEEP_FAILURES - len(self.failures)
+        self.failures.extend(failures[: max(0, room)])
 
     @property
     def complete(self) -> bool:
@@ -197,14 +204,12 @@ def sweep(
             for batch, result, error in running.map_unordered(run_batch, batches):
                 if error is not None:
                     message = f"{type(error).__name__}: {error}"
-                    report.failures.extend((spec.run_id, message) for spec in batch.runs)
-                    report.failed += len(batch.runs)
+                    report.note_failures([(spec.run_id, message) for spec in batch.runs])
                 else:
                     if store.write_batch(result.rows) is not None:
                         report.batches += 1
                     report.finished += len(result.rows)
-                    report.failed += len(result.failures)
-                    report.failures.extend(result.failures)
+                    report.note_failures(result.failures)
                     report.model_seconds += result.model_seconds
                 report.seconds = time.perf_counter() - start
                 if progress is not None:
