@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-quick lint clean
+.PHONY: run test test-quick lint clean assets browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,22 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	-$(BIN)/python -m serviceprofit.demo.assets
 	touch $(STAMP)
+
+# Solara's front-end files, from the npm registry into the venv's Solara cache: the demo
+# page and its browser test need them on a closed network (idempotent, ~1 s when present).
+assets: $(STAMP)
+	$(BIN)/python -m serviceprofit.demo.assets
+
+# Debian's Chromium for the browser tests (playwright must never download a browser).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq chromium; \
+	else \
+		echo "browser tests will be skipped: install Chromium (Debian: sudo apt-get install chromium)"; \
+	fi
 
 # The headline comparison: cost-minimised vs customer-value process, silo vs merged
 # organisation; 8 paired replicates each (a few minutes on 2 cores with Mesa). Once the
@@ -28,7 +43,7 @@ run: $(STAMP)
 		--replicates $(REPLICATES) --backend $(BACKEND) --out $(HEADLINE)/organisation
 	@echo "reports: $(HEADLINE)/process/report.html $(HEADLINE)/organisation/report.html"
 
-test: $(STAMP)
+test: $(STAMP) assets browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 

@@ -298,3 +298,12 @@ def test_a_firm_run_reads_its_settings_from_its_scenario():
     settings = firm.settings()
     assert settings["strategy.process"] == "cost_minimised"
     assert settings[EMPOWERMENT] == 0.2
+
+
+def test_an_edit_still_queued_applies_from_the_week_it_was_made(pair):
+    """Pressing Step before a slider settles: the edit counts from its own week."""
+    pair.request(1, "strategy.organisation", "merged")
+    pair.step(2)
+    assert pair.firms[1].changes == {}  # made at week 0: part of the base scenario
+    assert pair.firms[1].base.strategy.organisation.preset == "merged"
+    assert pair.pending == {}

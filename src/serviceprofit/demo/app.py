@@ -60,10 +60,19 @@ def Page() -> None:
     def redraw() -> None:
         tick.value += 1
 
+    def advance(weeks: int) -> bool:
+        try:
+            room.step(weeks)
+        except ScenarioError as exc:  # a queued edit the schema refused
+            message.value = str(exc)
+            return False
+        return True
+
     def play_loop() -> None:
         while playing.value and not room.finished:
             start = time.perf_counter()
-            room.step(speed.value)
+            if not advance(speed.value):
+                break
             redraw()
             time.sleep(max(0.0, FRAME_SECONDS - (time.perf_counter() - start)))
         playing.value = False
@@ -99,7 +108,7 @@ def Page() -> None:
         redraw()
 
     def step() -> None:
-        room.step(1)
+        advance(1)
         redraw()
 
     def reset() -> None:
@@ -219,7 +228,9 @@ def FirmControls(
 ) -> None:
     colour = FIRM_COLOURS[index % len(FIRM_COLOURS)]
     levers = controls()
-    with solara.Card(classes=["sp-firm"], style={"border-top": f"6px solid {colour}"}):
+    with solara.Card(
+        classes=["sp-firm", f"sp-firm-{index}"], style={"border-top": f"6px solid {colour}"}
+    ):
         with solara.Row(style={"align-items": "center"}):
             solara.HTML(tag="h3", unsafe_innerHTML=label, style={"color": colour})
             if preset_names:
@@ -261,27 +272,29 @@ def _describe(changes: dict[int, dict[str, Any]]) -> str:
 def Lever(control: Control, value: Any, on_value: Any) -> None:
     """A lever with its plain name and value, its scenario key, and what it means."""
     shown = value if control.choices else f"{value:,.2f}".rstrip("0").rstrip(".")
-    solara.HTML(
-        tag="div",
-        classes=["sp-lever"],
-        unsafe_innerHTML=(
-            f"<b>{escape(control.label)}</b>: {escape(str(shown))}"
-            f"<br><code>{escape(control.key)}</code>"
-        ),
-    )
-    if control.choices:
-        solara.Select("", values=list(control.choices), value=value, on_value=on_value)
-    else:
-        solara.SliderFloat(
-            "",
-            value=float(value),
-            min=control.low,
-            max=control.high,
-            step=control.step,
-            on_value=on_value,
-            thumb_label=True,
+    # the class names let the browser test find a lever by its key
+    with solara.Column(gap="0px", classes=["sp-control", "sp-" + control.key.replace(".", "-")]):
+        solara.HTML(
+            tag="div",
+            classes=["sp-lever"],
+            unsafe_innerHTML=(
+                f"<b>{escape(control.label)}</b>: {escape(str(shown))}"
+                f"<br><code>{escape(control.key)}</code>"
+            ),
         )
-    solara.HTML(tag="div", classes=["sp-help"], unsafe_innerHTML=escape(control.help))
+        if control.choices:
+            solara.Select("", values=list(control.choices), value=value, on_value=on_value)
+        else:
+            solara.SliderFloat(
+                "",
+                value=float(value),
+                min=control.low,
+                max=control.high,
+                step=control.step,
+                on_value=on_value,
+                thumb_label=True,
+            )
+        solara.HTML(tag="div", classes=["sp-help"], unsafe_innerHTML=escape(control.help))
 
 
 CSS = """

@@ -214,7 +214,7 @@ def chart_spec(
                         "field": "week",
                         "type": "quantitative",
                         "scale": {"domain": [0, weeks]},
-                        "axis": {"title": "week", "tickCount": 6},
+                        "axis": {"title": "week", "tickCount": 6 if panel_width > 180 else 3},
                     },
                     "y": {
                         "field": "value",

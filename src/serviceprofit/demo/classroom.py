@@ -169,8 +169,13 @@ class Classroom:
         return self.week >= self.weeks
 
     def step(self, weeks: int = 1) -> int:
-        """Advance every firm by up to ``weeks``; return the weeks run."""
+        """Advance every firm by up to ``weeks``; return the weeks run.
+
+        Edits still queued apply first, so an edit counts from the week it was made.
+        """
         with self.lock:
+            if self.pending:
+                self.apply_pending(self.generation)
             weeks = max(0, min(weeks, self.weeks - self.week))
             for firm in self.firms:
                 firm.advance(weeks)
