@@ -111,6 +111,20 @@ def _choose(page, firm: int, key: str, option: str) -> None:
     label.filter(has_text=f": {option}").wait_for(timeout=30_000)
 
 
+def _drag(page, firm: int, key: str, pixels: int) -> None:
+    """Drag a lever's slider to the right, in small moves as a hand would."""
+    thumb = page.locator(f".sp-firm-{firm} .sp-{key.replace('.', '-')} .v-slider-thumb")
+    box = thumb.bounding_box()
+    assert box is not None, f"no slider for {key}"
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for dx in range(0, pixels + 1, 10):
+        page.mouse.move(x + dx, y)
+        time.sleep(0.03)
+    page.mouse.up()
+
+
 def test_classroom_page_runs_in_chromium(chromium, demo_url, tmp_path):
     """Load, draw, step, play and pause, change a lever mid-run; no request may fail."""
     from playwright.sync_api import sync_playwright
@@ -172,8 +186,10 @@ def test_classroom_page_runs_in_chromium(chromium, demo_url, tmp_path):
             before = page.evaluate(IMAGES)
             chain = page.locator(".sp-chain").inner_text()
             _choose(page, 1, "strategy.organisation", "merged")
+            _drag(page, 1, "strategy.marketing.spend_per_week", pixels=120)
             note = f"Changed in class: from week {stopped}: strategy.organisation"
             page.locator(".sp-firm-1", has_text=note).wait_for(timeout=60_000)
+            page.locator(".sp-firm-1", has_text="strategy.marketing.spend_per_week=").wait_for()
             step.click()
             _wait_week(page, stopped + 1)
             time.sleep(1.0)

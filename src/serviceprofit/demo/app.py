@@ -30,7 +30,7 @@ from serviceprofit.demo.charts import (
 )
 from serviceprofit.demo.classroom import Classroom
 from serviceprofit.demo.controls import Control, controls
-from serviceprofit.demo.server import DemoConfig, firm_scenarios
+from serviceprofit.demo.server import STOPPING, DemoConfig, firm_scenarios
 from serviceprofit.scenario import ScenarioError, load_scenario
 
 FRAME_SECONDS = 0.3  # at most ~3 redraws a second, whatever the speed
@@ -69,7 +69,9 @@ def Page() -> None:
         return True
 
     def play_loop() -> None:
-        while playing.value and not room.finished:
+        # Stop when paused, at the horizon, when the page is closed (the task is no
+        # longer current) or when the server shuts down.
+        while playing.value and not room.finished and play.is_current() and not STOPPING.is_set():
             start = time.perf_counter()
             if not advance(speed.value):
                 break
@@ -92,7 +94,7 @@ def Page() -> None:
             message.value = str(exc)
         redraw()
 
-    solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=True)
+    play = solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=True)
     solara.lab.use_task(apply_edits, dependencies=[edits.value], prefer_threaded=True)
 
     def edit(firm: int, key: str, value: Any) -> None:

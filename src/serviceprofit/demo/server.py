@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +22,14 @@ from pathlib import Path
 from ..scenario import Scenario, load_scenario
 from .classroom import find_scenarios
 
-__all__ = ["CONFIG_ENV", "DemoConfig", "DemoServer", "ServerError", "firm_scenarios"]
+__all__ = ["CONFIG_ENV", "STOPPING", "DemoConfig", "DemoServer", "ServerError", "firm_scenarios"]
 
 CONFIG_ENV = "SERVICEPROFIT_DEMO_CONFIG"
 APP_MODULE = "serviceprofit.demo.app"
 DEFAULT_PAIR = ("customer_value", "cost_minimised")
 LABELS = ("Firm A", "Firm B")
+# Set when the server stops, so that a page's play loop does not keep the process alive.
+STOPPING = threading.Event()
 
 
 class ServerError(OSError):
@@ -136,9 +140,16 @@ class DemoServer:
         import uvicorn
         from solara.server import settings
 
+        # Solara warns at every page load that plain http gets lax cookies: true and
+        # harmless on localhost, and noise in a teacher's terminal.
+        warnings.filterwarnings("ignore", message="Cookies with samesite=none", module="solara")
+
         settings.telemetry.mixpanel_enable = False
         settings.main.mode = "production"
         config = uvicorn.Config(
             "solara.server.starlette:app", log_level="warning", access_log=False, ws="auto"
         )
-        uvicorn.Server(config).run(sockets=[self.sock])
+        try:
+            uvicorn.Server(config).run(sockets=[self.sock])
+        finally:
+            STOPPING.set()
