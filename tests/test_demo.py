@@ -307,3 +307,23 @@ def test_an_edit_still_queued_applies_from_the_week_it_was_made(pair):
     assert pair.firms[1].changes == {}  # made at week 0: part of the base scenario
     assert pair.firms[1].base.strategy.organisation.preset == "merged"
     assert pair.pending == {}
+
+
+def test_loading_a_shipped_scenario_restarts_both_firms(pair):
+    """A preset for one firm: both back to week 0, so the comparison starts fair."""
+    pair.step(3)
+    pair.change(0, MARKETING, 2000)
+    merged = load_scenario(SCENARIOS / "merged.yaml", SMALL)
+    pair.load(1, merged)
+    assert pair.week == 0
+    assert pair.firms[1].base.name == "merged" and pair.firms[1].changes == {}
+    assert pair.settings(0)[MARKETING] == 2000.0  # the other firm keeps its levers
+
+
+def test_the_page_gets_its_configuration_through_the_environment(monkeypatch):
+    """The server hands the page its firms and presets in one environment variable."""
+    from serviceprofit.demo.server import CONFIG_ENV
+
+    config = DemoConfig(firms=(str(SCENARIOS / "silo.yaml"),), library=(str(SCENARIOS),), seed=4)
+    monkeypatch.setenv(CONFIG_ENV, config.to_env())
+    assert DemoConfig.from_env() == config
