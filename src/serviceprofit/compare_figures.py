@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from .compare import OUTCOMES
@@ -154,11 +153,13 @@ def figure_churn_satisfaction(comparison: Comparison) -> bytes:
 
 
 def _turnover(table: pd.DataFrame, name: str, staff: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Annualised staff turnover over a trailing 13 weeks: quits / mean headcount * 4."""
-    quits = table.rolling(13, min_periods=1).sum()
-    heads = staff[name].rolling(13, min_periods=1).mean()
-    weeks = pd.Series(np.minimum(np.arange(1, len(table) + 1), 13), index=table.index)
-    return quits.div(heads).mul(52.0 / weeks, axis=0) * 100
+    """Annualised staff turnover over a trailing 13 weeks: quits / mean headcount * 4.
+
+    Drawn from week 13 on: over fewer weeks one quit would read as a huge annual rate.
+    """
+    quits = table.rolling(13, min_periods=13).sum()
+    heads = staff[name].rolling(13, min_periods=13).mean()
+    return quits.div(heads) * 4 * 100
 
 
 def figure_staff(comparison: Comparison) -> bytes:
@@ -186,7 +187,7 @@ def figure_cumulative_profit(comparison: Comparison, crossing: Crossing | None) 
         _band(ax, _per_replicate(comparison.weekly, "cumulative_profit", name), colours[name], name)
     ax.axhline(0, color="black", lw=0.8)
     ax.axvline(13, color="grey", lw=0.8, ls=":")
-    ax.annotate("week 13", (13, 1), xycoords=("data", "axes fraction"), va="top", fontsize=8)
+    ax.annotate(" week 13", (13, 0.02), xycoords=("data", "axes fraction"), fontsize=8)
     if crossing is not None and crossing.week is not None:
         ax.axvline(crossing.week, color="black", lw=1.0, ls="--")
         ax.annotate(
@@ -196,7 +197,9 @@ def figure_cumulative_profit(comparison: Comparison, crossing: Crossing | None) 
             fontsize=9,
         )
     _panel(ax, "Cumulative profit", "cumulative profit")
-    ax.legend(fontsize=9, loc="upper left")
+    ax.legend(
+        fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(comparison.names)
+    )
     return _png(fig)
 
 
