@@ -327,3 +327,12 @@ def test_the_page_gets_its_configuration_through_the_environment(monkeypatch):
     config = DemoConfig(firms=(str(SCENARIOS / "silo.yaml"),), library=(str(SCENARIOS),), seed=4)
     monkeypatch.setenv(CONFIG_ENV, config.to_env())
     assert DemoConfig.from_env() == config
+
+
+def test_a_play_loop_cannot_step_a_run_that_was_just_reset(pair):
+    """A step carrying the epoch from before a reset runs nothing."""
+    epoch = pair.epoch
+    pair.step(2, epoch)
+    pair.reset()
+    assert pair.step(2, epoch) == 0 and pair.week == 0
+    assert pair.step(2, pair.epoch) == 2

@@ -60,9 +60,9 @@ def Page() -> None:
     def redraw() -> None:
         tick.value += 1
 
-    def advance(weeks: int) -> bool:
+    def advance(weeks: int, epoch: int | None = None) -> bool:
         try:
-            room.step(weeks)
+            room.step(weeks, epoch)
         except ScenarioError as exc:  # a queued edit the schema refused
             message.value = str(exc)
             return False
@@ -71,9 +71,10 @@ def Page() -> None:
     def play_loop() -> None:
         # Stop when paused, at the horizon, when the page is closed (the task is no
         # longer current) or when the server shuts down.
+        epoch = room.epoch  # Reset or a new scenario ends this loop's run
         while playing.value and not room.finished and play.is_current() and not STOPPING.is_set():
             start = time.perf_counter()
-            if not advance(speed.value):
+            if epoch != room.epoch or not advance(speed.value, epoch):
                 break
             redraw()
             time.sleep(max(0.0, FRAME_SECONDS - (time.perf_counter() - start)))
@@ -126,6 +127,13 @@ def Page() -> None:
     _ = tick.value  # redraw on every tick
     histories = room.histories()
     first = room.firms[0].base.population
+    sizes = {(f.base.population.customers, f.base.population.staff) for f in room.firms}
+    population = (
+        f"Each firm starts with {first.customers:,} customers and {first.staff} staff"
+        if len(sizes) == 1
+        else "The firms start with "
+        + " and ".join(f"{c:,} customers and {s} staff" for c, s in sorted(sizes))
+    )
 
     solara.Title("Service-profit chain: classroom demo")
     solara.Style(CSS)
@@ -138,8 +146,7 @@ def Page() -> None:
             tag="p",
             classes=["sp-note"],
             unsafe_innerHTML=(
-                f"Each firm starts with {first.customers:,} customers and {first.staff} staff "
-                f"(its scenario's population), one week a step. Both firms draw from the same "
+                f"{population} (from the scenario), one week a step. Both firms draw from the same "
                 f"seed, so what differs comes from the strategy, not from luck. A lever changed "
                 f"mid-run applies from the current week on."
             ),

@@ -154,6 +154,7 @@ class Classroom:
         self.lock = threading.RLock()
         self.pending: dict[tuple[int, str], Any] = {}
         self.generation = 0
+        self.epoch = 0  # counts restarts (reset, a new scenario)
 
     @property
     def week(self) -> int:
@@ -168,12 +169,16 @@ class Classroom:
     def finished(self) -> bool:
         return self.week >= self.weeks
 
-    def step(self, weeks: int = 1) -> int:
+    def step(self, weeks: int = 1, epoch: int | None = None) -> int:
         """Advance every firm by up to ``weeks``; return the weeks run.
 
         Edits still queued apply first, so an edit counts from the week it was made.
+        With ``epoch`` (read from :attr:`epoch` before), nothing runs if a reset or a
+        new scenario came in between: a play loop must not step a run just restarted.
         """
         with self.lock:
+            if epoch is not None and epoch != self.epoch:
+                return 0
             if self.pending:
                 self.apply_pending(self.generation)
             weeks = max(0, min(weeks, self.weeks - self.week))
@@ -184,6 +189,7 @@ class Classroom:
     def reset(self, seed: int | None = None) -> None:
         """Week 0 again, with every lever as it stands now."""
         with self.lock:
+            self.epoch += 1
             if seed is not None:
                 self.seed = seed
             for firm in self.firms:
