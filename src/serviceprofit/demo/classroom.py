@@ -3,9 +3,9 @@
 The comparison is fair because both firms draw from the same seed: what differs
 between them comes from the strategy, not from luck. A lever changed at week w is
 recorded as a scenario event at week w (the scenario's own mechanism for a change in
-mid-run) and the firm is replayed to week w, so every curve on the page is exactly
-what ``serviceprofit run`` gives for the scenario shown under "Scenario in force",
-and a student can run it again at home.
+mid-run) and the firm is replayed to week w with the same seed. Every curve on the
+page is therefore what ``serviceprofit run`` gives for the firm's scenario with those
+events written in, so a student can run it again at home.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import rules
 from ..scenario import Scenario, load_scenario
 from .controls import controls, node_of, read
 
@@ -121,14 +122,12 @@ class FirmRun:
     def population(self) -> PopulationCounts:
         """Active customers by NPS class (the model's own thresholds) and all churned."""
         b = self.model.params.b
-        promoters = passives = detractors = 0
-        for value in self.model.customers.get("satisfaction"):
-            if value >= b.promoter_threshold:
-                promoters += 1
-            elif value < b.detractor_threshold:
-                detractors += 1
-            else:
-                passives += 1
+        kinds = [
+            rules.nps_class(value, b.promoter_threshold, b.detractor_threshold)
+            for value in self.model.customers.get("satisfaction")
+        ]
+        promoters, detractors = kinds.count(1), kinds.count(-1)
+        passives = len(kinds) - promoters - detractors
         churned = int(sum(row["customers_churned"] for row in self.history))
         return PopulationCounts(promoters, passives, detractors, churned)
 
