@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -64,6 +65,10 @@ def main() -> None:
                 engine = ProcessPoolEvaluator(n) if engine_name == "pool" else LocalDaskEvaluator(n)
                 report = sweep(path, Path(tmp) / f"{engine_name}-{n}", engine=engine)
                 overhead = (report.seconds * n - report.model_seconds) / report.finished
+                # CPU the sweep spent outside the model: in the workers and in the driver.
+                overhead_cpu = (
+                    report.worker_cpu_seconds - report.model_cpu_seconds + report.driver_cpu_seconds
+                )
                 row = {
                     "engine": engine_name,
                     "workers": n,
@@ -73,6 +78,12 @@ def main() -> None:
                     "model_share": round(report.model_share, 3),
                     "model_seconds_per_run": round(report.model_seconds / report.finished, 4),
                     "overhead_seconds_per_run": round(overhead, 4),
+                    "model_cpu_share": round(report.model_cpu_share, 4),
+                    "model_cpu_seconds_per_run": round(
+                        report.model_cpu_seconds / report.finished, 4
+                    ),
+                    "overhead_cpu_ms_per_run": round(1000 * overhead_cpu / report.finished, 2),
+                    "load_average_1min": round(os.getloadavg()[0], 1),
                 }
                 results.append(row)
                 print(json.dumps(row), flush=True)

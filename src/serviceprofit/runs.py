@@ -58,27 +58,34 @@ class Batch:
 
 @dataclass
 class BatchResult:
-    """Rows for the runs that finished, messages for those that failed, and timings."""
+    """Rows for the runs that finished, messages for those that failed, and timings.
+
+    CPU times (``time.process_time`` in the worker) say how much of a worker's own work
+    was the model even on a machine shared with other jobs, where wall times are not.
+    """
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[int, str]] = field(default_factory=list)
     model_seconds: float = 0.0
     seconds: float = 0.0
+    model_cpu_seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 def run_batch(batch: Batch) -> BatchResult:
     """Run every run of ``batch`` in turn; one row per finished run (see ``store``)."""
     from .backends import get_backend
 
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     result = BatchResult()
     backend = get_backend(batch.backend)
     for spec in batch.runs:
         try:
             scenario = batch.base.with_overrides(spec.overrides, source=f"run {spec.run_id}")
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             run = backend(scenario, seed=spec.seed, keep_agents=False, progress=None)
             seconds = time.perf_counter() - began
+            result.model_cpu_seconds += time.process_time() - began_cpu
         except Exception as exc:  # a failed run is reported, not fatal: the sweep goes on
             result.failures.append((spec.run_id, f"{type(exc).__name__}: {exc}"))
             continue
@@ -91,4 +98,5 @@ def run_batch(batch: Batch) -> BatchResult:
         row["run_seconds"] = seconds
         result.rows.append(row)
     result.seconds = time.perf_counter() - start
+    result.cpu_seconds = time.process_time() - start_cpu
     return result

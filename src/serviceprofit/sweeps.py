@@ -71,6 +71,9 @@ class SweepReport:
     batches: int = 0
     seconds: float = 0.0
     model_seconds: float = 0.0
+    model_cpu_seconds: float = 0.0
+    worker_cpu_seconds: float = 0.0
+    driver_cpu_seconds: float = 0.0
     failures: list[tuple[int, str]] = field(default_factory=list)
 
     def note_failures(self, failures: list[tuple[int, str]]) -> None:
@@ -92,6 +95,12 @@ class SweepReport:
         """Share of the workers' wall time spent inside the backend's ``run``."""
         capacity = self.seconds * self.workers
         return self.model_seconds / capacity if capacity > 0 else 0.0
+
+    @property
+    def model_cpu_share(self) -> float:
+        """Share of the workers' CPU time, while running batches, spent in the model."""
+        cpu = self.worker_cpu_seconds
+        return self.model_cpu_seconds / cpu if cpu > 0 else 0.0
 
 
 def _manifest(experiment: Experiment, design_points: int) -> dict[str, Any]:
@@ -194,7 +203,7 @@ def sweep(
             total=total,
             skipped=len(done),
         )
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         if not todo:  # nothing left: no need to start workers
             return report
         with engine as running:
@@ -211,6 +220,8 @@ def sweep(
                     report.finished += len(result.rows)
                     report.note_failures(result.failures)
                     report.model_seconds += result.model_seconds
+                    report.model_cpu_seconds += result.model_cpu_seconds
+                    report.worker_cpu_seconds += result.cpu_seconds
                 report.seconds = time.perf_counter() - start
                 if progress is not None:
                     progress(
@@ -223,4 +234,5 @@ def sweep(
                         )
                     )
         report.seconds = time.perf_counter() - start
+        report.driver_cpu_seconds = time.process_time() - start_cpu
     return report
