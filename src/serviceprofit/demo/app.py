@@ -34,6 +34,9 @@ from serviceprofit.demo.server import STOPPING, DemoConfig, firm_scenarios
 from serviceprofit.scenario import ScenarioError, load_scenario
 
 FRAME_SECONDS = 0.3  # at most ~3 redraws a second, whatever the speed
+# A pause after every redraw however slow the weeks were, so that clicks (Pause, a
+# lever) get their turn on a busy machine instead of waiting for the run to end.
+BREATHE_SECONDS = 0.1
 SETTLE_SECONDS = 0.4  # a lever is applied once its slider has been still this long
 SPEEDS = (1, 2, 4, 8, 13)  # weeks per redraw
 
@@ -56,6 +59,7 @@ def Page() -> None:
     speed = solara.use_reactive(4)
     edits = solara.use_reactive(0)
     message = solara.use_reactive("")
+    show_levers = solara.use_reactive(True)
 
     def redraw() -> None:
         tick.value += 1
@@ -77,7 +81,7 @@ def Page() -> None:
             if epoch != room.epoch or not advance(speed.value, epoch):
                 break
             redraw()
-            time.sleep(max(0.0, FRAME_SECONDS - (time.perf_counter() - start)))
+            time.sleep(max(BREATHE_SECONDS, FRAME_SECONDS - (time.perf_counter() - start)))
         playing.value = False
 
     def apply_edits() -> None:
@@ -178,20 +182,36 @@ def Page() -> None:
                 classes=["sp-week"],
                 unsafe_innerHTML=f"Week {room.week} of {room.weeks}",
             )
+            # On a projector the levers fill the first screen: hide them to show the charts.
+            solara.Switch(label="Show levers", value=show_levers)
         if message.value:
             solara.Warning(message.value)
 
-        with solara.Columns([1, 1]):
+        if show_levers.value:
+            with solara.Columns([1, 1]):
+                for i, firm in enumerate(room.firms):
+                    FirmControls(
+                        index=i,
+                        label=firm.label,
+                        settings=room.settings(i),
+                        changes=firm.changes,
+                        preset_names=sorted(session.presets),
+                        scenario_name=firm.base.name,
+                        on_edit=edit,
+                        on_load=load,
+                    )
+        else:
             for i, firm in enumerate(room.firms):
-                FirmControls(
-                    index=i,
-                    label=firm.label,
-                    settings=room.settings(i),
-                    changes=firm.changes,
-                    preset_names=sorted(session.presets),
-                    scenario_name=firm.base.name,
-                    on_edit=edit,
-                    on_load=load,
+                colour = FIRM_COLOURS[i % len(FIRM_COLOURS)]
+                settings = room.settings(i)
+                summary = ", ".join(
+                    f"{c.label.lower()} {_shown(c, settings[c.key])}" for c in controls()
+                )
+                solara.HTML(
+                    tag="p",
+                    classes=["sp-summary"],
+                    unsafe_innerHTML=f'<b style="color:{colour}">{escape(firm.label)}</b>: '
+                    + escape(summary),
                 )
 
         Section(
@@ -277,10 +297,14 @@ def _describe(changes: dict[int, dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
+def _shown(control: Control, value: Any) -> str:
+    return str(value) if control.choices else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
 @solara.component
 def Lever(control: Control, value: Any, on_value: Any) -> None:
     """A lever with its plain name and value, its scenario key, and what it means."""
-    shown = value if control.choices else f"{value:,.2f}".rstrip("0").rstrip(".")
+    shown = _shown(control, value)
     # the class names let the browser test find a lever by its key
     with solara.Column(gap="0px", classes=["sp-control", "sp-" + control.key.replace(".", "-")]):
         solara.HTML(
@@ -317,6 +341,7 @@ CSS = """
 .sp-bar { position: sticky; top: 0; z-index: 10; background: white; padding: 4px 0;
           border-bottom: 1px solid #eee; }
 .sp-label { color: #555; margin-left: 12px; }
+.sp-summary { margin: 2px 0; font-size: 14px; }
 .sp-week { font-size: 20px; font-weight: bold; margin-left: 16px; }
 .sp-firm { padding: 4px 16px 8px 16px; }
 .sp-chart { min-height: 260px; }
