@@ -355,6 +355,13 @@ def _serve_range(
     wk = np.uint64(week)
     n_members = members.size
     drift_rate = kp.satisfaction_rate * 0.04
+    # What every customer adds to is summed in locals (registers), not in the partials
+    # arrays, which the compiler must assume may alias the state arrays.
+    revenue = 0.0
+    satisfaction_sum = 0.0
+    survivors = 0
+    promoters = 0
+    detractors = 0
     for i in range(lo, hi):
         f = np.int64(c.flags[i])
         if f & ACTIVE == 0:
@@ -513,18 +520,23 @@ def _serve_range(
         )
         c.lifetime_revenue[i] += spend
         c.tenure[i] += 1
-        floats[F_REVENUE] += spend
+        revenue += spend
         c.flags[i] = f
         c.satisfaction[i] = satisfaction
         # -- word of mouth: the survivors' satisfaction and NPS class, read (as the Mesa
         #    model does) from the float64 value before it is rounded for storage
-        floats[F_SATISFACTION] += satisfaction
-        ints[I_SURVIVORS] += 1
+        satisfaction_sum += satisfaction
+        survivors += 1
         kind = rules.nps_class(satisfaction, kp.promoter_threshold, kp.detractor_threshold)
         if kind == 1:
-            ints[I_PROMOTERS] += 1
+            promoters += 1
         elif kind == -1:
-            ints[I_DETRACTORS] += 1
+            detractors += 1
+    floats[F_REVENUE] += revenue
+    floats[F_SATISFACTION] += satisfaction_sum
+    ints[I_SURVIVORS] += survivors
+    ints[I_PROMOTERS] += promoters
+    ints[I_DETRACTORS] += detractors
 
 
 @njit(cache=True, parallel=True)
