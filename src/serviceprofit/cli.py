@@ -285,6 +285,36 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import QUICK, benchmark, describe
+
+    options = dict(QUICK) if args.quick else {}
+    if args.sizes:
+        try:
+            options["sizes"] = tuple(int(n.replace("_", "")) for n in args.sizes.split(","))
+        except ValueError:
+            message = f"--sizes {args.sizes}: expected numbers, e.g. 100000,1000000"
+            raise InputError(message) from None
+    for name in ("weeks", "same_size", "same_size_weeks", "scaling_size", "scaling_weeks"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    scenario = load_scenario(args.scenario, _overrides(args.set))
+    figures = benchmark(
+        scenario,
+        seed=args.seed,
+        compile_step=not args.no_compile,
+        progress=lambda message: print(f"  running: {message}", file=sys.stderr, flush=True),
+        **options,
+    )
+    print("\n".join(describe(figures)))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"wrote {out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo.assets import AssetsError, ensure_assets
     from .demo.server import DemoConfig, DemoServer, ServerError, default_library
@@ -391,6 +421,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
     demo.add_argument("--seed", type=int, default=0, help="the seed both firms start from")
     demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser(
+        "bench", help="customer-steps per second of both backends, side by side and at scale"
+    )
+    bench.add_argument("scenario", nargs="?", default="scenarios/baseline.yaml")
+    bench.add_argument("--quick", action="store_true", help="small sizes: a minute or two")
+    bench.add_argument("--sizes", help="numba throughput sizes, e.g. 100000,1000000,10000000")
+    bench.add_argument("--weeks", type=int, help="weeks of the throughput runs (156)")
+    bench.add_argument("--same-size", type=int, help="customers of the Mesa/numba runs")
+    bench.add_argument("--same-size-weeks", type=int, help="weeks of the Mesa/numba runs")
+    bench.add_argument("--scaling-size", type=int, help="customers of the thread-scaling runs")
+    bench.add_argument("--scaling-weeks", type=int, help="weeks of the thread-scaling runs")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--no-compile", action="store_true", help="skip the compile timing")
+    bench.add_argument("--set", action="append", metavar="KEY=VALUE")
+    bench.add_argument("--out", metavar="FILE", help="write the figures as JSON")
+    bench.set_defaults(func=cmd_bench)
 
     show = sub.add_parser("show", help="print a scenario with every default and preset resolved")
     show.add_argument("scenario")

@@ -1,0 +1,290 @@
+"""The benchmark: customer-steps per second of both backends, side by side, and at scale.
+
+A customer-step is one active customer taken through one week (customers active at the
+start of each week, summed over weeks). :func:`benchmark` measures, for one scenario:
+
+- **compile**: the numba kernels compiled from an empty disk cache, and loaded from the
+  cache by a second process;
+- **same size**: Mesa and numba (one thread and all threads) on the same scenario, size
+  and weeks, one after the other, and the ratio numba/Mesa;
+- **throughput** of numba, all threads, at each of ``sizes`` (staff in the scenario's
+  ratio to customers, within the schema's limit), with peak memory;
+- **thread scaling**: one thread against all at ``scaling_size``;
+- **state**: bytes of state per customer.
+
+Every measurement runs in a fresh process (``spawn``), so its peak memory is its own
+and no run warms another's caches; each process first runs a tiny warm-up, so timings
+exclude loading the compiled kernels. The result is plain data for a JSON file, with the
+machine's load average before and after: on a shared machine, ratios measured side by
+side in one run are the figures to trust.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import resource
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from .scenario import Scenario, load_scenario
+
+__all__ = ["QUICK", "TARGETS", "benchmark", "describe", "measure_run"]
+
+MAX_STAFF = 100_000  # the scenario schema's limit
+
+# The targets of issue 3 (on a 2-core machine).
+TARGETS = {
+    "one_core_steps_per_second_at_1M": 50e6,
+    "seconds_10M_customers_156_weeks": 60.0,
+    "peak_memory_bytes_10M": 1e9,
+    "numba_over_mesa": 200.0,
+    "scaling_1_to_2_threads": 1.7,
+}
+
+
+# Sizes for a quick look (a minute or two), as keyword arguments of :func:`benchmark`.
+QUICK: dict[str, Any] = {
+    "sizes": (10_000, 100_000),
+    "weeks": 26,
+    "same_size": 5_000,
+    "same_size_weeks": 13,
+    "scaling_size": 100_000,
+    "scaling_weeks": 13,
+}
+
+
+def sized(scenario: Scenario, customers: int, weeks: int) -> Scenario:
+    """``scenario`` at ``customers`` customers for ``weeks``, staff in the same ratio."""
+    ratio = scenario.population.staff / scenario.population.customers
+    staff = min(MAX_STAFF, max(1, round(customers * ratio)))
+    return scenario.with_overrides(
+        {"population.customers": customers, "population.staff": staff, "weeks": weeks},
+        source="benchmark size",
+    )
+
+
+def measure_run(
+    scenario_data: dict[str, Any], backend: str, seed: int, threads: int | None
+) -> dict[str, Any]:
+    """Run once in this process (after a tiny warm-up) and time it; for a worker process.
+
+    ``threads`` sets numba's thread count (``None``: all). Returns seconds, customer-steps,
+    their rate, bytes of customer state, and this process's peak resident memory.
+    """
+    import numba
+
+    from .simulate import simulate
+
+    scenario = Scenario.model_validate(scenario_data)
+    if threads is not None:
+        numba.set_num_threads(threads)
+    warm = sized(scenario, 200, 2)
+    simulate(warm, backend=backend, seed=seed)
+    start = time.perf_counter()
+    result = simulate(scenario, backend=backend, seed=seed)
+    seconds = time.perf_counter() - start
+    active = result.timeseries["customers_active"]
+    steps = int(scenario.population.customers + active.iloc[:-1].sum())
+    return {
+        "backend": backend,
+        "customers": scenario.population.customers,
+        "staff": scenario.population.staff,
+        "weeks": scenario.weeks,
+        "threads": numba.get_num_threads() if backend == "numba" else 1,
+        "seconds": seconds,
+        "customer_steps": steps,
+        "steps_per_second": steps / seconds,
+        "peak_memory_bytes": _peak_rss_bytes(),
+    }
+
+
+def _peak_rss_bytes() -> int:
+    """Peak resident memory of this process (Linux reports kilobytes)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _time_first_run(scenario_data: dict[str, Any]) -> float:
+    """Seconds for a tiny run in a fresh process: compile or cache load plus the run."""
+    from .simulate import simulate
+
+    scenario = Scenario.model_validate(scenario_data)
+    start = time.perf_counter()
+    simulate(scenario, backend="numba", seed=0)
+    return time.perf_counter() - start
+
+
+def _in_fresh_process(
+    function: Callable[..., Any], *args: Any, env: dict[str, str] | None = None
+) -> Any:
+    """Call ``function(*args)`` in a new spawned process (with extra environment)."""
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            return pool.submit(function, *args).result()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def measure_compile(scenario: Scenario) -> dict[str, float]:
+    """Compile from an empty cache, then load from that cache, each in a new process."""
+    tiny = sized(scenario, 200, 2).to_dict()
+    with tempfile.TemporaryDirectory(prefix="serviceprofit-numba-cache-") as cache:
+        env = {"NUMBA_CACHE_DIR": cache}
+        cold = _in_fresh_process(_time_first_run, tiny, env=env)
+        warm = _in_fresh_process(_time_first_run, tiny, env=env)
+    return {"first_run_empty_cache_seconds": cold, "first_run_cached_seconds": warm}
+
+
+def benchmark(
+    scenario: Scenario | str | Path,
+    *,
+    sizes: Sequence[int] = (100_000, 1_000_000, 10_000_000),
+    weeks: int = 156,
+    same_size: int = 100_000,
+    same_size_weeks: int = 13,
+    scaling_size: int = 1_000_000,
+    scaling_weeks: int = 52,
+    seed: int = 0,
+    compile_step: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Measure both backends on ``scenario`` (see the module docstring); return the figures."""
+    import numba
+
+    from .numba_backend.state import bytes_per_customer
+
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    say = progress or (lambda message: None)
+    cores = numba.config.NUMBA_NUM_THREADS
+    figures: dict[str, Any] = {
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cores_used_by_numba": cores,
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "numba": numba.__version__,
+            "load_average_before": os.getloadavg(),
+        },
+        "scenario": scenario.name,
+        "seed": seed,
+    }
+
+    def measure(customers: int, n_weeks: int, backend: str, threads: int | None) -> dict:
+        say(f"{backend} {customers:,} customers x {n_weeks} weeks, threads={threads or cores}")
+        data = sized(scenario, customers, n_weeks).to_dict()
+        return _in_fresh_process(measure_run, data, backend, seed, threads)
+
+    if compile_step:
+        say("numba compile from an empty cache, then a cached start")
+        figures["compile"] = measure_compile(scenario)
+
+    mesa = measure(same_size, same_size_weeks, "mesa", None)
+    numba_one = measure(same_size, same_size_weeks, "numba", 1)
+    numba_all = measure(same_size, same_size_weeks, "numba", None)
+    figures["same_size"] = {
+        "mesa": mesa,
+        "numba_1_thread": numba_one,
+        "numba_all_threads": numba_all,
+        "ratio_numba_all_over_mesa": numba_all["steps_per_second"] / mesa["steps_per_second"],
+        "ratio_numba_1_over_mesa": numba_one["steps_per_second"] / mesa["steps_per_second"],
+    }
+
+    one = measure(scaling_size, scaling_weeks, "numba", 1)
+    every = measure(scaling_size, scaling_weeks, "numba", None)
+    figures["thread_scaling"] = {
+        "one_thread": one,
+        "all_threads": every,
+        "speedup": every["steps_per_second"] / one["steps_per_second"],
+    }
+
+    figures["throughput"] = [measure(n, weeks, "numba", None) for n in sizes]
+    figures["state"] = {"bytes_per_customer": bytes_per_customer()}
+    figures["machine"]["load_average_after"] = os.getloadavg()
+    figures["targets"] = _against_targets(figures, weeks)
+    return figures
+
+
+def _against_targets(figures: dict[str, Any], weeks: int) -> dict[str, Any]:
+    """Each target of issue 3 that this run's sizes measure: target, measured, met."""
+    out: dict[str, Any] = {}
+
+    def check(name: str, measured: float, higher_is_better: bool = True) -> None:
+        target = TARGETS[name]
+        met = measured >= target if higher_is_better else measured <= target
+        out[name] = {"target": target, "measured": measured, "met": met}
+
+    scaling = figures["thread_scaling"]
+    if scaling["one_thread"]["customers"] == 1_000_000:
+        check("one_core_steps_per_second_at_1M", scaling["one_thread"]["steps_per_second"])
+    if figures["machine"]["cores_used_by_numba"] == 2:
+        check("scaling_1_to_2_threads", scaling["speedup"])
+    check("numba_over_mesa", figures["same_size"]["ratio_numba_all_over_mesa"])
+    for run in figures["throughput"]:
+        if run["customers"] == 10_000_000 and weeks == 156:
+            check("seconds_10M_customers_156_weeks", run["seconds"], higher_is_better=False)
+            check("peak_memory_bytes_10M", run["peak_memory_bytes"], higher_is_better=False)
+    return out
+
+
+def _rate(value: float) -> str:
+    return f"{value / 1e6:,.1f}M" if value >= 1e6 else f"{value / 1e3:,.0f}k"
+
+
+def _line(run: dict[str, Any]) -> str:
+    threads = f"{run['threads']} thread{'s' if run['threads'] > 1 else ''}"
+    return (
+        f"  {run['backend']:<6} {threads:<10} {run['customers']:>12,} x {run['weeks']:>3} weeks"
+        f"  {run['seconds']:8.2f} s  {_rate(run['steps_per_second']):>8} customer-steps/s"
+        f"  peak {run['peak_memory_bytes'] / 2**20:7,.0f} MiB"
+    )
+
+
+def describe(figures: dict[str, Any]) -> list[str]:
+    """The figures of :func:`benchmark` as lines of text, for the command line."""
+    machine = figures["machine"]
+    lines = [
+        f"benchmark of {figures['scenario']} at {figures['when']}: numba uses "
+        f"{machine['cores_used_by_numba']} of {machine['cpu_count']} cores; load average "
+        f"{machine['load_average_before'][0]:.1f} before, {machine['load_average_after'][0]:.1f}"
+        " after (a busy machine slows every figure)",
+    ]
+    if "compile" in figures:
+        c = figures["compile"]
+        lines.append(
+            f"first run in a new process: {c['first_run_empty_cache_seconds']:.1f} s with an "
+            f"empty numba cache (compile), {c['first_run_cached_seconds']:.1f} s cached"
+        )
+    same = figures["same_size"]
+    lines.append("same scenario and size, one after the other:")
+    lines += [_line(same[k]) for k in ("mesa", "numba_1_thread", "numba_all_threads")]
+    lines.append(
+        f"  numba/Mesa: {same['ratio_numba_all_over_mesa']:,.0f}x with all threads, "
+        f"{same['ratio_numba_1_over_mesa']:,.0f}x on one"
+    )
+    scaling = figures["thread_scaling"]
+    lines.append("thread scaling:")
+    lines += [_line(scaling["one_thread"]), _line(scaling["all_threads"])]
+    lines.append(f"  speed-up {scaling['speedup']:.2f}x")
+    lines.append("throughput (numba, all threads):")
+    lines += [_line(run) for run in figures["throughput"]]
+    lines.append(f"state: {figures['state']['bytes_per_customer']} bytes per customer")
+    for name, check in figures["targets"].items():
+        verdict = "met" if check["met"] else "MISSED"
+        lines.append(
+            f"target {name}: {check['measured']:,.3g} vs {check['target']:,.3g}: {verdict}"
+        )
+    return lines
