@@ -165,3 +165,18 @@ def test_stale_compiled_kernels_are_dropped_when_inlined_sources_change(tmp_path
     source.write_text("A = 2\n")
     assert compile_cache.drop_stale(dispatcher, "kernel.", [module])  # edited
     assert not cached.exists()
+
+
+def test_small_populations_in_the_calling_thread_give_the_same_bits(monkeypatch):
+    """Running every chunk in the calling thread (as small populations do) gives the very
+    same run as the parallel driver."""
+    from serviceprofit.numba_backend import kernel
+
+    scenario = load_scenario(
+        SCENARIOS / "merged.yaml",
+        {"population.customers": 30_000, "population.staff": 30, "weeks": 12},
+    )
+    parallel = simulate(scenario, backend="numba", seed=11).timeseries
+    monkeypatch.setattr(kernel, "PARALLEL_FROM_CHUNKS", 10**9)
+    serial = simulate(scenario, backend="numba", seed=11).timeseries
+    np.testing.assert_array_equal(parallel.to_numpy(), serial.to_numpy())

@@ -184,7 +184,8 @@ def benchmark(
     }
 
     def measure(customers: int, n_weeks: int, backend: str, threads: int | None) -> dict:
-        say(f"{backend} {customers:,} customers x {n_weeks} weeks, threads={threads or cores}")
+        threading = f", {threads or cores} thread(s)" if backend == "numba" else ""
+        say(f"{backend} {customers:,} customers x {n_weeks} weeks{threading}")
         data = sized(scenario, customers, n_weeks).to_dict()
         return _in_fresh_process(measure_run, data, backend, seed, threads)
 

@@ -15,7 +15,10 @@ Results do not depend on the number of threads:
   satisfaction) is added per thread in integers (satisfaction in fixed point, 2**-32),
   and integer addition gives the same total in any order.
 
-All functions are compiled on first use and cached on disk (``cache=True``).
+The compiled functions are compiled on first use and cached on disk (``cache=True``);
+``create_customers``, ``issues_pass`` and ``serve_pass`` are Python entry points that run
+small populations chunk by chunk in the calling thread and large ones on all threads:
+the same chunks either way, so the same results.
 """
 
 from __future__ import annotations
@@ -92,6 +95,10 @@ F_EXPERIENCE_FIRST = 6
 F_EXPERIENCE_HANDOFF = 7
 N_FLOATS = 8
 
+# Populations of fewer chunks run in the calling thread: starting a parallel region costs
+# microseconds on an idle machine but milliseconds when other processes hold the cores.
+PARALLEL_FROM_CHUNKS = 3
+
 MAX_DEPARTMENTS = 4
 MAX_NEW_HANDOFFS = 3  # 0, 1 or 2 handoffs a week
 
@@ -142,13 +149,20 @@ def _create_range(c, lo, hi, first_uid, key, week, initial, kp):
         c.lifetime_revenue[i] = 0.0
 
 
-@njit(cache=True, parallel=True)
 def create_customers(c, start, count, first_uid, key, week, initial, kp):
     """Fill slots ``start..start+count`` with new customers numbered from ``first_uid``.
 
     As ``ServiceProfitModel._create_customers``: segment, channel and satisfaction from
     the week's draws; initial customers also get a tenure of up to five years.
     """
+    if count < PARALLEL_FROM_CHUNKS * CHUNK:
+        _create_range(c, start, start + count, first_uid, key, week, initial, kp)
+    else:
+        _create_parallel(c, start, count, first_uid, key, week, initial, kp)
+
+
+@njit(cache=True, parallel=True)
+def _create_parallel(c, start, count, first_uid, key, week, initial, kp):
     chunks = (count + CHUNK - 1) // CHUNK
     for k in prange(chunks):
         lo = start + k * CHUNK
@@ -315,11 +329,23 @@ def _issues_range(c, lo, hi, kp, surge, fixed_share, key, week, counts):
     return self_service_uses
 
 
-@njit(cache=True, parallel=True)
 def issues_pass(c, stored, kp, surge, fixed_share, key, week):
     """New issues, self-service and routing for every active customer.
 
     Returns (self-service uses, contacts routed per department and handoff count)."""
+    chunks = n_chunks(stored)
+    if chunks >= PARALLEL_FROM_CHUNKS:
+        return _issues_parallel(c, stored, kp, surge, fixed_share, key, week)
+    uses = 0
+    counts = np.zeros((chunks, MAX_DEPARTMENTS, MAX_NEW_HANDOFFS), np.int64)
+    for k in range(chunks):
+        lo, hi = k * CHUNK, min((k + 1) * CHUNK, stored)
+        uses += _issues_range(c, lo, hi, kp, surge, fixed_share, key, week, counts[k])
+    return uses, counts.sum(axis=0)
+
+
+@njit(cache=True, parallel=True)
+def _issues_parallel(c, stored, kp, surge, fixed_share, key, week):
     chunks = n_chunks(stored)
     uses = np.zeros(chunks, np.int64)
     counts = np.zeros((chunks, MAX_DEPARTMENTS, MAX_NEW_HANDOFFS), np.int64)
@@ -539,13 +565,44 @@ def _serve_range(
     ints[I_DETRACTORS] += detractors
 
 
-@njit(cache=True, parallel=True)
 def serve_pass(c, stored, kp, share, st, members, pool_start, pool_len, key, week, n_rows):
     """Service, complaints, churn, revenue and NPS for every active customer.
 
     Returns the integer and float partials per chunk (rows in chunk order) and the
     per-thread fixed-point sums and counts of served satisfaction per member of staff.
     """
+    args = (c, stored, kp, share, st, members, pool_start, pool_len, key, week)
+    chunks = n_chunks(stored)
+    if chunks >= PARALLEL_FROM_CHUNKS:
+        return _serve_parallel(*args, n_rows)
+    ints = np.zeros((chunks, N_INTS), np.int64)
+    floats = np.zeros((chunks, N_FLOATS), np.float64)
+    served_fx = np.zeros((1, st.uid.size), np.int64)
+    served_n = np.zeros((1, st.uid.size), np.int64)
+    for k in range(chunks):
+        lo, hi = k * CHUNK, min((k + 1) * CHUNK, stored)
+        _serve_range(
+            c,
+            lo,
+            hi,
+            kp,
+            share,
+            st,
+            members,
+            pool_start,
+            pool_len,
+            key,
+            week,
+            served_fx[0],
+            served_n[0],
+            ints[k],
+            floats[k],
+        )
+    return ints, floats, served_fx, served_n
+
+
+@njit(cache=True, parallel=True)
+def _serve_parallel(c, stored, kp, share, st, members, pool_start, pool_len, key, week, n_rows):
     chunks = n_chunks(stored)
     ints = np.zeros((chunks, N_INTS), np.int64)
     floats = np.zeros((chunks, N_FLOATS), np.float64)
