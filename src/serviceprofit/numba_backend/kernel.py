@@ -283,35 +283,32 @@ def _issues_range(c, lo, hi, kp, surge, fixed_share, key, week, counts):
     wk = np.uint64(week)
     self_service_uses = 0
     last_dept = kp.departments - 1
+    # the chance of an issue depends on the segment alone: the rule once per segment
+    chance = np.empty(kp.segment_issue_multiplier.size)
+    for g in range(chance.size):
+        chance[g] = rules.issue_probability(
+            kp.issue_rate, kp.complexity, kp.segment_issue_multiplier[g], fixed_share, surge
+        )
     for i in range(lo, hi):
         f = np.int64(c.flags[i])
         if f & ACTIVE == 0:
             continue
         uid = np.uint64(c.uid[i])
         if f & OPEN == 0:
-            chance = rules.issue_probability(
-                kp.issue_rate,
-                kp.complexity,
-                kp.segment_issue_multiplier[c.segment[i]],
-                fixed_share,
-                surge,
-            )
-            if uniform(key, S_ISSUE, wk, uid) < chance:
-                f = (f | OPEN | FRESH) & ~(HOPPED | COMPLAINED | MOMENT_OF_TRUTH)
-                c.issue_age[i] = 0
-                c.handoffs[i] = 0
-                if uniform(key, S_CRITICALITY, wk, uid) < kp.moment_of_truth_share:
-                    f |= MOMENT_OF_TRUTH
-                c.department[i] = int(uniform(key, S_DEPARTMENT, wk, uid) * kp.departments)
-                if (
-                    f & MOMENT_OF_TRUTH == 0
-                    and uniform(key, S_SELF_SERVICE, wk, uid) < kp.self_service
-                ):
-                    self_service_uses += 1
-                    if uniform(key, S_SELF_SERVICE_OK, wk, uid) < kp.self_service_success:
-                        f &= ~OPEN
-                    else:
-                        c.issue_age[i] = 1  # a failed self-service attempt costs a week
+            if uniform(key, S_ISSUE, wk, uid) >= chance[c.segment[i]]:
+                continue  # no issue, nothing to route: the flags stay as they are
+            f = (f | OPEN | FRESH) & ~(HOPPED | COMPLAINED | MOMENT_OF_TRUTH)
+            c.issue_age[i] = 0
+            c.handoffs[i] = 0
+            if uniform(key, S_CRITICALITY, wk, uid) < kp.moment_of_truth_share:
+                f |= MOMENT_OF_TRUTH
+            c.department[i] = int(uniform(key, S_DEPARTMENT, wk, uid) * kp.departments)
+            if f & MOMENT_OF_TRUTH == 0 and uniform(key, S_SELF_SERVICE, wk, uid) < kp.self_service:
+                self_service_uses += 1
+                if uniform(key, S_SELF_SERVICE_OK, wk, uid) < kp.self_service_success:
+                    f &= ~OPEN
+                else:
+                    c.issue_age[i] = 1  # a failed self-service attempt costs a week
         if f & OPEN:
             handoffs = 0
             if uniform(key, S_MISROUTE, wk, uid) < kp.misroute_probability:
@@ -357,6 +354,65 @@ def _issues_parallel(c, stored, kp, surge, fixed_share, key, week):
 
 
 # ---------------------------------------------------------------------------
+# Churn without evaluating the hazard for most customers
+#
+# A customer churns when its draw u falls below the churn hazard, which is a few tenths
+# of a percent a week for most. Where u is at or above an upper bound of the hazard, the
+# customer stays without the rule being evaluated (two exponentials); elsewhere the rule
+# decides, so every decision is the rule's. The bound for a customer of a segment
+# (whose expectation is the segment's) is the rule at zero tenure and at the lower edge
+# of the satisfaction bin below the customer's: valid because the hazard falls with
+# satisfaction and with tenure. That is checked, not assumed: :func:`churn_bounds`
+# evaluates the rule inside every bin over a range of tenures and, if any value exceeds
+# its bound, returns bounds of 1, which rule nothing out.
+
+CHURN_BINS = 1024
+_CHECK_POINTS = 8  # points per satisfaction bin at which the bound is checked
+_CHECK_TENURES = (0.0, 1.0, 2.0, 4.0, 8.0, 13.0, 26.0, 52.0, 104.0, 260.0, 1000.0, 6000.0)
+
+
+@njit(cache=True)
+def _churn_hazard(satisfaction, expectation, tenure, kp):
+    return rules.churn_hazard(
+        satisfaction,
+        expectation,
+        tenure,
+        kp.churn_base,
+        kp.churn_steepness,
+        kp.competitor_pull,
+        kp.newcomer_boost,
+        kp.newcomer_weeks,
+        kp.churn_cap,
+    )
+
+
+@njit(cache=True)
+def _fill_churn_bounds(kp, expectation, bounds):
+    """Fill ``bounds[g, b]``; return False if the rule broke a bound at a checked point."""
+    for g in range(expectation.size):
+        e = np.float64(expectation[g])
+        for b in range(CHURN_BINS + 1):
+            edge = (b - 1 if b > 0 else 0) / CHURN_BINS
+            bounds[g, b] = _churn_hazard(edge, e, 0.0, kp)
+        for b in range(CHURN_BINS * _CHECK_POINTS + 1):
+            s = b / (CHURN_BINS * _CHECK_POINTS)
+            bound = bounds[g, int(s * CHURN_BINS)]
+            for tenure in _CHECK_TENURES:
+                if _churn_hazard(s, e, tenure, kp) > bound:
+                    return False
+    return True
+
+
+def churn_bounds(kp):
+    """(bounds per segment and satisfaction bin, the segments' float32 expectations)."""
+    expectation = kp.segment_expectation.astype(np.float32)
+    bounds = np.empty((expectation.size, CHURN_BINS + 1))
+    if not _fill_churn_bounds(kp, expectation, bounds):
+        bounds[:] = 1.0
+    return bounds, expectation
+
+
+# ---------------------------------------------------------------------------
 # Customers, pass 2: service, complaint, churn, revenue, word of mouth (steps 5-9)
 
 
@@ -373,6 +429,8 @@ def _serve_range(
     pool_len,
     key,
     week,
+    bounds,
+    bound_expectation,
     served_fx,
     served_n,
     ints,
@@ -512,18 +570,14 @@ def _serve_range(
         if tracked:
             ints[I_AT_RISK + outcome] += 1
         tenure = np.float64(c.tenure[i])
-        hazard = rules.churn_hazard(
-            satisfaction,
-            expectation,
-            tenure,
-            kp.churn_base,
-            kp.churn_steepness,
-            kp.competitor_pull,
-            kp.newcomer_boost,
-            kp.newcomer_weeks,
-            kp.churn_cap,
-        )
-        if uniform(key, S_CHURN, wk, uid) < hazard:
+        u = uniform(key, S_CHURN, wk, uid)
+        segment = c.segment[i]
+        bound = 1.0  # the draw is below 1: evaluate the rule unless a bound rules it out
+        if c.expectation[i] == bound_expectation[segment]:
+            b = int(satisfaction * CHURN_BINS)
+            if 0 <= b <= CHURN_BINS:
+                bound = bounds[segment, b]
+        if u < bound and u < _churn_hazard(satisfaction, expectation, tenure, kp):
             ints[I_CHURNED] += 1
             if f & EVER_COMPLAINED:
                 ints[I_CHURNED_COMPLAINED] += 1
@@ -565,13 +619,15 @@ def _serve_range(
     ints[I_DETRACTORS] += detractors
 
 
-def serve_pass(c, stored, kp, share, st, members, pool_start, pool_len, key, week, n_rows):
+def serve_pass(
+    c, stored, kp, share, st, members, pool_start, pool_len, key, week, churn_bounds, n_rows
+):
     """Service, complaints, churn, revenue and NPS for every active customer.
 
     Returns the integer and float partials per chunk (rows in chunk order) and the
     per-thread fixed-point sums and counts of served satisfaction per member of staff.
     """
-    args = (c, stored, kp, share, st, members, pool_start, pool_len, key, week)
+    args = (c, stored, kp, share, st, members, pool_start, pool_len, key, week, *churn_bounds)
     chunks = n_chunks(stored)
     if chunks >= PARALLEL_FROM_CHUNKS:
         return _serve_parallel(*args, n_rows)
@@ -593,6 +649,8 @@ def serve_pass(c, stored, kp, share, st, members, pool_start, pool_len, key, wee
             pool_len,
             key,
             week,
+            churn_bounds[0],
+            churn_bounds[1],
             served_fx[0],
             served_n[0],
             ints[k],
@@ -602,7 +660,9 @@ def serve_pass(c, stored, kp, share, st, members, pool_start, pool_len, key, wee
 
 
 @njit(cache=True, parallel=True)
-def _serve_parallel(c, stored, kp, share, st, members, pool_start, pool_len, key, week, n_rows):
+def _serve_parallel(
+    c, stored, kp, share, st, members, pool_start, pool_len, key, week, bounds, expectation, n_rows
+):
     chunks = n_chunks(stored)
     ints = np.zeros((chunks, N_INTS), np.int64)
     floats = np.zeros((chunks, N_FLOATS), np.float64)
@@ -625,6 +685,8 @@ def _serve_parallel(c, stored, kp, share, st, members, pool_start, pool_len, key
             pool_len,
             key,
             week,
+            bounds,
+            expectation,
             served_fx[row],
             served_n[row],
             ints[k],

@@ -58,7 +58,7 @@ class ArrayModel:
         self.defection_at_risk = [0, 0, 0, 0]
         self.defection_churned = [0, 0, 0, 0]
         self.rows: list[dict[str, float]] = []
-        self._week_params: dict[int, tuple[Params, WeekParams]] = {}
+        self._week_params: dict[int, tuple[Params, WeekParams, tuple]] = {}
         # one row of staff-side sums per thread the kernels may run on
         self._thread_rows = numba.config.NUMBA_NUM_THREADS
 
@@ -89,10 +89,15 @@ class ArrayModel:
         self.stored = self.active = self.next_customer_uid = n
 
     def _params_for(self, p: Params) -> WeekParams:
+        return self._prepared(p)[1]
+
+    def _prepared(self, p: Params) -> tuple[Params, WeekParams, tuple]:
+        """(p, its kernel form, its churn bounds), made once per distinct ``p``."""
         cached = self._week_params.get(id(p))
         if cached is None or cached[0] is not p:
-            cached = self._week_params[id(p)] = (p, week_params(p))
-        return cached[1]
+            kp = week_params(p)
+            cached = self._week_params[id(p)] = (p, kp, k.churn_bounds(kp))
+        return cached
 
     # -- the week ------------------------------------------------------------------
     def step(self) -> dict[str, float]:
@@ -102,7 +107,7 @@ class ArrayModel:
 
         # 1. Owner: reorganisations and the review of lagged KPIs
         p = self.params = self.firm.begin_week(week)
-        kp = self._params_for(p)
+        _, kp, bounds = self._prepared(p)
 
         # 2. Staff: satisfaction, skill, time standard, quits; then hiring and layoffs
         quits = k.step_staff(
@@ -144,6 +149,7 @@ class ArrayModel:
             pool_len,
             key,
             week,
+            bounds,
             self._thread_rows,
         )
         self.served_sum = served_fx.sum(axis=0) / k.FIXED_POINT
