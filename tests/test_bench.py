@@ -1,0 +1,80 @@
+"""The benchmark's pieces: sizes, one timed run, and the verdicts against the targets."""
+
+from __future__ import annotations
+
+from serviceprofit import load_scenario
+from serviceprofit.bench import TARGETS, _against_targets, describe, measure_run, sized
+
+from .conftest import SCENARIOS
+
+
+def test_sizes_keep_the_staff_ratio_within_the_schema():
+    """Staff scale with customers (50 per 5,000 in the baseline), capped at 100,000."""
+    baseline = load_scenario(SCENARIOS / "baseline.yaml")
+    assert sized(baseline, 1_000_000, 156).population.staff == 10_000
+    assert sized(baseline, 50_000_000, 156).population.staff == 100_000
+    assert sized(baseline, 10, 3).population.staff == 1
+    assert sized(baseline, 10, 3).weeks == 3
+
+
+def test_a_timed_run_counts_customer_steps():
+    """Customer-steps are the customers active at the start of each week, summed."""
+    scenario = sized(load_scenario(SCENARIOS / "baseline.yaml"), 3000, 8)
+    run = measure_run(scenario.to_dict(), "numba", 0, 1)
+    assert run["threads"] == 1
+    assert 8 * 2500 < run["customer_steps"] < 8 * 3500
+    assert run["steps_per_second"] == run["customer_steps"] / run["seconds"]
+    assert run["peak_memory_bytes"] > 0
+
+
+def _run(backend: str, customers: int, weeks: int, threads: int, rate: float) -> dict:
+    return {
+        "backend": backend,
+        "customers": customers,
+        "staff": customers // 100,
+        "weeks": weeks,
+        "threads": threads,
+        "seconds": customers * weeks / rate,
+        "customer_steps": customers * weeks,
+        "steps_per_second": rate,
+        "peak_memory_bytes": 600 * 2**20,
+    }
+
+
+def test_verdicts_against_the_targets():
+    """Each target is judged in its own direction: rates up, seconds and bytes down."""
+    one = _run("numba", 1_000_000, 52, 1, 40e6)
+    figures = {
+        "when": "now",
+        "scenario": "baseline",
+        "machine": {
+            "cores_used_by_numba": 2,
+            "cpu_count": 2,
+            "load_average_before": (1.0, 1.0, 1.0),
+            "load_average_after": (1.0, 1.0, 1.0),
+        },
+        "same_size": {
+            "mesa": _run("mesa", 100_000, 13, 1, 200e3),
+            "numba_1_thread": _run("numba", 100_000, 13, 1, 40e6),
+            "numba_all_threads": _run("numba", 100_000, 13, 2, 70e6),
+            "ratio_numba_all_over_mesa": 350.0,
+            "ratio_numba_1_over_mesa": 200.0,
+        },
+        "thread_scaling": {
+            "one_thread": one,
+            "all_threads": _run("numba", 1_000_000, 52, 2, 64e6),
+            "speedup": 1.6,
+        },
+        "throughput": [_run("numba", 10_000_000, 156, 2, 30e6)],
+        "state": {"bytes_per_customer": 28},
+    }
+    verdicts = _against_targets(figures, weeks=156)
+    assert set(verdicts) == set(TARGETS)
+    assert not verdicts["one_core_steps_per_second_at_1M"]["met"]  # 40M < 50M
+    assert not verdicts["scaling_1_to_2_threads"]["met"]  # 1.6 < 1.7
+    assert verdicts["numba_over_mesa"]["met"]  # 350 >= 200
+    assert verdicts["seconds_10M_customers_156_weeks"]["met"]  # 52 s <= 60 s
+    assert verdicts["peak_memory_bytes_10M"]["met"]  # 600 MiB <= 1 GB
+    figures["targets"] = verdicts
+    text = "\n".join(describe(figures))
+    assert "MISSED" in text and "350x" in text
