@@ -235,3 +235,45 @@ def test_sweep_killed_mid_way_resumes_to_a_complete_set(
     assert sorted(rows["run_id"]) == list(range(8))
     assert not list(out.rglob("*.tmp"))
     pd.testing.assert_frame_equal(comparable(load_runs(out)), sequential_mesa)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie (a reaped or defunct process has left)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_pool_workers_leave_when_the_sweep_is_killed(tmp_path: Path) -> None:
+    """SIGKILL of a pooled sweep leaves no orphan workers behind (they watch their parent)."""
+    text = MESA_GRID.replace("design: grid", "design: {method: latin_hypercube, samples: 60}")
+    text = text.replace(", points: 2}", "}")
+    path, out = write(tmp_path, text), tmp_path / "out"
+    command = [sys.executable, "-m", "serviceprofit.cli", "sweep", str(path), "--out", str(out)]
+    command += ["--workers", "2", "--batch-size", "1"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while not list(out.glob("runs/batch-*.parquet")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        children = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert len(children) >= 2
+    deadline = time.monotonic() + 15
+    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    survivors = [c for c in children if _alive(c)]
+    for pid in survivors:  # do not leave them running if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors

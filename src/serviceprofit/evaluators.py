@@ -80,6 +80,23 @@ class SequentialEvaluator:
                 yield item, None, exc
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Pool-worker initializer: leave when the sweep's process is gone.
+
+    A worker of a ``ProcessPoolExecutor`` whose parent is killed (SIGKILL, a lost
+    session) would otherwise wait on its task queue forever, as an orphan.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class ProcessPoolEvaluator:
     """A local pool of ``workers`` processes (default: every core this process may use)."""
 
@@ -99,7 +116,12 @@ class ProcessPoolEvaluator:
         from concurrent.futures import ProcessPoolExecutor
 
         context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
+        self._pool = ProcessPoolExecutor(
+            self._workers,
+            mp_context=context,
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
