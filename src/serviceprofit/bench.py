@@ -78,6 +78,9 @@ def measure_run(
     ``threads`` sets numba's thread count (``None``: all). Returns seconds, customer-steps,
     their rate, bytes of customer state, and this process's peak resident memory.
     """
+    from .numba_backend import wait_passively
+
+    wait_passively()
     import numba
 
     from .simulate import simulate

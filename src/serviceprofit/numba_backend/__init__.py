@@ -8,6 +8,7 @@ describes the design and the measured speed.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from ..result import RunResult, summarise
@@ -17,9 +18,23 @@ if TYPE_CHECKING:
 
     from ..scenario import Scenario
 
-__all__ = ["run"]
+__all__ = ["run", "wait_passively"]
 
 _checked_cache = False
+
+
+def wait_passively() -> None:
+    """Ask the OpenMP runtime to let idle threads sleep rather than spin, unless the user
+    has chosen (``OMP_WAIT_POLICY``).
+
+    A spinning thread holds its core between parallel regions. On a machine shared with
+    other processes (or with other workers of a sweep) that core is wanted elsewhere,
+    and two threads then ran three times slower than one; sleeping costs a wake-up of
+    microseconds per region, which the populations that run in parallel never notice.
+    Takes effect only before numba starts its threads (the first parallel run, or
+    ``numba.set_num_threads``); call it before either.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _ensure_fresh_cache() -> None:
@@ -42,6 +57,7 @@ def run(
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Run ``scenario`` for its weeks on the array model and collect the result."""
+    wait_passively()
     _ensure_fresh_cache()
     from .model import ArrayModel
 
