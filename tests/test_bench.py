@@ -25,6 +25,18 @@ def test_a_timed_run_counts_customer_steps():
     assert 8 * 2500 < run["customer_steps"] < 8 * 3500
     assert run["steps_per_second"] == run["customer_steps"] / run["seconds"]
     assert run["peak_memory_bytes"] > 0
+    assert 0 < run["cores_used"] <= 1.5  # one thread (plus a little of the runtime's)
+
+
+def test_phases_account_for_the_week():
+    """The phase timings cover the run; the customer passes are most of it at scale."""
+    from serviceprofit.bench import measure_phases
+
+    scenario = sized(load_scenario(SCENARIOS / "baseline.yaml"), 50_000, 6)
+    phases = measure_phases(scenario.to_dict(), 0, 1)
+    assert set(phases["seconds"]) == {"firm", "staff", "issues", "capacity", "serve", "acquire"}
+    assert 0.5 < phases["parallel_share"] < 1.0
+    assert 1.0 < phases["amdahl_speedup_on_free_cores"] <= phases["cores"]
 
 
 def _run(backend: str, customers: int, weeks: int, threads: int, rate: float) -> dict:
@@ -35,6 +47,8 @@ def _run(backend: str, customers: int, weeks: int, threads: int, rate: float) ->
         "weeks": weeks,
         "threads": threads,
         "seconds": customers * weeks / rate,
+        "cpu_seconds": customers * weeks / rate,
+        "cores_used": 1.0,
         "customer_steps": customers * weeks,
         "steps_per_second": rate,
         "peak_memory_bytes": 600 * 2**20,

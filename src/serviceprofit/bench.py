@@ -9,7 +9,9 @@ start of each week, summed over weeks). :func:`benchmark` measures, for one scen
   and weeks, one after the other, and the ratio numba/Mesa;
 - **throughput** of numba, all threads, at each of ``sizes`` (staff in the scenario's
   ratio to customers, within the schema's limit), with peak memory;
-- **thread scaling**: one thread against all at ``scaling_size``;
+- **thread scaling**: one thread against all at ``scaling_size``, with the CPU time each
+  got (``cores_used``: on a busy machine two threads may get one core between them),
+  and where one thread's time goes, phase by phase of the week;
 - **state**: bytes of state per customer.
 
 Every measurement runs in a fresh process (``spawn``), so its peak memory is its own
@@ -35,7 +37,7 @@ from typing import Any
 
 from .scenario import Scenario, load_scenario
 
-__all__ = ["QUICK", "TARGETS", "benchmark", "describe", "measure_run"]
+__all__ = ["QUICK", "TARGETS", "benchmark", "describe", "measure_phases", "measure_run"]
 
 MAX_STAFF = 100_000  # the scenario schema's limit
 
@@ -90,9 +92,10 @@ def measure_run(
         numba.set_num_threads(threads)
     warm = sized(scenario, 200, 2)
     simulate(warm, backend=backend, seed=seed)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = simulate(scenario, backend=backend, seed=seed)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     active = result.timeseries["customers_active"]
     steps = int(scenario.population.customers + active.iloc[:-1].sum())
     return {
@@ -102,9 +105,46 @@ def measure_run(
         "weeks": scenario.weeks,
         "threads": numba.get_num_threads() if backend == "numba" else 1,
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "cores_used": cpu_seconds / seconds,
         "customer_steps": steps,
         "steps_per_second": steps / seconds,
         "peak_memory_bytes": _peak_rss_bytes(),
+    }
+
+
+def measure_phases(scenario_data: dict[str, Any], seed: int, threads: int) -> dict[str, Any]:
+    """Where a numba run's time goes: wall seconds and ns per customer-step per phase of
+    the week, for a worker process. Also the share of time in the parallel passes and
+    the speed-up that share allows on ``cores`` free cores (Amdahl), as a projection."""
+    from .numba_backend import wait_passively
+
+    wait_passively()
+    import numba
+
+    from .numba_backend.model import PARALLEL_PHASES, ArrayModel
+
+    numba.set_num_threads(threads)
+    scenario = Scenario.model_validate(scenario_data)
+    warm = ArrayModel(sized(scenario, 200, 2))
+    warm.step()
+    model = ArrayModel(scenario, seed=seed)
+    steps = 0
+    for _ in range(scenario.weeks):
+        steps += model.active
+        model.step()
+    total = sum(model.seconds.values())
+    parallel = sum(model.seconds[p] for p in PARALLEL_PHASES) / total
+    cores = numba.config.NUMBA_NUM_THREADS
+    return {
+        "customers": scenario.population.customers,
+        "weeks": scenario.weeks,
+        "threads": threads,
+        "seconds": dict(model.seconds),
+        "ns_per_customer_step": {p: 1e9 * t / steps for p, t in model.seconds.items()},
+        "parallel_share": parallel,
+        "cores": cores,
+        "amdahl_speedup_on_free_cores": 1.0 / ((1.0 - parallel) + parallel / cores),
     }
 
 
@@ -214,6 +254,9 @@ def benchmark(
         "all_threads": every,
         "speedup": every["steps_per_second"] / one["steps_per_second"],
     }
+    say(f"numba phases of the week at {scaling_size:,} customers, one thread")
+    data = sized(scenario, scaling_size, scaling_weeks).to_dict()
+    figures["phases"] = _in_fresh_process(measure_phases, data, seed, 1)
 
     figures["throughput"] = [measure(n, weeks, "numba", None) for n in sizes]
     figures["state"] = {"bytes_per_customer": bytes_per_customer()}
@@ -253,7 +296,7 @@ def _line(run: dict[str, Any]) -> str:
     return (
         f"  {run['backend']:<6} {threads:<10} {run['customers']:>12,} x {run['weeks']:>3} weeks"
         f"  {run['seconds']:8.2f} s  {_rate(run['steps_per_second']):>8} customer-steps/s"
-        f"  peak {run['peak_memory_bytes'] / 2**20:7,.0f} MiB"
+        f"  peak {run['peak_memory_bytes'] / 2**20:7,.0f} MiB  cores used {run['cores_used']:.2f}"
     )
 
 
@@ -283,6 +326,17 @@ def describe(figures: dict[str, Any]) -> list[str]:
     lines.append("thread scaling:")
     lines += [_line(scaling["one_thread"]), _line(scaling["all_threads"])]
     lines.append(f"  speed-up {scaling['speedup']:.2f}x")
+    if "phases" in figures:
+        phases = figures["phases"]
+        shares = ", ".join(
+            f"{name} {ns:.1f}" for name, ns in phases["ns_per_customer_step"].items()
+        )
+        bound = phases["amdahl_speedup_on_free_cores"]
+        lines.append(f"  ns per customer-step on one thread: {shares}")
+        lines.append(
+            f"  parallel share {phases['parallel_share']:.1%}: at most {bound:.2f}x"
+            f" on {phases['cores']} free cores (Amdahl)"
+        )
     lines.append("throughput (numba, all threads):")
     lines += [_line(run) for run in figures["throughput"]]
     lines.append(f"state: {figures['state']['bytes_per_customer']} bytes per customer")

@@ -9,6 +9,7 @@ kernels' reductions, so the two backends keep the very same books.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numba
@@ -38,6 +39,9 @@ __all__ = ["ArrayModel"]
 COMPACT_AT_CHURNED_SHARE = 0.25
 # Growth when newcomers do not fit: capacity is multiplied by at least this.
 GROWTH = 1.25
+# Phases of the week timed in ArrayModel.seconds; the two customer passes run in parallel.
+PHASES = ("firm", "staff", "issues", "capacity", "serve", "acquire")
+PARALLEL_PHASES = ("issues", "serve")
 
 
 class ArrayModel:
@@ -58,6 +62,8 @@ class ArrayModel:
         self.defection_at_risk = [0, 0, 0, 0]
         self.defection_churned = [0, 0, 0, 0]
         self.rows: list[dict[str, float]] = []
+        # wall seconds per phase of the week, summed over weeks (for the benchmark)
+        self.seconds: dict[str, float] = dict.fromkeys(PHASES, 0.0)
         self._week_params: dict[int, tuple[Params, WeekParams, tuple]] = {}
         # one row of staff-side sums per thread the kernels may run on
         self._thread_rows = numba.config.NUMBA_NUM_THREADS
@@ -104,10 +110,12 @@ class ArrayModel:
         """Run one week; return its metrics row."""
         week, key, c = self.week, self.key, self.customers
         t = Tally()
+        clock = time.perf_counter()
 
         # 1. Owner: reorganisations and the review of lagged KPIs
         p = self.params = self.firm.begin_week(week)
         _, kp, bounds = self._prepared(p)
+        clock = self._lap("firm", clock)
 
         # 2. Staff: satisfaction, skill, time standard, quits; then hiring and layoffs
         quits = k.step_staff(
@@ -124,11 +132,14 @@ class ArrayModel:
         self.staff = Staff(*(column[~quits] for column in self.staff))
         self._staff_changes(week, p, t)
         members, pool_start, pool_len = self._pools(p.departments)
+        clock = self._lap("staff", clock)
 
         # 3. Customers: new issues (and self-service); 4. routing
         surge, fixed_share = self.firm.issue_climate(week, p)
         t.customers_start = self.active
+        clock = self._lap("firm", clock)
         uses, counts = k.issues_pass(c, self.stored, kp, surge, fixed_share, key, week)
+        clock = self._lap("issues", clock)
         t.self_service_uses = int(uses)
         weights = 1.0 + p.handoff_time_share * np.arange(counts.shape[1])
         load = counts[: p.departments] @ weights
@@ -136,6 +147,7 @@ class ArrayModel:
         share, self.pressure = k.plan_capacity(
             self.staff, members, pool_start, pool_len, load, hours_per_head, p.b.pressure_exponent
         )
+        clock = self._lap("capacity", clock)
 
         # 5-6. Service, outcome, complaint; 7-8. churn and revenue; 9. word of mouth
         ints, floats, served_fx, served_n = k.serve_pass(
@@ -152,11 +164,14 @@ class ArrayModel:
             bounds,
             self._thread_rows,
         )
+        clock = self._lap("serve", clock)
         self.served_sum = served_fx.sum(axis=0) / k.FIXED_POINT
         self.served_n = served_n.sum(axis=0)
         self._tally(t, ints.sum(axis=0), floats.sum(axis=0))
         self.active -= t.churned
         bought, referred = self.firm.acquisitions(week, p, t.promoters)
+
+        clock = self._lap("firm", clock)
 
         # 10. Acquisition
         arriving = bought + referred
@@ -174,6 +189,7 @@ class ArrayModel:
         self.next_customer_uid += arriving
         t.acquired = arriving
         t.customers_active = self.active
+        clock = self._lap("acquire", clock)
 
         # 11. Accounting, 12. data collection
         t.staff_active = self.staff.uid.size
@@ -185,8 +201,14 @@ class ArrayModel:
             self.stored, 1
         ):
             self.stored = int(k.compact(self.customers, self.stored))
+        self._lap("firm", clock)
         self.week += 1
         return row
+
+    def _lap(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self.seconds[phase] += now - since
+        return now
 
     def _tally(self, t: Tally, ints: np.ndarray, floats: np.ndarray) -> None:
         """Fill the week's tally from the service pass's reduced partials."""
