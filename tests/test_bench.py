@@ -66,6 +66,8 @@ def test_verdicts_against_the_targets():
             "cpu_count": 2,
             "load_average_before": (1.0, 1.0, 1.0),
             "load_average_after": (1.0, 1.0, 1.0),
+            "effective_cores_before": 2.0,
+            "effective_cores_after": 2.0,
         },
         "same_size": {
             "mesa": _run("mesa", 100_000, 13, 1, 200e3),

@@ -37,7 +37,15 @@ from typing import Any
 
 from .scenario import Scenario, load_scenario
 
-__all__ = ["QUICK", "TARGETS", "benchmark", "describe", "measure_phases", "measure_run"]
+__all__ = [
+    "QUICK",
+    "TARGETS",
+    "benchmark",
+    "describe",
+    "effective_cores",
+    "measure_phases",
+    "measure_run",
+]
 
 MAX_STAFF = 100_000  # the scenario schema's limit
 
@@ -148,6 +156,37 @@ def measure_phases(scenario_data: dict[str, Any], seed: int, threads: int) -> di
     }
 
 
+def _spin(loops: int, barrier: Any, results: Any) -> None:
+    """Busy Python loop, started at a barrier; put its duration (for effective_cores)."""
+    barrier.wait()
+    start = time.perf_counter()
+    total = 0
+    for i in range(loops):
+        total += i
+    results.put(time.perf_counter() - start)
+
+
+def effective_cores(processes: int, loops: int = 5_000_000) -> float:
+    """How many cores the machine gives at this moment: ``processes`` copies of a busy
+    loop started together, against one alone (2.0: two free cores; 1.0: two processes
+    share one core's time, whatever the core count says)."""
+    context = get_context("spawn")
+
+    def timed(n: int) -> list[float]:
+        barrier, results = context.Barrier(n), context.Queue()
+        workers = [context.Process(target=_spin, args=(loops, barrier, results)) for _ in range(n)]
+        for worker in workers:
+            worker.start()
+        durations = [results.get() for _ in workers]
+        for worker in workers:
+            worker.join()
+        return durations
+
+    alone = min(timed(1)[0] for _ in range(2))
+    together = timed(processes)
+    return processes * alone / (sum(together) / processes)
+
+
 def _peak_rss_bytes() -> int:
     """Peak resident memory of this process (Linux reports kilobytes)."""
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
@@ -221,6 +260,7 @@ def benchmark(
             "python": platform.python_version(),
             "numba": numba.__version__,
             "load_average_before": os.getloadavg(),
+            "effective_cores_before": effective_cores(cores),
         },
         "scenario": scenario.name,
         "seed": seed,
@@ -261,6 +301,7 @@ def benchmark(
     figures["throughput"] = [measure(n, weeks, "numba", None) for n in sizes]
     figures["state"] = {"bytes_per_customer": bytes_per_customer()}
     figures["machine"]["load_average_after"] = os.getloadavg()
+    figures["machine"]["effective_cores_after"] = effective_cores(cores)
     figures["targets"] = _against_targets(figures, weeks)
     return figures
 
@@ -308,6 +349,9 @@ def describe(figures: dict[str, Any]) -> list[str]:
         f"{machine['cores_used_by_numba']} of {machine['cpu_count']} cores; load average "
         f"{machine['load_average_before'][0]:.1f} before, {machine['load_average_after'][0]:.1f}"
         " after (a busy machine slows every figure)",
+        f"effective cores ({machine['cores_used_by_numba']} busy processes against one): "
+        f"{machine['effective_cores_before']:.2f} before, "
+        f"{machine['effective_cores_after']:.2f} after",
     ]
     if "compile" in figures:
         c = figures["compile"]
