@@ -98,8 +98,7 @@ def measure_run(
     scenario = Scenario.model_validate(scenario_data)
     if threads is not None:
         numba.set_num_threads(threads)
-    warm = sized(scenario, 200, 2)
-    simulate(warm, backend=backend, seed=seed)
+    simulate(_warm_up(scenario, backend), backend=backend, seed=seed)
     start, cpu_start = time.perf_counter(), time.process_time()
     result = simulate(scenario, backend=backend, seed=seed)
     seconds = time.perf_counter() - start
@@ -134,8 +133,7 @@ def measure_phases(scenario_data: dict[str, Any], seed: int, threads: int) -> di
 
     numba.set_num_threads(threads)
     scenario = Scenario.model_validate(scenario_data)
-    warm = ArrayModel(sized(scenario, 200, 2))
-    warm.step()
+    ArrayModel(_warm_up(scenario, "numba")).step()
     model = ArrayModel(scenario, seed=seed)
     steps = 0
     for _ in range(scenario.weeks):
@@ -185,6 +183,16 @@ def effective_cores(processes: int, loops: int = 5_000_000) -> float:
     alone = min(timed(1)[0] for _ in range(2))
     together = timed(processes)
     return processes * alone / (sum(together) / processes)
+
+
+def _warm_up(scenario: Scenario, backend: str) -> Scenario:
+    """A run small enough to be quick and large enough to compile (or load) every kernel
+    the timed run uses: numba's parallel drivers start at a few chunks of customers."""
+    if backend != "numba":
+        return sized(scenario, 200, 2)
+    from .numba_backend.kernel import CHUNK, PARALLEL_FROM_CHUNKS
+
+    return sized(scenario, PARALLEL_FROM_CHUNKS * CHUNK, 2)
 
 
 def _peak_rss_bytes() -> int:

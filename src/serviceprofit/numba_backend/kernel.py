@@ -99,6 +99,14 @@ N_FLOATS = 8
 # microseconds on an idle machine but milliseconds when other processes hold the cores.
 PARALLEL_FROM_CHUNKS = 3
 
+# Columns of the servers table the service pass reads: one row per member of staff, in
+# pool order (department by department, uid order within), so that a contact's server
+# is one row, one cache line, found without an index array.
+SERVER_SKILL = 0
+SERVER_SATISFACTION = 1
+SERVER_TIME_TAKEN = 2
+SERVER_COLUMNS = 4  # padded to 32 bytes a row
+
 MAX_DEPARTMENTS = 4
 MAX_NEW_HANDOFFS = 3  # 0, 1 or 2 handoffs a week
 
@@ -423,21 +431,25 @@ def _serve_range(
     hi,
     kp,
     share,
-    st,
-    members,
+    servers,
     pool_start,
     pool_len,
     key,
     week,
     bounds,
     bound_expectation,
-    served_fx,
-    served_n,
+    served,
     ints,
     floats,
 ):
     wk = np.uint64(week)
-    n_members = members.size
+    n_servers = servers.shape[0]
+    # Each contact's (server, satisfaction) is kept and added to the server's sums after
+    # the loop: scattered additions into a table of 100,000 staff miss the cache, and in
+    # a loop of their own they overlap instead of stalling the customer loop one by one.
+    contact_server = np.empty(hi - lo, np.int64)
+    contact_satisfaction = np.empty(hi - lo, np.int64)
+    n_contacts = 0
     drift_rate = kp.satisfaction_rate * 0.04
     # What every customer adds to is summed in locals (registers), not in the partials
     # arrays, which the compiler must assume may alias the state arrays.
@@ -479,13 +491,13 @@ def _serve_range(
                 c.handoffs[i] = handoffs
                 u = uniform(key, S_STAFF_PICK, wk, uid)
                 if pool_len[d] > 0:
-                    server = members[pool_start[d] + int(u * pool_len[d])]
+                    server = pool_start[d] + int(u * pool_len[d])
                 else:
-                    server = members[int(u * n_members)]
-                taken = st.time_taken[server]
+                    server = int(u * n_servers)
+                taken = servers[server, SERVER_TIME_TAKEN]
                 chance = rules.resolution_probability(
-                    st.skill[server],
-                    st.satisfaction[server],
+                    servers[server, SERVER_SKILL],
+                    servers[server, SERVER_SATISFACTION],
                     taken / kp.reference_handle_time,
                     kp.empowerment,
                     kp.one_view,
@@ -515,8 +527,9 @@ def _serve_range(
                 satisfaction = rules.update_satisfaction(
                     satisfaction, expectation, quality, weight, kp.satisfaction_rate
                 )
-                served_fx[server] += np.int64(satisfaction * FIXED_POINT + 0.5)
-                served_n[server] += 1
+                contact_server[n_contacts] = server
+                contact_satisfaction[n_contacts] = np.int64(satisfaction * FIXED_POINT + 0.5)
+                n_contacts += 1
                 ints[I_CONTACTS] += 1
                 ints[I_HANDOFFS] += new_handoffs
                 floats[F_TIME_TAKEN] += taken
@@ -612,6 +625,9 @@ def _serve_range(
             promoters += 1
         elif kind == -1:
             detractors += 1
+    for j in range(n_contacts):
+        served[contact_server[j], 0] += contact_satisfaction[j]
+        served[contact_server[j], 1] += 1
     floats[F_REVENUE] += revenue
     floats[F_SATISFACTION] += satisfaction_sum
     ints[I_SURVIVORS] += survivors
@@ -620,21 +636,22 @@ def _serve_range(
 
 
 def serve_pass(
-    c, stored, kp, share, st, members, pool_start, pool_len, key, week, churn_bounds, n_rows
+    c, stored, kp, share, servers, pool_start, pool_len, key, week, churn_bounds, n_rows
 ):
     """Service, complaints, churn, revenue and NPS for every active customer.
 
-    Returns the integer and float partials per chunk (rows in chunk order) and the
-    per-thread fixed-point sums and counts of served satisfaction per member of staff.
+    ``servers`` is the staff table in pool order (``SERVER_*`` columns). Returns the
+    integer and float partials per chunk (rows in chunk order) and, per thread and per
+    row of ``servers``, the fixed-point sum of served customers' satisfaction and their
+    count (``served[thread, server] = (sum, count)``).
     """
-    args = (c, stored, kp, share, st, members, pool_start, pool_len, key, week, *churn_bounds)
+    args = (c, stored, kp, share, servers, pool_start, pool_len, key, week, *churn_bounds)
     chunks = n_chunks(stored)
     if chunks >= PARALLEL_FROM_CHUNKS:
         return _serve_parallel(*args, n_rows)
     ints = np.zeros((chunks, N_INTS), np.int64)
     floats = np.zeros((chunks, N_FLOATS), np.float64)
-    served_fx = np.zeros((1, st.uid.size), np.int64)
-    served_n = np.zeros((1, st.uid.size), np.int64)
+    served = np.zeros((1, servers.shape[0], 2), np.int64)
     for k in range(chunks):
         lo, hi = k * CHUNK, min((k + 1) * CHUNK, stored)
         _serve_range(
@@ -643,32 +660,28 @@ def serve_pass(
             hi,
             kp,
             share,
-            st,
-            members,
+            servers,
             pool_start,
             pool_len,
             key,
             week,
             churn_bounds[0],
             churn_bounds[1],
-            served_fx[0],
-            served_n[0],
+            served[0],
             ints[k],
             floats[k],
         )
-    return ints, floats, served_fx, served_n
+    return ints, floats, served
 
 
 @njit(cache=True, parallel=True)
 def _serve_parallel(
-    c, stored, kp, share, st, members, pool_start, pool_len, key, week, bounds, expectation, n_rows
+    c, stored, kp, share, servers, pool_start, pool_len, key, week, bounds, expectation, n_rows
 ):
     chunks = n_chunks(stored)
     ints = np.zeros((chunks, N_INTS), np.int64)
     floats = np.zeros((chunks, N_FLOATS), np.float64)
-    n_staff = st.uid.size
-    served_fx = np.zeros((n_rows, n_staff), np.int64)
-    served_n = np.zeros((n_rows, n_staff), np.int64)
+    served = np.zeros((n_rows, servers.shape[0], 2), np.int64)
     for k in prange(chunks):
         row = numba.get_thread_id()
         lo = k * CHUNK
@@ -679,20 +692,18 @@ def _serve_parallel(
             hi,
             kp,
             share,
-            st,
-            members,
+            servers,
             pool_start,
             pool_len,
             key,
             week,
             bounds,
             expectation,
-            served_fx[row],
-            served_n[row],
+            served[row],
             ints[k],
             floats[k],
         )
-    return ints, floats, served_fx, served_n
+    return ints, floats, served
 
 
 # ---------------------------------------------------------------------------

@@ -150,13 +150,16 @@ class ArrayModel:
         clock = self._lap("capacity", clock)
 
         # 5-6. Service, outcome, complaint; 7-8. churn and revenue; 9. word of mouth
-        ints, floats, served_fx, served_n = k.serve_pass(
+        servers = np.zeros((members.size, k.SERVER_COLUMNS))
+        servers[:, k.SERVER_SKILL] = self.staff.skill[members]
+        servers[:, k.SERVER_SATISFACTION] = self.staff.satisfaction[members]
+        servers[:, k.SERVER_TIME_TAKEN] = self.staff.time_taken[members]
+        ints, floats, served = k.serve_pass(
             c,
             self.stored,
             kp,
             share,
-            self.staff,
-            members,
+            servers,
             pool_start,
             pool_len,
             key,
@@ -165,8 +168,11 @@ class ArrayModel:
             self._thread_rows,
         )
         clock = self._lap("serve", clock)
-        self.served_sum = served_fx.sum(axis=0) / k.FIXED_POINT
-        self.served_n = served_n.sum(axis=0)
+        served = served.sum(axis=0)  # integers: the same total in any order
+        self.served_sum = np.zeros(members.size)
+        self.served_n = np.zeros(members.size, np.int64)
+        self.served_sum[members] = served[:, 0] / k.FIXED_POINT
+        self.served_n[members] = served[:, 1]
         self._tally(t, ints.sum(axis=0), floats.sum(axis=0))
         self.active -= t.churned
         bought, referred = self.firm.acquisitions(week, p, t.promoters)
