@@ -28,6 +28,7 @@ __all__ = [
     "ProcessPoolEvaluator",
     "SequentialEvaluator",
     "default_workers",
+    "thread_environment",
 ]
 
 Outcome = tuple[Any, Any, BaseException | None]
@@ -80,14 +81,26 @@ class SequentialEvaluator:
                 yield item, None, exc
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Pool-worker initializer: leave when the sweep's process is gone.
+def thread_environment(threads: int) -> dict[str, str]:
+    """Environment that caps a worker's compiled-code threads (numba's ``prange``, OpenMP).
+
+    A sweep's parallelism is its workers; a worker whose numba kernels also start one
+    thread per core oversubscribes the machine (2 workers x 2 threads on 2 cores).
+    Read by numba when it is first imported, so it is set before any run.
+    """
+    return {"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+
+
+def _prepare_worker(parent: int, threads: int) -> None:
+    """Pool-worker initializer: cap threads, and leave when the sweep's process is gone.
 
     A worker of a ``ProcessPoolExecutor`` whose parent is killed (SIGKILL, a lost
     session) would otherwise wait on its task queue forever, as an orphan.
     """
     import threading
     import time
+
+    os.environ.update(thread_environment(threads))
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -98,12 +111,19 @@ def _exit_with_parent(parent: int) -> None:
 
 
 class ProcessPoolEvaluator:
-    """A local pool of ``workers`` processes (default: every core this process may use)."""
+    """A local pool of ``workers`` processes (default: every core this process may use),
+    each allowed ``threads_per_worker`` compiled-code threads (default: cores / workers)."""
 
     name = "process pool"
 
-    def __init__(self, workers: int | None = None, in_flight_per_worker: int = 2) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        in_flight_per_worker: int = 2,
+        threads_per_worker: int | None = None,
+    ) -> None:
         self._workers = workers or default_workers()
+        self._threads = threads_per_worker or max(1, default_workers() // self._workers)
         self._window = max(1, in_flight_per_worker) * self._workers
         self._pool: Any = None
 
@@ -119,8 +139,8 @@ class ProcessPoolEvaluator:
         self._pool = ProcessPoolExecutor(
             self._workers,
             mp_context=context,
-            initializer=_exit_with_parent,
-            initargs=(os.getpid(),),
+            initializer=_prepare_worker,
+            initargs=(os.getpid(), self._threads),
         )
         return self
 
@@ -216,13 +236,20 @@ class DaskEvaluator:
 
 
 class LocalDaskEvaluator(DaskEvaluator):
-    """A Dask cluster of ``workers`` single-threaded processes on this machine."""
+    """A Dask cluster of ``workers`` single-threaded processes on this machine, each
+    allowed ``threads_per_worker`` compiled-code threads (default: cores / workers)."""
 
     name = "local dask cluster"
 
-    def __init__(self, workers: int | None = None, in_flight_per_worker: int = 2) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        in_flight_per_worker: int = 2,
+        threads_per_worker: int | None = None,
+    ) -> None:
         super().__init__(None, in_flight_per_worker)
         self._n = workers or default_workers()
+        self._threads = threads_per_worker or max(1, default_workers() // self._n)
         self._cluster: Any = None
 
     def _connect(self) -> Any:
@@ -236,6 +263,7 @@ class LocalDaskEvaluator(DaskEvaluator):
             processes=True,
             dashboard_address=None,
             silence_logs=logging.ERROR,
+            env=thread_environment(self._threads),
         )
         return Client(self._cluster, set_as_default=False)
 
