@@ -295,7 +295,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         except ValueError:
             message = f"--sizes {args.sizes}: expected numbers, e.g. 100000,1000000"
             raise InputError(message) from None
-    for name in ("weeks", "same_size", "same_size_weeks", "scaling_size", "scaling_weeks"):
+    if args.same_size:
+        try:
+            pairs = [pair.lower().split("x") for pair in args.same_size]
+            options["same_sizes"] = tuple((int(n), int(weeks)) for n, weeks in pairs)
+        except ValueError:
+            message = f"--same-size {args.same_size}: expected CUSTOMERSxWEEKS, e.g. 100000x13"
+            raise InputError(message) from None
+    for name in ("weeks", "scaling_size", "scaling_weeks"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     scenario = load_scenario(args.scenario, _overrides(args.set))
@@ -429,8 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="small sizes: a minute or two")
     bench.add_argument("--sizes", help="numba throughput sizes, e.g. 100000,1000000,10000000")
     bench.add_argument("--weeks", type=int, help="weeks of the throughput runs (156)")
-    bench.add_argument("--same-size", type=int, help="customers of the Mesa/numba runs")
-    bench.add_argument("--same-size-weeks", type=int, help="weeks of the Mesa/numba runs")
+    bench.add_argument(
+        "--same-size",
+        action="append",
+        metavar="CUSTOMERSxWEEKS",
+        help="a size for Mesa and numba side by side (repeatable; 100000x13 and 1000000x3)",
+    )
     bench.add_argument("--scaling-size", type=int, help="customers of the thread-scaling runs")
     bench.add_argument("--scaling-weeks", type=int, help="weeks of the thread-scaling runs")
     bench.add_argument("--seed", type=int, default=0)
