@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from serviceprofit.evaluators import LocalDaskEvaluator, ProcessPoolEvaluator
@@ -32,11 +33,44 @@ def experiment_text(args: argparse.Namespace) -> str:
         f"set: {{population.customers: {args.customers}, population.staff: {args.staff},"
         f" weeks: {args.weeks}}}\n"
         "factors:\n"
-        "  strategy.process.empowerment: {low: 0.2, high: 0.9}\n"
-        "  strategy.marketing.spend_per_week: {low: 0, high: 1000}\n"
+        # Levers near the baseline firm: the cost of a run stays close to the baseline's
+        # (low empowerment or heavy marketing can make a run ten times dearer).
+        "  strategy.process.empowerment: {low: 0.75, high: 0.9}\n"
+        "  strategy.process.training_per_head: {low: 55, high: 80}\n"
         f"design: {{method: latin_hypercube, samples: {args.runs}}}\n"
         f"backend: {args.backend}\nseed: 1\n"
     )
+
+
+def _bare_loop(args: tuple[str, int, int, int, int]) -> float:
+    """Run ``count`` runs with ``simulate`` in a plain loop: no sweep, no batches, no files."""
+    backend, customers, staff, weeks, count = args
+    from serviceprofit import load_scenario, simulate
+
+    scenario = load_scenario(
+        ROOT / "scenarios" / "baseline.yaml",
+        {"population.customers": customers, "population.staff": staff, "weeks": weeks},
+    )
+    simulate(scenario, backend=backend)  # load the compiled kernels before timing
+    start = time.perf_counter()
+    for seed in range(count):
+        simulate(scenario, backend=backend, seed=seed + 1)
+    return time.perf_counter() - start
+
+
+def bare_runs_per_second(args: argparse.Namespace, workers: int) -> float:
+    """The machine's ceiling: ``workers`` processes running the model flat out, together."""
+    import multiprocessing
+
+    from serviceprofit.evaluators import thread_environment
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    os.environ.update(thread_environment(threads))  # inherited by the spawned processes
+    count = max(1, args.runs // workers)
+    job = (args.backend, args.customers, args.staff, args.weeks, count)
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        seconds = pool.map(_bare_loop, [job] * workers)
+    return workers * count / max(seconds)
 
 
 def main() -> None:
@@ -87,6 +121,16 @@ def main() -> None:
                 }
                 results.append(row)
                 print(json.dumps(row), flush=True)
+    bare = {n: bare_runs_per_second(args, n) for n in args.workers}
+    for n, rate in bare.items():
+        print(f"bare model, {n} process(es) in parallel: {rate:.2f} runs/s", flush=True)
+    for row in results:
+        row["share_of_bare_rate"] = round(row["runs_per_second"] / bare[row["workers"]], 3)
+        print(f"{row['engine']} x{row['workers']}: {row['share_of_bare_rate']:.0%} of bare rate")
+    if 1 in bare:
+        for n, rate in bare.items():
+            if n > 1:
+                print(f"bare model: efficiency 1 -> {n} processes = {rate / (n * bare[1]):.0%}")
     for engine_name in args.engines:
         by_n = {r["workers"]: r["seconds"] for r in results if r["engine"] == engine_name}
         if 1 in by_n:
