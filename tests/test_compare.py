@@ -13,7 +13,7 @@ from scipy import stats
 
 from serviceprofit import load_scenario
 from serviceprofit.cli import main
-from serviceprofit.compare import OUTCOMES, compare, replicate_seeds, t_interval
+from serviceprofit.comparison import OUTCOMES, compare, replicate_seeds, t_interval
 from serviceprofit.crossing import find_crossing, first_week_ahead_for_good
 from serviceprofit.report import format_table, reading, scenario_differences, write_comparison
 from serviceprofit.result import SUMMARY_FIELDS

@@ -35,3 +35,17 @@ def test_odd_provenance_covers_every_behaviour_constant_with_its_default(request
             assert key in rows, f"{key} has no provenance row in docs/ODD.md"
             if isinstance(value, (int, float)):
                 assert float(rows[key]) == float(value), f"{key}: ODD says {rows[key]}"
+
+
+def test_lazy_exports_stay_functions_after_their_modules_load():
+    """Importing the CLI (and so every submodule) leaves serviceprofit.compare and
+    serviceprofit.sweep the functions, not modules of the same name."""
+    import inspect
+
+    import serviceprofit
+    import serviceprofit.cli
+    import serviceprofit.comparison
+    import serviceprofit.sweeps
+
+    assert inspect.isfunction(serviceprofit.compare)
+    assert inspect.isfunction(serviceprofit.sweep)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from serviceprofit.compare import OUTCOMES, compare
+from serviceprofit.comparison import OUTCOMES, compare
 from serviceprofit.report import write_comparison
 
 CHROMIUM = Path("/usr/bin/chromium")

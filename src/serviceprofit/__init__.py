@@ -23,8 +23,8 @@ __version__ = "0.1.0"
 
 # Names imported on first use: (module, attribute). Keeps ``import serviceprofit`` cheap.
 _LAZY: dict[str, tuple[str, str]] = {
-    "compare": (".compare", "compare"),
-    "Comparison": (".compare", "Comparison"),
+    "compare": (".comparison", "compare"),
+    "Comparison": (".comparison", "Comparison"),
     "sweep": (".sweeps", "sweep"),
 }
 

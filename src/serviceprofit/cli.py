@@ -143,7 +143,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare
+    from .comparison import compare
     from .report import format_table, write_comparison
 
     if args.replicates < 2:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .compare import OUTCOMES
+from .comparison import OUTCOMES
 
 if TYPE_CHECKING:
-    from .compare import Comparison
+    from .comparison import Comparison
     from .crossing import Crossing
 
 __all__ = [

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .compare import Comparison
+    from .comparison import Comparison
 
 __all__ = ["SHORT_TERM_WEEKS", "Crossing", "find_crossing", "first_week_ahead_for_good"]
 

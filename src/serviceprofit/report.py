@@ -17,12 +17,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .compare import CONFIDENCE, OUTCOMES, flatten
 from .compare_figures import OUTCOME_LABELS
+from .comparison import CONFIDENCE, OUTCOMES, flatten
 from .crossing import Crossing, find_crossing
 
 if TYPE_CHECKING:
-    from .compare import Comparison
+    from .comparison import Comparison
 
 __all__ = [
     "BETTER",
