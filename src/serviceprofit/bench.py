@@ -230,7 +230,7 @@ def _in_fresh_process(
 
 def measure_compile(scenario: Scenario) -> dict[str, float]:
     """Compile from an empty cache, then load from that cache, each in a new process."""
-    tiny = sized(scenario, 200, 2).to_dict()
+    tiny = _warm_up(scenario, "numba").to_dict()  # compiles every kernel, parallel ones too
     with tempfile.TemporaryDirectory(prefix="serviceprofit-numba-cache-") as cache:
         env = {"NUMBA_CACHE_DIR": cache}
         cold = _in_fresh_process(_time_first_run, tiny, env=env)
