@@ -148,6 +148,15 @@ class _FakeDispatcher:
         self._cache = _FakeCache(path)
 
 
+def test_the_cache_guard_finds_the_kernels_cache():
+    """The guard looks where numba keeps the kernel module's compiled functions."""
+    from serviceprofit.numba_backend import kernel
+
+    directory = compile_cache.cache_directory(kernel.CACHE_PROBE)
+    assert directory is not None
+    assert directory == compile_cache.cache_directory(kernel._serve_parallel)
+
+
 def test_stale_compiled_kernels_are_dropped_when_inlined_sources_change(tmp_path):
     """numba does not notice edits to functions a cached kernel inlines; the guard does."""
     source = tmp_path / "rules_like.py"

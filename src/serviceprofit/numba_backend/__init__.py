@@ -46,7 +46,7 @@ def _ensure_fresh_cache() -> None:
     from . import kernel, state
     from .compile_cache import drop_stale
 
-    drop_stale(kernel.serve_pass, "kernel.", [rules, rng, state])
+    drop_stale(kernel.CACHE_PROBE, "kernel.", [rules, rng, state])
     _checked_cache = True
 
 

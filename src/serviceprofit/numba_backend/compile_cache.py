@@ -16,7 +16,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["drop_stale", "source_hash"]
+__all__ = ["cache_directory", "drop_stale", "source_hash"]
 
 STAMP_NAME = "serviceprofit-kernel-sources.sha256"
 
@@ -29,6 +29,12 @@ def source_hash(modules: list[Any]) -> str:
     return digest.hexdigest()
 
 
+def cache_directory(dispatcher: Any) -> Path | None:
+    """Where numba keeps the cache of a ``cache=True`` compiled function (None if not one)."""
+    path = getattr(getattr(dispatcher, "_cache", None), "cache_path", None)
+    return Path(path) if path else None
+
+
 def drop_stale(dispatcher: Any, prefix: str, modules: list[Any]) -> bool:
     """Delete the cache files starting with ``prefix`` if ``modules`` changed since they
     were written; return whether anything was dropped.
@@ -36,11 +42,9 @@ def drop_stale(dispatcher: Any, prefix: str, modules: list[Any]) -> bool:
     ``dispatcher`` is any cached function of the kernel module: it tells where numba
     keeps the cache. A cache directory that cannot be written is left alone.
     """
-    cache = getattr(dispatcher, "_cache", None)
-    path = getattr(cache, "cache_path", None)
-    if path is None:
+    directory = cache_directory(dispatcher)
+    if directory is None:
         return False
-    directory = Path(path)
     stamp = directory / STAMP_NAME
     current = source_hash(modules)
     try:

@@ -736,3 +736,7 @@ def compact(c, stored):
     for i in range(kept, stored):
         c.flags[i] = 0
     return kept
+
+
+# Any compiled function of this module: it tells where numba keeps this module's cache.
+CACHE_PROBE = compact
