@@ -15,6 +15,14 @@ import math
 from numba.extending import register_jitable
 
 # ---------------------------------------------------------------------------
+# Conventions both backends share
+
+NO_OUTCOME, RESOLVED_FIRST, RESOLVED_LATER, UNRESOLVED = 0, 1, 2, 3  # a customer's last issue
+DEFECTION_WINDOW_WEEKS = 26  # churn within this long after an outcome counts against it
+STAFF_INITIAL_SATISFACTION = 0.65  # staff at week 0 and new hires
+DRIFT_SHARE = 0.04  # drift toward the product baseline, as a share of satisfaction_rate
+
+# ---------------------------------------------------------------------------
 # Small helpers
 
 
@@ -35,6 +43,31 @@ def logistic(x: float) -> float:
 def saturation(spend: float, half: float) -> float:
     """Diminishing returns of spending: 0 at nothing, 1/2 at ``half``, toward 1 beyond."""
     return spend / (spend + half) if spend > 0.0 else 0.0
+
+
+# ---------------------------------------------------------------------------
+# Initial state
+
+
+@register_jitable
+def initial_satisfaction(expectation: float, u: float) -> float:
+    """A customer's satisfaction when it joins: a little above its expectation."""
+    return clip01(expectation + 0.05 + 0.1 * u)
+
+
+@register_jitable
+def initial_tenure(u):
+    """Whole weeks of tenure at week 0, uniform over five years (a mature firm).
+
+    Works on a float or a numpy array of uniforms.
+    """
+    return (u * 260.0) // 1.0
+
+
+@register_jitable
+def initial_staff_skill(initial_skill, u):
+    """Skill of the staff at week 0: ``initial_skill`` give or take 0.1 (float or array)."""
+    return initial_skill + 0.2 * (u - 0.5)
 
 
 # ---------------------------------------------------------------------------
@@ -157,9 +190,10 @@ def wait_satisfaction(satisfaction: float, weight: float, wait_penalty: float) -
 
 
 @register_jitable
-def drift_satisfaction(satisfaction: float, expectation: float, rate: float) -> float:
-    """Without contacts, satisfaction slowly returns to its product baseline (e + 0.1)."""
-    return satisfaction + rate * (expectation + 0.1 - satisfaction)
+def drift_satisfaction(satisfaction: float, expectation: float, satisfaction_rate: float) -> float:
+    """Without contacts, satisfaction slowly returns to its product baseline (e + 0.1),
+    at a small share (``DRIFT_SHARE``) of the rate a contact moves it."""
+    return satisfaction + satisfaction_rate * DRIFT_SHARE * (expectation + 0.1 - satisfaction)
 
 
 @register_jitable

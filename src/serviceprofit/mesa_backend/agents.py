@@ -19,9 +19,13 @@ if TYPE_CHECKING:
     from ..params import Params
     from .model import ServiceProfitModel
 
-# Outcome of a customer's last issue, for the defection-by-resolution diagnostics.
-NO_OUTCOME, RESOLVED_FIRST, RESOLVED_LATER, UNRESOLVED = 0, 1, 2, 3
-DEFECTION_WINDOW_WEEKS = 26
+from ..rules import (  # outcome of a customer's last issue, for the defection diagnostics
+    DEFECTION_WINDOW_WEEKS,
+    NO_OUTCOME,
+    RESOLVED_FIRST,
+    RESOLVED_LATER,
+    UNRESOLVED,
+)
 
 
 class Customer(mesa.Agent):
@@ -228,7 +232,7 @@ class Customer(mesa.Agent):
             return
         if not self.contacted:
             self.satisfaction = rules.drift_satisfaction(
-                self.satisfaction, self.expectation, b.satisfaction_rate * 0.04
+                self.satisfaction, self.expectation, b.satisfaction_rate
             )
         spend = rules.weekly_spend(
             p.segment_spend[self.segment],

@@ -120,14 +120,14 @@ class ServiceProfitModel(mesa.Model):
             segment = min(segment, len(p.segment_cumulative) - 1)
             expectation = float(p.segment_expectation[segment])
             spread = dice(Stream.INITIAL_SATISFACTION, uid)
-            tenure = dice(Stream.INITIAL_TENURE, uid) * 260.0 if initial else 0.0
+            tenure = rules.initial_tenure(dice(Stream.INITIAL_TENURE, uid)) if initial else 0.0
             Customer(
                 self,
                 uid,
                 segment,
                 self.draw_channel(dice(Stream.CHANNEL, uid)),
-                rules.clip01(expectation + 0.05 + 0.1 * spread),
-                float(int(tenure)),
+                rules.initial_satisfaction(expectation, spread),
+                tenure,
             )
 
     def _create_staff(self, n: int, initial: bool) -> None:
@@ -136,10 +136,18 @@ class ServiceProfitModel(mesa.Model):
             uid = self.next_staff_uid
             self.next_staff_uid += 1
             u = self.dice(Stream.STAFF_INIT, uid)
-            skill = b.initial_skill + 0.2 * (u - 0.5) if initial else b.hire_skill
-            tenure = float(int(u * 260.0)) if initial else 0.0
+            skill = rules.initial_staff_skill(b.initial_skill, u) if initial else b.hire_skill
+            tenure = rules.initial_tenure(u) if initial else 0.0
             department = self._least_staffed_department()
-            member = Staff(self, uid, department, skill, 0.65, p.handle_time, tenure)
+            member = Staff(
+                self,
+                uid,
+                department,
+                skill,
+                rules.STAFF_INITIAL_SATISFACTION,
+                p.handle_time,
+                tenure,
+            )
             self.dept_staff[department].append(member)
 
     def _least_staffed_department(self) -> int:

@@ -29,6 +29,7 @@ from numba import njit, prange
 
 from .. import rules
 from ..rng import Stream, uniform
+from ..rules import DEFECTION_WINDOW_WEEKS, RESOLVED_FIRST, RESOLVED_LATER, UNRESOLVED
 from .state import (
     ACTIVE,
     COMPLAINED,
@@ -37,14 +38,10 @@ from .state import (
     HOPPED,
     MOMENT_OF_TRUTH,
     OPEN,
-    RESOLVED_FIRST,
-    RESOLVED_LATER,
-    UNRESOLVED,
 )
 
 CHUNK = 8192  # customers per chunk: the unit of work and of deterministic reduction
 FIXED_POINT = 4294967296.0  # 2**32: staff-side satisfaction sums are kept in integers
-DEFECTION_WINDOW_WEEKS = 26  # as in the Mesa agents
 
 # Streams as uint64 constants (numba freezes module globals into the compiled code).
 S_ISSUE = np.uint64(Stream.ISSUE)
@@ -140,7 +137,7 @@ def _create_range(c, lo, hi, first_uid, key, week, initial, kp):
         spread = uniform(key, S_INITIAL_SATISFACTION, wk, u64)
         tenure = 0
         if initial:
-            tenure = int(uniform(key, S_INITIAL_TENURE, wk, u64) * 260.0)
+            tenure = int(rules.initial_tenure(uniform(key, S_INITIAL_TENURE, wk, u64)))
         c.uid[i] = uid
         c.flags[i] = ACTIVE
         c.segment[i] = segment
@@ -152,7 +149,7 @@ def _create_range(c, lo, hi, first_uid, key, week, initial, kp):
         c.outcome[i] = 0
         c.tenure[i] = tenure
         c.outcome_week[i] = 0
-        c.satisfaction[i] = rules.clip01(expectation + 0.05 + 0.1 * spread)
+        c.satisfaction[i] = rules.initial_satisfaction(expectation, spread)
         c.expectation[i] = expectation
         c.lifetime_revenue[i] = 0.0
 
@@ -450,7 +447,7 @@ def _serve_range(
     contact_server = np.empty(hi - lo, np.int64)
     contact_satisfaction = np.empty(hi - lo, np.int64)
     n_contacts = 0
-    drift_rate = kp.satisfaction_rate * 0.04
+    satisfaction_rate = kp.satisfaction_rate
     # What every customer adds to is summed in locals (registers), not in the partials
     # arrays, which the compiler must assume may alias the state arrays.
     revenue = 0.0
@@ -601,7 +598,7 @@ def _serve_range(
             c.flags[i] = f & ~ACTIVE
             continue
         if not contacted:
-            satisfaction = rules.drift_satisfaction(satisfaction, expectation, drift_rate)
+            satisfaction = rules.drift_satisfaction(satisfaction, expectation, satisfaction_rate)
         spend = rules.weekly_spend(
             kp.segment_spend[c.segment[i]],
             tenure,

@@ -16,6 +16,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from .. import rules
 from ..firm import METRICS, Firm, Tally
 from ..params import Params, ParamSchedule
 from ..rng import Stream, draw, run_key
@@ -76,12 +77,12 @@ class ArrayModel:
         self.staff = staff_from_columns(
             uid=uid,
             department=uid % p.departments,
-            skill=p.b.initial_skill + 0.2 * (u - 0.5),
-            satisfaction=np.full(n_staff, 0.65),
+            skill=rules.initial_staff_skill(p.b.initial_skill, u),
+            satisfaction=np.full(n_staff, rules.STAFF_INITIAL_SATISFACTION),
             standard=np.full(n_staff, p.handle_time),
             time_taken=np.full(n_staff, p.handle_time),
-            tenure=np.floor(u * 260.0),
-            mirror=np.full(n_staff, 0.65),
+            tenure=rules.initial_tenure(u),
+            mirror=np.full(n_staff, rules.STAFF_INITIAL_SATISFACTION),
         )
         self.next_staff_uid = n_staff
         self.pressure = np.zeros(p.departments)
@@ -262,11 +263,11 @@ class ArrayModel:
                 uid=np.arange(self.next_staff_uid, self.next_staff_uid + hires),
                 department=department,
                 skill=np.full(hires, p.b.hire_skill),
-                satisfaction=np.full(hires, 0.65),
+                satisfaction=np.full(hires, rules.STAFF_INITIAL_SATISFACTION),
                 standard=np.full(hires, p.handle_time),
                 time_taken=np.full(hires, p.handle_time),
                 tenure=np.zeros(hires),
-                mirror=np.full(hires, 0.65),
+                mirror=np.full(hires, rules.STAFF_INITIAL_SATISFACTION),
             )
             self.next_staff_uid += hires
             s = Staff(*(np.concatenate(pair) for pair in zip(s, hired, strict=True)))

@@ -45,9 +45,6 @@ MOMENT_OF_TRUTH = 16  # the open issue is a moment of truth
 EVER_COMPLAINED = 32
 ACTIVE = 64  # not churned
 
-# Outcome of a customer's last issue (same codes as the Mesa agents).
-NO_OUTCOME, RESOLVED_FIRST, RESOLVED_LATER, UNRESOLVED = 0, 1, 2, 3
-
 
 class Customers(NamedTuple):
     """Customer attributes, one array each, slot ``i`` of every array is one customer."""
