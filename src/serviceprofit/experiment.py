@@ -37,7 +37,7 @@ from pydantic import (
 )
 
 from .result import SUMMARY_FIELDS
-from .scenario import Scenario, ScenarioError, load_scenario
+from .scenario import Scenario, ScenarioError, first_problem, load_scenario
 
 __all__ = [
     "OUTCOMES",
@@ -473,12 +473,7 @@ def load_experiment(path: str | Path) -> Experiment:
     try:
         experiment = Experiment.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key, problem = _describe(first)
-        more = len(exc.errors()) - 1
-        if more:
-            problem += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise ExperimentError(source, key, problem) from None
+        raise ExperimentError(source, *first_problem(exc, _describe)) from None
     base_path = (path.parent / experiment.scenario).resolve()
     if not base_path.is_file():
         raise ExperimentError(source, "scenario", f"no such scenario file: {base_path}")

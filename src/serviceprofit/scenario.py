@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -675,17 +676,23 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
     return key, f"{message} (got {error.get('input')!r})" if kind != "missing" else message
 
 
+def first_problem(
+    exc: ValidationError, describe: Callable[[dict[str, Any]], tuple[str, str]] = _describe
+) -> tuple[str, str]:
+    """(key path, problem) of a validation error's first problem, counting the rest."""
+    key, problem = describe(exc.errors()[0])
+    more = len(exc.errors()) - 1
+    if more:
+        problem += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return key, problem
+
+
 def _check(data: dict[str, Any], source: str) -> Scenario:
     """Validate plain data against the schema; the first problem becomes a ScenarioError."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key, problem = _describe(first)
-        more = len(exc.errors()) - 1
-        if more:
-            problem += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise ScenarioError(source, key, problem) from None
+        raise ScenarioError(source, *first_problem(exc)) from None
 
 
 def _validate(data: dict[str, Any], source: str) -> Scenario:
