@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,9 @@ def measure_claims(
             }
         jobs += [(name, path, {**scaled, **overrides}, seed, backend) for seed in range(seeds)]
     rows: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn, not fork: the parent may hold numba/OpenMP threads, and forking a
+    # multi-threaded process can deadlock the child.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         for row in pool.map(_run, jobs):
             rows.append(row)
             if progress is not None:
