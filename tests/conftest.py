@@ -23,3 +23,17 @@ def small() -> Scenario:
 @pytest.fixture
 def scenarios_dir() -> Path:
     return SCENARIOS
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium, or a skip that says how to get it."""
+    from .browser import CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "needs Debian's Chromium at /usr/bin/chromium: `apt-get install chromium` "
+            "(or `make browser` as root)"
+        )
+    pytest.importorskip("playwright.sync_api")
+    return CHROMIUM

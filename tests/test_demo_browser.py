@@ -22,17 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from .browser import CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 DOC_SHOT = ROOT / "docs" / "demo-screenshot.png"
 CHARTS = 6  # the waffle and the five charts of the chain
 
@@ -48,17 +40,6 @@ INKED = """() => Array.from(document.querySelectorAll('.vega-embed canvas')).map
     return n;
 })"""
 IMAGES = "() => Array.from(document.querySelectorAll('.vega-embed canvas')).map(c => c.toDataURL())"
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "needs Debian's Chromium at /usr/bin/chromium: `apt-get install chromium` "
-            "(or `make browser` as root)"
-        )
-    pytest.importorskip("playwright.sync_api")
-    return CHROMIUM
 
 
 @pytest.fixture

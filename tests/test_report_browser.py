@@ -13,27 +13,12 @@ import pytest
 from serviceprofit.comparison import OUTCOMES, compare
 from serviceprofit.report import write_comparison
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from .browser import CHROMIUM_ARGS
+
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 TINY = {"population.customers": 300, "population.staff": 4, "weeks": 30}
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's Chromium at /usr/bin/chromium: apt-get install chromium")
-    pytest.importorskip("playwright.sync_api")
-    return CHROMIUM
 
 
 def test_report_renders_with_its_figures(chromium, tmp_path):
