@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numba
 import numpy as np
 import pandas as pd
@@ -15,7 +13,6 @@ from serviceprofit.numba_backend.state import bytes_per_customer
 from serviceprofit.result import SUMMARY_FIELDS
 
 from .conftest import SCENARIOS, SMALL
-from .golden.regenerate import OVERRIDES, SCENARIO, SEED, golden_path
 from .test_model import check_invariants
 
 OUTCOMES = [
@@ -120,17 +117,6 @@ def test_bitwise_identical_with_one_or_two_threads():
     assert one.timeseries["contacts"].min() > 0
     np.testing.assert_array_equal(one.timeseries.to_numpy(), two.timeseries.to_numpy())
     assert one.summary == two.summary
-
-
-def test_fixed_seed_regression_numba():
-    """The numba backend reproduces its recorded run (tests/golden/regenerate.py)."""
-    golden = json.loads(golden_path("numba").read_text())
-    result = simulate(load_scenario(SCENARIO, OVERRIDES), backend="numba", seed=SEED)
-    for key, value in golden["summary"].items():
-        expected = value if isinstance(value, str) else pytest.approx(value, rel=1e-9, abs=1e-9)
-        assert result.summary[key] == expected, key
-    for key, value in golden["last_week"].items():
-        assert result.timeseries.iloc[-1][key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
 
 
 def test_customer_state_is_narrow():
