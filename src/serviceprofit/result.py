@@ -8,21 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .week import (
-    C_AT_RISK,
-    C_CHURNED,
-    C_CHURNED_COMPLAINED,
-    C_CUSTOMERS_START,
-    C_DEFECTED,
-    C_EXPERIENCE_FIRST_N,
-    C_EXPERIENCE_HANDOFF_N,
-    C_FIRST_CONTACTS,
-    C_FIRST_RESOLVED,
-    C_STAFF_QUITS,
-    S_EXPERIENCE_FIRST,
-    S_EXPERIENCE_HANDOFF,
-)
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -86,6 +71,21 @@ def summarise(
 ) -> RunResult:
     """Reduce a run's weekly rows and its tallies summed over the weeks (``counts`` and
     ``sums``, indexed as in :mod:`serviceprofit.week`) to the summary record."""
+    from .week import (
+        C_AT_RISK,
+        C_CHURNED,
+        C_CHURNED_COMPLAINED,
+        C_CUSTOMERS_START,
+        C_DEFECTED,
+        C_EXPERIENCE_FIRST_N,
+        C_EXPERIENCE_HANDOFF_N,
+        C_FIRST_CONTACTS,
+        C_FIRST_RESOLVED,
+        C_STAFF_QUITS,
+        S_EXPERIENCE_FIRST,
+        S_EXPERIENCE_HANDOFF,
+    )
+
     ts = timeseries
     weeks = len(ts)
     last = ts.iloc[-1]

@@ -137,7 +137,7 @@ def roll(dice, stream, agent):  # noqa: ANN001, ANN201 (Python and compiled)
     return dice(stream, agent)
 
 
-@overload(roll)
+@overload(roll, inline="always")
 def _roll_compiled(dice, stream, agent):  # noqa: ANN001, ANN202
     def impl(dice, stream, agent):  # noqa: ANN001, ANN202
         return uniform(dice[0], np.uint64(stream), dice[1], np.uint64(agent))

@@ -8,7 +8,9 @@ call these functions one agent at a time, in Python; the numba backend
 (``numba_backend/kernel.py``) calls the very same source over rows of arrays, compiled
 (``register_jitable``: numba inlines them into its loops, and tuples cost nothing).
 
-Draws are ``roll(dice, stream, uid)`` (:mod:`serviceprofit.rng`): the same number for the
+The customer's functions are inlined where compiled code calls them (``inline="always"``):
+they run once per customer and week, and a call that passes the tallies would cost more
+than the work. Draws are ``roll(dice, stream, uid)`` (:mod:`serviceprofit.rng`): the same number for the
 same (run, purpose, week, agent) in both backends, whatever the order of work.
 
 What the week adds up goes into two tallies, ``counts`` (integers) and ``sums`` (floats),
@@ -89,7 +91,7 @@ N_COUNTS = C_DEFECTED + 4
 ) = range(10)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def pick(cumulative, n, u):
     """The category a uniform ``u`` falls in: ``bisect_right(cumulative[:n], u)``, at most
     ``n - 1``."""
@@ -131,7 +133,7 @@ def issue_chances(p, surge, fixed_share, out):
     return out
 
 
-@register_jitable
+@register_jitable(inline="always")
 def customer_issue(p, dice, uid, flags, department, issue_age, handoffs, chance, counts, load):
     """Steps 3-4: maybe a new issue, tried in self-service if routine; an open issue is
     routed to its department, counting this week's handoffs on the way.
@@ -175,7 +177,7 @@ def routed_load(p, load, department):
     return total
 
 
-@register_jitable
+@register_jitable(inline="always")
 def pick_server(pool_start, pool_len, n_servers, department, u):
     """Row of the servers table that serves a contact: one of the department's staff, or
     of everyone when the department has none."""
@@ -184,7 +186,7 @@ def pick_server(pool_start, pool_len, n_servers, department, u):
     return int(u * n_servers)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _age_issue(p, flags, issue_age, outcome, outcome_week, week):
     issue_age += 1
     if issue_age > p.issue_max_age_weeks:  # the customer gives up
@@ -192,7 +194,7 @@ def _age_issue(p, flags, issue_age, outcome, outcome_week, week):
     return flags, issue_age, outcome, outcome_week
 
 
-@register_jitable
+@register_jitable(inline="always")
 def customer_service(
     p,
     dice,
@@ -322,7 +324,7 @@ def customer_service(
     )
 
 
-@register_jitable
+@register_jitable(inline="always")
 def customer_complaint(p, dice, uid, flags, segment, satisfaction, expectation, counts):
     """A dissatisfied customer may complain (once per issue); an empowered firm may
     recover it. Returns (flags, satisfaction)."""
@@ -339,7 +341,7 @@ def customer_complaint(p, dice, uid, flags, segment, satisfaction, expectation, 
     return flags, satisfaction
 
 
-@register_jitable
+@register_jitable(inline="always")
 def churn_hazard(p, satisfaction, expectation, tenure):
     """The churn rule with this week's constants."""
     return rules.churn_hazard(
@@ -355,7 +357,7 @@ def churn_hazard(p, satisfaction, expectation, tenure):
     )
 
 
-@register_jitable
+@register_jitable(inline="always")
 def customer_settle(
     p,
     dice,
@@ -371,6 +373,7 @@ def customer_settle(
     outcome_week,
     contacted,
     bound,
+    survivors,
     counts,
     sums,
 ):
@@ -379,8 +382,9 @@ def customer_settle(
 
     ``bound`` is an upper bound of the churn hazard (1 if none is known): a draw at or
     above it decides without evaluating the rule, so every decision is the rule's.
-    Returns (flags, satisfaction, tenure, lifetime_revenue); a churned customer's flags
-    lose ``ACTIVE``.
+    ``survivors`` is the running tally of those who stay (:func:`count_survivor`).
+    Returns (flags, satisfaction, tenure, lifetime_revenue, survivors); a churned
+    customer's flags lose ``ACTIVE``.
     """
     tracked = outcome != 0 and week - outcome_week < DEFECTION_WINDOW_WEEKS
     if tracked:
@@ -393,7 +397,7 @@ def customer_settle(
         sums[S_CHURNED_REVENUE] += lifetime_revenue
         if tracked:
             counts[C_DEFECTED + outcome] += 1
-        return flags & ~ACTIVE, satisfaction, tenure, lifetime_revenue
+        return flags & ~ACTIVE, satisfaction, tenure, lifetime_revenue, survivors
     if not contacted:
         satisfaction = rules.drift_satisfaction(satisfaction, expectation, p.satisfaction_rate)
     spend = rules.weekly_spend(
@@ -405,12 +409,40 @@ def customer_settle(
         p.tenure_cap_years,
         p.upsell,
     )
-    sums[S_REVENUE] += spend
-    tally_word_of_mouth(p, satisfaction, counts, sums)
-    return flags, satisfaction, tenure + 1, lifetime_revenue + spend
+    survivors = count_survivor(p, satisfaction, spend, survivors)
+    return flags, satisfaction, tenure + 1, lifetime_revenue + spend, survivors
+
+
+NO_SURVIVORS = (0.0, 0.0, 0, 0)  # revenue, satisfaction, promoters, detractors
+
+
+@register_jitable(inline="always")
+def count_survivor(p, satisfaction, spend, survivors):
+    """The running tally of customers who stay: their spend, satisfaction and NPS class.
+
+    A tuple in and out, so that compiled code keeps it in registers over a pass of
+    customers; :func:`add_survivors` adds it to the week's tallies at the end.
+    """
+    revenue, total, promoters, detractors = survivors
+    kind = rules.nps_class(satisfaction, p.promoter_threshold, p.detractor_threshold)
+    return (
+        revenue + spend,
+        total + satisfaction,
+        promoters + (1 if kind == 1 else 0),
+        detractors + (1 if kind == -1 else 0),
+    )
 
 
 @register_jitable
+def add_survivors(survivors, counts, sums):
+    """Add a tally of :func:`count_survivor` to the week's (or a chunk's) tallies."""
+    sums[S_REVENUE] += survivors[0]
+    sums[S_SATISFACTION] += survivors[1]
+    counts[C_PROMOTERS] += survivors[2]
+    counts[C_DETRACTORS] += survivors[3]
+
+
+@register_jitable(inline="always")
 def tally_word_of_mouth(p, satisfaction, counts, sums):
     """An active customer's satisfaction and NPS class, for the week's averages."""
     sums[S_SATISFACTION] += satisfaction

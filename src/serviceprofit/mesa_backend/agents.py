@@ -130,7 +130,13 @@ class Customer(mesa.Agent):
     def settle(self, p: Params, counts: list[int], sums: list[float]) -> None:
         """Leave, or pay this week's spend and grow in tenure."""
         model = self.model
-        self.flags, self.satisfaction, self.tenure, self.lifetime_revenue = week.customer_settle(
+        (
+            self.flags,
+            self.satisfaction,
+            self.tenure,
+            self.lifetime_revenue,
+            model.survivors,
+        ) = week.customer_settle(
             p,
             model.dice,
             self.uid,
@@ -145,6 +151,7 @@ class Customer(mesa.Agent):
             self.outcome_week,
             self.contacted,
             1.0,  # no bound on the churn hazard: the rule is evaluated for everyone
+            model.survivors,
             counts,
             sums,
         )

@@ -82,6 +82,7 @@ class ServiceProfitModel(mesa.Model):
         self.next_staff_uid = 0
         self.dept_staff: list[list[Staff]] = [[] for _ in range(self.params.departments)]
         self.servers: list[Staff] = []
+        self.survivors = week.NO_SURVIVORS  # the week's running tally of customers who stay
 
         self.owner = Owner(self, self.params, scenario.weeks)
         self.dice.roll(0, scenario.population.customers)
@@ -152,7 +153,9 @@ class ServiceProfitModel(mesa.Model):
             customer.be_served(p, share[customer.department], servers, pools, counts, sums)
 
         # 7-9. Churn, revenue, word of mouth
+        self.survivors = week.NO_SURVIVORS
         customers.do("settle", p, counts, sums)
+        week.add_survivors(self.survivors, counts, sums)
 
         # 10. Acquisition: marketing and referrals by promoters
         bought, referred = firm.acquisitions(
