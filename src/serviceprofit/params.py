@@ -272,15 +272,14 @@ RECORD_DTYPE = np.dtype(
 
 def stack_records(records: list[Params]) -> np.ndarray:
     """Records as rows of a structured array of :data:`RECORD_DTYPE` (tables padded)."""
-    out = np.zeros(len(records), RECORD_DTYPE)
-    for i, record in enumerate(records):
-        row = out[i]
-        for name, value in zip(Params._fields, record, strict=True):
-            if isinstance(value, tuple):
-                row[name][: len(value)] = value
-            else:
-                row[name] = value
-    return out
+    rows = [
+        tuple(
+            value + (0.0,) * (_table_size(name) - len(value)) if isinstance(value, tuple) else value
+            for name, value in zip(Params._fields, record, strict=True)
+        )
+        for record in records
+    ]
+    return np.array(rows, dtype=RECORD_DTYPE)
 
 
 def _make_params_of():  # noqa: ANN202

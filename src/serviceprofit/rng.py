@@ -132,8 +132,11 @@ def roll(dice, stream, agent):  # noqa: ANN001, ANN201 (Python and compiled)
     """``uniform(key, stream, week, agent)`` of the week ``dice`` stands for.
 
     In Python ``dice`` is a :class:`Dice`; in compiled code the pair (key, week) of
-    ``np.uint64`` (see the overload below): the same number either way.
+    ``np.uint64`` (see the overload below): the same number either way. The pair works
+    in Python too (one numpy draw), which lets the compiled code run uncompiled.
     """
+    if isinstance(dice, tuple):
+        return float(draw(dice[0], stream, int(dice[1]), np.array([agent]))[0])
     return dice(stream, agent)
 
 

@@ -13,14 +13,18 @@ they run once per customer and week, and a call that passes the tallies would co
 than the work. Draws are ``roll(dice, stream, uid)`` (:mod:`serviceprofit.rng`): the same number for the
 same (run, purpose, week, agent) in both backends, whatever the order of work.
 
-What the week adds up goes into two tallies, ``counts`` (integers) and ``sums`` (floats),
-indexed by the ``C_*`` and ``S_*`` constants below: a list or array of each, the week's
-or a chunk's. Staff learn the satisfaction of the customers they served as a sum in
+What the week adds up goes into a tally ``t``: ``t.counts`` (integers) and ``t.sums``
+(floats), indexed by the ``C_*`` and ``S_*`` constants below, and ``t.load``, the
+contacts routed per department and handoff count. In Python a :class:`Tally` holds
+lists; in compiled code ``t`` is a row of a structured array of :data:`TALLY_DTYPE` (a
+pointer: handing it to a function costs nothing, where an array argument would cost
+reference counting per customer). Staff learn the satisfaction of the customers they served as a sum in
 fixed point (``FIXED_POINT``), which is the same in any order of addition.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from numba.extending import register_jitable
 
 from . import rules
@@ -91,6 +95,27 @@ N_COUNTS = C_DEFECTED + 4
 ) = range(10)
 
 
+TALLY_DTYPE = np.dtype(
+    [
+        ("counts", np.int64, (N_COUNTS,)),
+        ("sums", np.float64, (N_SUMS,)),
+        ("load", np.int64, (MAX_DEPARTMENTS, MAX_NEW_HANDOFFS)),
+    ]
+)
+
+
+class Tally:
+    """A week's tally in Python (the Mesa model): what ``TALLY_DTYPE`` holds in compiled
+    code, as lists (exact integers and float64 sums) and a small load table."""
+
+    __slots__ = ("counts", "load", "sums")
+
+    def __init__(self) -> None:
+        self.counts = [0] * N_COUNTS
+        self.sums = [0.0] * N_SUMS
+        self.load = np.zeros((MAX_DEPARTMENTS, MAX_NEW_HANDOFFS), np.int64)
+
+
 @register_jitable(inline="always")
 def pick(cumulative, n, u):
     """The category a uniform ``u`` falls in: ``bisect_right(cumulative[:n], u)``, at most
@@ -134,12 +159,12 @@ def issue_chances(p, surge, fixed_share, out):
 
 
 @register_jitable(inline="always")
-def customer_issue(p, dice, uid, flags, department, issue_age, handoffs, chance, counts, load):
+def customer_issue(p, dice, uid, flags, department, issue_age, handoffs, chance, t):
     """Steps 3-4: maybe a new issue, tried in self-service if routine; an open issue is
     routed to its department, counting this week's handoffs on the way.
 
     ``chance`` is the segment's chance of an issue (:func:`issue_chances`). A routed
-    contact adds one to ``load[department, handoffs]``, which the capacity plan reads.
+    contact adds one to ``t.load[department, handoffs]``, which the capacity plan reads.
     Returns (flags, department, issue_age, handoffs, new_handoffs).
     """
     new_handoffs = 0
@@ -153,7 +178,7 @@ def customer_issue(p, dice, uid, flags, department, issue_age, handoffs, chance,
             flags |= MOMENT_OF_TRUTH
         department = int(roll(dice, Stream.DEPARTMENT, uid) * p.departments)
         if flags & MOMENT_OF_TRUTH == 0 and roll(dice, Stream.SELF_SERVICE, uid) < p.self_service:
-            counts[C_SELF_SERVICE_USES] += 1
+            t.counts[C_SELF_SERVICE_USES] += 1
             if roll(dice, Stream.SELF_SERVICE_OK, uid) < p.self_service_success:
                 return flags & ~OPEN, department, issue_age, handoffs, new_handoffs
             issue_age = 1  # a failed self-service attempt costs a week
@@ -164,7 +189,7 @@ def customer_issue(p, dice, uid, flags, department, issue_age, handoffs, chance,
     flags &= ~HOPPED
     if department > p.departments - 1:
         department = p.departments - 1
-    load[department, new_handoffs] += 1
+    t.load[department, new_handoffs] += 1
     return flags, department, issue_age, handoffs, new_handoffs
 
 
@@ -215,8 +240,7 @@ def customer_service(
     servers,
     pool_start,
     pool_len,
-    counts,
-    sums,
+    t,
 ):
     """Steps 5-6 for a customer with a routed issue: served within capacity or kept
     waiting; the outcome, the experience, maybe a channel hop; a complaint and its
@@ -230,14 +254,14 @@ def customer_service(
     """
     moment = flags & MOMENT_OF_TRUTH != 0
     weight = rules.criticality_weight(moment, p.moment_of_truth_weight)
-    load = 1.0 + p.handoff_time_share * new_handoffs
-    sums[S_DEMAND_HOURS] += p.handle_time * load
+    work = 1.0 + p.handoff_time_share * new_handoffs
+    t.sums[S_DEMAND_HOURS] += p.handle_time * work
     if roll(dice, Stream.SERVED, uid) >= share:
         satisfaction = rules.wait_satisfaction(satisfaction, weight, p.wait_penalty)
         flags, issue_age, outcome, outcome_week = _age_issue(
             p, flags, issue_age, outcome, outcome_week, week
         )
-        counts[C_BACKLOG] += 1
+        t.counts[C_BACKLOG] += 1
         return flags, channel, issue_age, handoffs, satisfaction, outcome, outcome_week, -1, 0
     fresh = flags & FRESH != 0
     handoffs += new_handoffs
@@ -278,22 +302,22 @@ def customer_service(
         satisfaction, expectation, quality, weight, p.satisfaction_rate
     )
     contact = int(satisfaction * FIXED_POINT + 0.5)
-    counts[C_CONTACTS] += 1
-    counts[C_HANDOFFS] += new_handoffs
-    sums[S_TIME_TAKEN] += taken
-    sums[S_CONTACT_COST] += p.contact_cost[channel] * load
+    t.counts[C_CONTACTS] += 1
+    t.counts[C_HANDOFFS] += new_handoffs
+    t.sums[S_TIME_TAKEN] += taken
+    t.sums[S_CONTACT_COST] += p.contact_cost[channel] * work
     if fresh:
-        counts[C_FIRST_CONTACTS] += 1
+        t.counts[C_FIRST_CONTACTS] += 1
         if resolved:
-            counts[C_FIRST_RESOLVED] += 1
+            t.counts[C_FIRST_RESOLVED] += 1
     if resolved:
         experience = rules.contact_experience(quality, expectation)
         if handoffs == 0 and fresh:
-            sums[S_EXPERIENCE_FIRST] += experience
-            counts[C_EXPERIENCE_FIRST_N] += 1
+            t.sums[S_EXPERIENCE_FIRST] += experience
+            t.counts[C_EXPERIENCE_FIRST_N] += 1
         elif handoffs > 0:
-            sums[S_EXPERIENCE_HANDOFF] += experience
-            counts[C_EXPERIENCE_HANDOFF_N] += 1
+            t.sums[S_EXPERIENCE_HANDOFF] += experience
+            t.counts[C_EXPERIENCE_HANDOFF_N] += 1
         flags &= ~OPEN
         outcome = RESOLVED_FIRST if fresh else RESOLVED_LATER
         outcome_week = week
@@ -309,7 +333,7 @@ def customer_service(
     flags &= ~FRESH
     if flags & COMPLAINED == 0 and (not resolved or satisfaction < expectation):
         flags, satisfaction = customer_complaint(
-            p, dice, uid, flags, segment, satisfaction, expectation, counts
+            p, dice, uid, flags, segment, satisfaction, expectation, t
         )
     return (
         flags,
@@ -325,7 +349,7 @@ def customer_service(
 
 
 @register_jitable(inline="always")
-def customer_complaint(p, dice, uid, flags, segment, satisfaction, expectation, counts):
+def customer_complaint(p, dice, uid, flags, segment, satisfaction, expectation, t):
     """A dissatisfied customer may complain (once per issue); an empowered firm may
     recover it. Returns (flags, satisfaction)."""
     chance = rules.complaint_probability(
@@ -335,7 +359,7 @@ def customer_complaint(p, dice, uid, flags, segment, satisfaction, expectation, 
     if roll(dice, Stream.COMPLAINT, uid) >= chance:
         return flags, satisfaction
     flags |= EVER_COMPLAINED
-    counts[C_COMPLAINTS] += 1
+    t.counts[C_COMPLAINTS] += 1
     if roll(dice, Stream.RECOVERY, uid) < p.empowerment * p.recovery_success:
         satisfaction = rules.recover_satisfaction(satisfaction, expectation, p.recovery_boost)
     return flags, satisfaction
@@ -374,8 +398,7 @@ def customer_settle(
     contacted,
     bound,
     survivors,
-    counts,
-    sums,
+    t,
 ):
     """Steps 7-9: leave, or drift (without a contact), pay and grow in tenure, and count
     in word of mouth.
@@ -388,15 +411,15 @@ def customer_settle(
     """
     tracked = outcome != 0 and week - outcome_week < DEFECTION_WINDOW_WEEKS
     if tracked:
-        counts[C_AT_RISK + outcome] += 1
+        t.counts[C_AT_RISK + outcome] += 1
     u = roll(dice, Stream.CHURN, uid)
     if u < bound and u < churn_hazard(p, satisfaction, expectation, tenure):
-        counts[C_CHURNED] += 1
+        t.counts[C_CHURNED] += 1
         if flags & EVER_COMPLAINED:
-            counts[C_CHURNED_COMPLAINED] += 1
-        sums[S_CHURNED_REVENUE] += lifetime_revenue
+            t.counts[C_CHURNED_COMPLAINED] += 1
+        t.sums[S_CHURNED_REVENUE] += lifetime_revenue
         if tracked:
-            counts[C_DEFECTED + outcome] += 1
+            t.counts[C_DEFECTED + outcome] += 1
         return flags & ~ACTIVE, satisfaction, tenure, lifetime_revenue, survivors
     if not contacted:
         satisfaction = rules.drift_satisfaction(satisfaction, expectation, p.satisfaction_rate)
@@ -434,23 +457,23 @@ def count_survivor(p, satisfaction, spend, survivors):
 
 
 @register_jitable
-def add_survivors(survivors, counts, sums):
+def add_survivors(survivors, t):
     """Add a tally of :func:`count_survivor` to the week's (or a chunk's) tallies."""
-    sums[S_REVENUE] += survivors[0]
-    sums[S_SATISFACTION] += survivors[1]
-    counts[C_PROMOTERS] += survivors[2]
-    counts[C_DETRACTORS] += survivors[3]
+    t.sums[S_REVENUE] += survivors[0]
+    t.sums[S_SATISFACTION] += survivors[1]
+    t.counts[C_PROMOTERS] += survivors[2]
+    t.counts[C_DETRACTORS] += survivors[3]
 
 
 @register_jitable(inline="always")
-def tally_word_of_mouth(p, satisfaction, counts, sums):
+def tally_word_of_mouth(p, satisfaction, t):
     """An active customer's satisfaction and NPS class, for the week's averages."""
-    sums[S_SATISFACTION] += satisfaction
+    t.sums[S_SATISFACTION] += satisfaction
     kind = rules.nps_class(satisfaction, p.promoter_threshold, p.detractor_threshold)
     if kind == 1:
-        counts[C_PROMOTERS] += 1
+        t.counts[C_PROMOTERS] += 1
     elif kind == -1:
-        counts[C_DETRACTORS] += 1
+        t.counts[C_DETRACTORS] += 1
 
 
 # ---------------------------------------------------------------------------

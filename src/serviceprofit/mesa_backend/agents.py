@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..params import Params
+    from ..week import Tally
     from .model import ServiceProfitModel
 
 
@@ -60,7 +61,7 @@ class Customer(mesa.Agent):
         return bool(self.flags & EVER_COMPLAINED)
 
     # 3-4. issues and routing ---------------------------------------------------
-    def develop_issue(self, p: Params, chances: list[float], counts: list[int], load: Any) -> None:
+    def develop_issue(self, p: Params, chances: list[float], t: Tally) -> None:
         """Maybe a new issue (self-service first if routine); route an open one."""
         self.contacted = False
         self.flags, self.department, self.issue_age, self.handoffs, self.new_handoffs = (
@@ -73,8 +74,7 @@ class Customer(mesa.Agent):
                 self.issue_age,
                 self.handoffs,
                 chances[self.segment],
-                counts,
-                load,
+                t,
             )
         )
 
@@ -85,8 +85,7 @@ class Customer(mesa.Agent):
         share: float,
         servers: np.ndarray,
         pools: tuple[Any, Any],
-        counts: list[int],
-        sums: list[float],
+        t: Tally,
     ) -> None:
         model = self.model
         (
@@ -119,15 +118,14 @@ class Customer(mesa.Agent):
             servers,
             pools[0],
             pools[1],
-            counts,
-            sums,
+            t,
         )
         if server >= 0:
             self.contacted = True
             model.servers[server].record_contact(contact)
 
     # 7-9. churn, revenue, word of mouth ----------------------------------------
-    def settle(self, p: Params, counts: list[int], sums: list[float]) -> None:
+    def settle(self, p: Params, t: Tally) -> None:
         """Leave, or pay this week's spend and grow in tenure."""
         model = self.model
         (
@@ -152,8 +150,7 @@ class Customer(mesa.Agent):
             self.contacted,
             1.0,  # no bound on the churn hazard: the rule is evaluated for everyone
             model.survivors,
-            counts,
-            sums,
+            t,
         )
         if not self.flags & ACTIVE:
             model.retire(self)
@@ -181,7 +178,7 @@ class Staff(mesa.Agent):
         self.served_fixed += satisfaction_fixed
         self.served += 1
 
-    def step(self, p: Params, counts: list[int]) -> None:
+    def step(self, p: Params, t: Tally) -> None:
         """Satisfaction, skill and time standard move; then perhaps quit."""
         model = self.model
         pressure = model.pressure[min(self.department, len(model.pressure) - 1)]
@@ -209,7 +206,7 @@ class Staff(mesa.Agent):
         )
         self.served_fixed, self.served = 0, 0
         if quits:
-            counts[week.C_STAFF_QUITS] += 1
+            t.counts[week.C_STAFF_QUITS] += 1
             self.remove()
 
 

@@ -27,8 +27,6 @@ from ..week import (
     C_STAFF_ACTIVE,
     C_STAFF_HIRED,
     C_STAFF_LAID_OFF,
-    MAX_DEPARTMENTS,
-    MAX_NEW_HANDOFFS,
     N_COUNTS,
     N_SUMS,
     S_STAFF_SATISFACTION,
@@ -36,6 +34,7 @@ from ..week import (
     SERVER_SATISFACTION,
     SERVER_SKILL,
     SERVER_TIME_TAKEN,
+    Tally,
 )
 from .agents import Customer, Owner, Staff
 
@@ -124,7 +123,8 @@ class ServiceProfitModel(mesa.Model):
     # -- the week ------------------------------------------------------------------
     def step(self) -> None:
         now = self.week
-        counts, sums = [0] * N_COUNTS, [0.0] * N_SUMS
+        t = Tally()
+        counts, sums = t.counts, t.sums
         self.dice.roll(now, max(self.next_customer_uid, self.next_staff_uid))
 
         # 1. Owner: reorganisations and the review of lagged KPIs
@@ -132,7 +132,7 @@ class ServiceProfitModel(mesa.Model):
         self.owner.step(p)
 
         # 2. Staff: satisfaction, skill, time standard, quits; then hiring and layoffs
-        self.staff.shuffle_do("step", p, counts)
+        self.staff.shuffle_do("step", p, t)
         self._staff_changes(now, p, counts)
 
         # 3-4. Customers: new issues (and self-service), routing
@@ -140,29 +140,28 @@ class ServiceProfitModel(mesa.Model):
         chances = week.issue_chances(p, surge, fixed_share, [0.0] * p.n_segments)
         customers = self.customers
         counts[C_CUSTOMERS_START] = len(customers)
-        load = np.zeros((MAX_DEPARTMENTS, MAX_NEW_HANDOFFS), np.int64)
-        customers.do("develop_issue", p, chances, counts, load)
+        customers.do("develop_issue", p, chances, t)
         seekers = [c for c in customers if c.issue_open]
 
         # capacity: work pressure per department, time per contact, share served
-        share = self._plan_capacity(p, load)
+        share = self._plan_capacity(p, t.load)
         servers, pools = self._servers_table(p)
 
         # 5-6. Service, outcome, complaint
         for customer in seekers:
-            customer.be_served(p, share[customer.department], servers, pools, counts, sums)
+            customer.be_served(p, share[customer.department], servers, pools, t)
 
         # 7-9. Churn, revenue, word of mouth
         self.survivors = week.NO_SURVIVORS
-        customers.do("settle", p, counts, sums)
-        week.add_survivors(self.survivors, counts, sums)
+        customers.do("settle", p, t)
+        week.add_survivors(self.survivors, t)
 
         # 10. Acquisition: marketing and referrals by promoters
         bought, referred = firm.acquisitions(
             p, self.owner.state, self.dice, counts[week.C_PROMOTERS]
         )
         for newcomer in self._create_customers(bought + referred, initial=False):
-            week.tally_word_of_mouth(p, newcomer.satisfaction, counts, sums)
+            week.tally_word_of_mouth(p, newcomer.satisfaction, t)
         counts[C_ACQUIRED] = bought + referred
         counts[C_CUSTOMERS_ACTIVE] = len(self.customers)
 

@@ -48,6 +48,7 @@ from ..week import (
     SERVER_SATISFACTION,
     SERVER_SKILL,
     SERVER_TIME_TAKEN,
+    TALLY_DTYPE,
 )
 from .state import Customers, Staff
 
@@ -84,7 +85,7 @@ def n_chunks(stored):
 
 
 @njit(cache=True)
-def create_customers(c, start, count, first_uid, p, dice, initial, counts, sums):
+def create_customers(c, start, count, first_uid, p, dice, initial, t):
     """Fill slots ``start..start+count`` with new customers numbered from ``first_uid``;
     newcomers (not ``initial``) count in the week's word of mouth, in uid order."""
     for i in range(start, start + count):
@@ -107,11 +108,11 @@ def create_customers(c, start, count, first_uid, p, dice, initial, counts, sums)
         c.expectation[i] = expectation
         c.lifetime_revenue[i] = 0.0
         if not initial:
-            week.tally_word_of_mouth(p, c.satisfaction[i], counts, sums)
+            week.tally_word_of_mouth(p, c.satisfaction[i], t)
 
 
 @njit(cache=True)
-def _issues_range(c, lo, hi, p, dice, chances, counts, load):
+def _issues_range(c, lo, hi, p, dice, chances, t):
     """Steps 3-4 for the customers in slots ``lo..hi`` (``week.customer_issue``)."""
     for i in range(lo, hi):
         flags = np.int64(c.flags[i])
@@ -126,8 +127,7 @@ def _issues_range(c, lo, hi, p, dice, chances, counts, load):
             np.int64(c.issue_age[i]),
             np.int64(c.handoffs[i]),
             chances[c.segment[i]],
-            counts,
-            load,
+            t,
         )
         if new[0] != flags or new[0] & OPEN:
             c.flags[i] = new[0]
@@ -138,16 +138,14 @@ def _issues_range(c, lo, hi, p, dice, chances, counts, load):
 
 
 @njit(cache=True, parallel=True)
-def _issues_parallel(c, stored, records, r, dice, chances, counts, load):
-    # the record goes in as its row: a parallel region cannot take a long named tuple
+def _issues_parallel(c, stored, records, r, dice, chances, tallies):
     for k in prange(n_chunks(stored)):
         lo = k * CHUNK
-        p = records[r]
-        _issues_range(c, lo, min(lo + CHUNK, stored), p, dice, chances, counts[k], load[k])
+        _issues_range(c, lo, min(lo + CHUNK, stored), records[r], dice, chances, tallies[k])
 
 
 @njit(cache=True)
-def _serve_range(c, lo, hi, p, week_, dice, share, servers, pools, bounds, counts, sums, served):
+def _serve_range(c, lo, hi, p, week_, dice, share, servers, pools, bounds, t, served):
     """Steps 5-9 for the customers in slots ``lo..hi``: service (``week.customer_service``)
     for those with a routed issue, then churn, spend and word of mouth for everyone
     (``week.customer_settle``)."""
@@ -202,8 +200,7 @@ def _serve_range(c, lo, hi, p, week_, dice, share, servers, pools, bounds, count
                 servers,
                 pool_start,
                 pool_len,
-                counts,
-                sums,
+                t,
             )
             c.channel[i] = channel
             c.issue_age[i] = issue_age
@@ -236,23 +233,20 @@ def _serve_range(c, lo, hi, p, week_, dice, share, servers, pools, bounds, count
             contacted,
             bound,
             survivors,
-            counts,
-            sums,
+            t,
         )
         c.flags[i] = flags
         c.satisfaction[i] = satisfaction
         c.tenure[i] = tenure
         c.lifetime_revenue[i] = revenue
-    week.add_survivors(survivors, counts, sums)
+    week.add_survivors(survivors, t)
     for j in range(n_contacts):
         served[contact_server[j], 0] += contact_value[j]
         served[contact_server[j], 1] += 1
 
 
 @njit(cache=True, parallel=True)
-def _serve_parallel(
-    c, stored, records, r, week_, dice, share, servers, pools, bounds, counts, sums, served
-):
+def _serve_parallel(c, stored, records, r, week_, dice, share, servers, pools, bounds, tallies, served):
     for k in prange(n_chunks(stored)):
         lo = k * CHUNK
         p = records[r]
@@ -267,8 +261,7 @@ def _serve_parallel(
             servers,
             pools,
             bounds,
-            counts[k],
-            sums[k],
+            tallies[k],
             served[numba.get_thread_id()],
         )
 
@@ -366,22 +359,17 @@ def _grow_staff(s, capacity):
         np.zeros(capacity, np.int64),
         np.zeros(capacity, np.int64),
     )
-    for old, new in (
-        (s.uid, grown.uid),
-        (s.department, grown.department),
-        (s.served_fixed, grown.served_fixed),
-        (s.served_n, grown.served_n),
-    ):
-        new[: old.size] = old
-    for old, new in (
-        (s.skill, grown.skill),
-        (s.satisfaction, grown.satisfaction),
-        (s.standard, grown.standard),
-        (s.time_taken, grown.time_taken),
-        (s.tenure, grown.tenure),
-        (s.mirror, grown.mirror),
-    ):
-        new[: old.size] = old
+    n = s.uid.size
+    grown.uid[:n] = s.uid
+    grown.department[:n] = s.department
+    grown.skill[:n] = s.skill
+    grown.satisfaction[:n] = s.satisfaction
+    grown.standard[:n] = s.standard
+    grown.time_taken[:n] = s.time_taken
+    grown.tenure[:n] = s.tenure
+    grown.mirror[:n] = s.mirror
+    grown.served_fixed[:n] = s.served_fixed
+    grown.served_n[:n] = s.served_n
     return grown
 
 
@@ -545,17 +533,16 @@ def _make_room(c, counters, arriving):
 
 
 @njit(cache=True)
-def start_run(c, s, counters, records, index, key):
-    """Week 0's customers and staff (as ``ServiceProfitModel.__init__``)."""
+def start_run(c, s, counters, records, index, key, scratch):
+    """Week 0's customers and staff (as ``ServiceProfitModel.__init__``); ``scratch`` is
+    a row of ``TALLY_DTYPE`` the caller holds (initial customers are not tallied)."""
     p = records[index[0]]
     dice = (key, np.uint64(0))
     counters[K_POOL_DEPARTMENTS] = p.departments
     counters[K_PRESSURE_DEPARTMENTS] = p.departments
     s = hire_staff(s, counters, p, dice, p.initial_staff, True)
     n = p.initial_customers
-    scratch_counts = np.zeros(N_COUNTS, np.int64)
-    scratch_sums = np.zeros(N_SUMS)
-    create_customers(c, 0, n, 0, p, dice, True, scratch_counts, scratch_sums)
+    create_customers(c, 0, n, 0, p, dice, True, scratch[0])
     counters[K_STORED] = n
     counters[K_ACTIVE] = n
     counters[K_NEXT_CUSTOMER_UID] = n
@@ -572,6 +559,7 @@ def advance(
     history,
     totals,
     pressure,
+    week_tally,
     records,
     index,
     bounds,
@@ -582,8 +570,10 @@ def advance(
     threads,
 ):
     """Run weeks ``start..stop`` of a run; return the (possibly reallocated) customer and
-    staff arrays. ``totals`` is (counts, sums) summed over the weeks. With ``threads``
-    above 1 the customer passes of large runs run in parallel over chunks."""
+    staff arrays. ``totals`` is (counts, sums) summed over the weeks; ``week_tally`` one
+    row of ``TALLY_DTYPE`` for the week's tally (a record points into it: the caller
+    holds it, so it outlives the loop). With ``threads`` above 1 the customer passes of
+    large runs run in parallel over chunks."""
     parallel = threads > 1
     share = np.zeros(MAX_DEPARTMENTS)
     chances = np.zeros(bounds.shape[1])
@@ -591,8 +581,12 @@ def advance(
         r = index[now]
         p = records[r]
         dice = (key, np.uint64(now))
-        counts = np.zeros(N_COUNTS, np.int64)
-        sums = np.zeros(N_SUMS)
+        t = week_tally[0]  # a pointer into the caller's array, which outlives this loop
+        counts = t.counts
+        sums = t.sums
+        counts[:] = 0
+        sums[:] = 0.0
+        t.load[:] = 0
 
         # 1. Owner: reorganisations and the review of lagged KPIs
         firm.begin_week(p, firm_state, history, dice, now)
@@ -618,18 +612,16 @@ def advance(
         counts[C_CUSTOMERS_START] = counters[K_ACTIVE]
         stored = counters[K_STORED]
         chunks = n_chunks(stored)
-        chunk_counts = np.zeros((chunks, N_COUNTS), np.int64)
-        load = np.zeros((chunks, MAX_DEPARTMENTS, MAX_NEW_HANDOFFS), np.int64)
+        tallies = np.zeros(chunks, TALLY_DTYPE)
         if parallel and chunks >= PARALLEL_FROM_CHUNKS:
-            _issues_parallel(c, stored, records, r, dice, chances, chunk_counts, load)
+            _issues_parallel(c, stored, records, r, dice, chances, tallies)
         else:
             for k in range(chunks):
                 lo = k * CHUNK
-                hi = min(lo + CHUNK, stored)
-                _issues_range(c, lo, hi, p, dice, chances, chunk_counts[k], load[k])
-        week_load = np.zeros((MAX_DEPARTMENTS, MAX_NEW_HANDOFFS), np.int64)
+                _issues_range(c, lo, min(lo + CHUNK, stored), p, dice, chances, tallies[k])
+        week_load = t.load
         for k in range(chunks):
-            week_load += load[k]
+            week_load += tallies[k].load
 
         # capacity: work pressure per department, time per contact, share served
         hours_per_head = p.contact_hours * p.productivity * firm.capacity_factor(p, firm_state, now)
@@ -643,14 +635,12 @@ def advance(
             servers[row, SERVER_TIME_TAKEN] = s.time_taken[j]
 
         # 5-9. Service, complaint, churn, revenue, word of mouth
-        chunk_sums = np.zeros((chunks, N_SUMS))
         pools = (pool_start, pool_len)
         table = (bounds[r], bound_expectation[r])
         if parallel and chunks >= PARALLEL_FROM_CHUNKS:
             served = np.zeros((threads, n_staff, 2), np.int64)
             _serve_parallel(
-                c, stored, records, r, now, dice, share, servers, pools, table, chunk_counts,
-                chunk_sums, served,
+                c, stored, records, r, now, dice, share, servers, pools, table, tallies, served,
             )
         else:
             served = np.zeros((1, n_staff, 2), np.int64)
@@ -658,21 +648,21 @@ def advance(
                 lo = k * CHUNK
                 hi = min(lo + CHUNK, stored)
                 _serve_range(
-                    c, lo, hi, p, now, dice, share, servers, pools, table, chunk_counts[k],
-                    chunk_sums[k], served[0],
+                    c, lo, hi, p, now, dice, share, servers, pools, table, tallies[k], served[0],
                 )
         for row in range(n_staff):
             j = members[row]
             s.served_fixed[j] = 0
             s.served_n[j] = 0
-            for t in range(served.shape[0]):
-                s.served_fixed[j] += served[t, row, 0]
-                s.served_n[j] += served[t, row, 1]
+            for th in range(served.shape[0]):
+                s.served_fixed[j] += served[th, row, 0]
+                s.served_n[j] += served[th, row, 1]
         for k in range(chunks):  # in chunk order: the same sums whoever ran which chunk
+            chunk = tallies[k]
             for m in range(N_COUNTS):
-                counts[m] += chunk_counts[k, m]
+                counts[m] += chunk.counts[m]
             for m in range(N_SUMS):
-                sums[m] += chunk_sums[k, m]
+                sums[m] += chunk.sums[m]
         counters[K_ACTIVE] -= counts[week.C_CHURNED]
 
         # 10. Acquisition: marketing and referrals by promoters
@@ -680,8 +670,7 @@ def advance(
         arriving = bought + referred
         c = _make_room(c, counters, arriving)
         create_customers(
-            c, counters[K_STORED], arriving, counters[K_NEXT_CUSTOMER_UID], p, dice, False,
-            counts, sums,
+            c, counters[K_STORED], arriving, counters[K_NEXT_CUSTOMER_UID], p, dice, False, t
         )
         counters[K_STORED] += arriving
         counters[K_ACTIVE] += arriving
@@ -776,13 +765,14 @@ def _run_alone(c, p, records, index, weeks, bounds, bound_expectation, key, hist
     """One whole run on this thread, as :func:`advance` runs it from Python."""
     counters = np.zeros(N_COUNTERS, np.int64)
     s = new_staff_arrays(p.initial_staff + 16)
-    s = start_run(c, s, counters, records, index, key)
+    week_tally = np.zeros(1, TALLY_DTYPE)
+    s = start_run(c, s, counters, records, index, key, week_tally)
     firm_state, pending, own_history = firm.new_firm(p, weeks)
     totals = (np.zeros(N_COUNTS, np.int64), np.zeros(N_SUMS))
     pressure = np.zeros(MAX_DEPARTMENTS)
     advance(
-        c, s, counters, firm_state, pending, own_history, totals, pressure, records, index,
-        bounds, bound_expectation, key, 0, weeks, 1,
+        c, s, counters, firm_state, pending, own_history, totals, pressure, week_tally,
+        records, index, bounds, bound_expectation, key, 0, weeks, 1,
     )
     history[:weeks] = own_history
     counts[:] = totals[0]

@@ -20,7 +20,7 @@ from ..params import MAX_SEGMENTS, Params, ParamSchedule, stack_records
 from ..result import RunResult, summarise
 from ..rng import run_key
 from ..scenario import Scenario
-from ..week import ACTIVE, EVER_COMPLAINED, MAX_DEPARTMENTS, N_COUNTS, N_SUMS, OPEN
+from ..week import ACTIVE, EVER_COMPLAINED, MAX_DEPARTMENTS, N_COUNTS, N_SUMS, OPEN, TALLY_DTYPE
 from . import kernel as k
 from .state import PRECISIONS, allocate_customers
 
@@ -62,10 +62,12 @@ def churn_tables(records: np.ndarray, precision: str) -> tuple[np.ndarray, np.nd
 
 def timeseries(history: np.ndarray) -> pd.DataFrame:
     """The metrics rows of a run's history as the time series both backends return."""
-    frame = pd.DataFrame(history[:, : len(METRICS)], columns=list(METRICS))
-    for name in COUNT_METRICS:
-        frame[name] = frame[name].astype(np.int64)
-    return frame
+    return pd.DataFrame(
+        {
+            name: history[:, i].astype(np.int64) if name in COUNT_METRICS else history[:, i]
+            for i, name in enumerate(METRICS)
+        }
+    )
 
 
 def run_one(
@@ -87,7 +89,8 @@ def run_one(
     s = k.new_staff_arrays(p0.initial_staff + 16)
     counters = np.zeros(k.N_COUNTERS, np.int64)
     counters[k.K_KEEP_AGENTS] = int(keep_agents)
-    s = k.start_run(c, s, counters, records, schedule.index, key)
+    week_tally = np.zeros(1, TALLY_DTYPE)
+    s = k.start_run(c, s, counters, records, schedule.index, key, week_tally)
     firm_state, pending, history = firm.new_firm(p0, weeks)
     totals = (np.zeros(N_COUNTS, np.int64), np.zeros(N_SUMS))
     pressure = np.zeros(MAX_DEPARTMENTS)
@@ -103,6 +106,7 @@ def run_one(
             history,
             totals,
             pressure,
+            week_tally,
             records,
             schedule.index,
             bounds,
