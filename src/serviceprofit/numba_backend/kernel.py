@@ -246,7 +246,9 @@ def _serve_range(c, lo, hi, p, week_, dice, share, servers, pools, bounds, t, se
 
 
 @njit(cache=True, parallel=True)
-def _serve_parallel(c, stored, records, r, week_, dice, share, servers, pools, bounds, tallies, served):
+def _serve_parallel(
+    c, stored, records, r, week_, dice, share, servers, pools, bounds, tallies, served
+):
     for k in prange(n_chunks(stored)):
         lo = k * CHUNK
         p = records[r]
@@ -443,7 +445,9 @@ def _plan_capacity(s, members, pool_start, pool_len, p, load, hours_per_head, sh
         )
         for k in range(pool_start[d], pool_start[d] + pool_len[d]):
             j = members[k]
-            s.time_taken[j] = rules.time_per_contact(s.standard[j], pressure[d], p.pressure_exponent)
+            s.time_taken[j] = rules.time_per_contact(
+                s.standard[j], pressure[d], p.pressure_exponent
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -625,7 +629,9 @@ def advance(
 
         # capacity: work pressure per department, time per contact, share served
         hours_per_head = p.contact_hours * p.productivity * firm.capacity_factor(p, firm_state, now)
-        _plan_capacity(s, members, pool_start, pool_len, p, week_load, hours_per_head, share, pressure)
+        _plan_capacity(
+            s, members, pool_start, pool_len, p, week_load, hours_per_head, share, pressure
+        )
         counters[K_PRESSURE_DEPARTMENTS] = p.departments
         servers = np.zeros((n_staff, SERVER_COLUMNS))
         for row in range(n_staff):
@@ -640,7 +646,18 @@ def advance(
         if parallel and chunks >= PARALLEL_FROM_CHUNKS:
             served = np.zeros((threads, n_staff, 2), np.int64)
             _serve_parallel(
-                c, stored, records, r, now, dice, share, servers, pools, table, tallies, served,
+                c,
+                stored,
+                records,
+                r,
+                now,
+                dice,
+                share,
+                servers,
+                pools,
+                table,
+                tallies,
+                served,
             )
         else:
             served = np.zeros((1, n_staff, 2), np.int64)
@@ -648,7 +665,18 @@ def advance(
                 lo = k * CHUNK
                 hi = min(lo + CHUNK, stored)
                 _serve_range(
-                    c, lo, hi, p, now, dice, share, servers, pools, table, tallies[k], served[0],
+                    c,
+                    lo,
+                    hi,
+                    p,
+                    now,
+                    dice,
+                    share,
+                    servers,
+                    pools,
+                    table,
+                    tallies[k],
+                    served[0],
                 )
         for row in range(n_staff):
             j = members[row]
@@ -717,13 +745,31 @@ def run_ensemble(
         capacity = p.initial_customers + max(1024, p.initial_customers // 16)
         if wide:
             _run_alone(
-                new_customers(capacity, np.zeros(0, np.float64)), p, records, index[r], weeks[r], bounds,
-                bound_expectation, keys[r], history[r], counts[r], sums[r],
+                new_customers(capacity, np.zeros(0, np.float64)),
+                p,
+                records,
+                index[r],
+                weeks[r],
+                bounds,
+                bound_expectation,
+                keys[r],
+                history[r],
+                counts[r],
+                sums[r],
             )
         else:
             _run_alone(
-                new_customers(capacity, np.zeros(0, np.float32)), p, records, index[r], weeks[r], bounds,
-                bound_expectation, keys[r], history[r], counts[r], sums[r],
+                new_customers(capacity, np.zeros(0, np.float32)),
+                p,
+                records,
+                index[r],
+                weeks[r],
+                bounds,
+                bound_expectation,
+                keys[r],
+                history[r],
+                counts[r],
+                sums[r],
             )
 
 
@@ -757,7 +803,9 @@ def new_staff_arrays(capacity):
 def _grow_staff_empty():
     empty_int = np.zeros(0, np.int64)
     empty = np.zeros(0)
-    return Staff(empty_int, empty_int, empty, empty, empty, empty, empty, empty, empty_int, empty_int)
+    return Staff(
+        empty_int, empty_int, empty, empty, empty, empty, empty, empty, empty_int, empty_int
+    )
 
 
 @njit(cache=True)
@@ -771,8 +819,23 @@ def _run_alone(c, p, records, index, weeks, bounds, bound_expectation, key, hist
     totals = (np.zeros(N_COUNTS, np.int64), np.zeros(N_SUMS))
     pressure = np.zeros(MAX_DEPARTMENTS)
     advance(
-        c, s, counters, firm_state, pending, own_history, totals, pressure, week_tally,
-        records, index, bounds, bound_expectation, key, 0, weeks, 1,
+        c,
+        s,
+        counters,
+        firm_state,
+        pending,
+        own_history,
+        totals,
+        pressure,
+        week_tally,
+        records,
+        index,
+        bounds,
+        bound_expectation,
+        key,
+        0,
+        weeks,
+        1,
     )
     history[:weeks] = own_history
     counts[:] = totals[0]
