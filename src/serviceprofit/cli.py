@@ -84,11 +84,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["weeks"] = args.weeks
     scenario = load_scenario(args.scenario, overrides)
     out = _out_dir(args.out)
+    if args.precision is not None and args.backend != "numba":
+        raise InputError(f"--precision {args.precision}: applies to --backend numba only")
     result = simulate(
         scenario,
         backend=args.backend,
         seed=args.seed,
         progress=Progress(f"{scenario.name} [{args.backend}]"),
+        precision=args.precision,
     )
     width = max(len(k) for k in result.summary)
     print(f"{scenario.name}: {scenario.weeks} weeks, backend {args.backend}, seed {args.seed}")
@@ -362,6 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--precision",
+        choices=("float32", "float64"),
+        default=None,
+        help="numba backend: customer state in float32 (default) or float64, with which"
+        " a run is the Mesa run bit for bit",
+    )
     run.add_argument("--weeks", type=int, help="override the scenario's weeks")
     run.add_argument(
         "--set",

@@ -230,7 +230,7 @@ def staffing(p, firm, pending, week, staff_active):
     Vacancies are filled after the hiring lag (at the earliest next week); a target
     below the staff on hand is met by layoffs at once, and cancels hires on their way.
     """
-    target = int(math.floor(firm[F_HEADCOUNT_TARGET] + 0.5))
+    target = math.floor(firm[F_HEADCOUNT_TARGET] + 0.5)
     arriving = pending[week]
     pending[week] = 0
     on_hand = staff_active + arriving

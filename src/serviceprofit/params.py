@@ -282,7 +282,7 @@ def stack_records(records: list[Params]) -> np.ndarray:
     return np.array(rows, dtype=RECORD_DTYPE)
 
 
-def _make_params_of():  # noqa: ANN202
+def _make_params_of():
     """``params_of(row)``: the :class:`Params` of one structured row, in compiled code.
 
     Written out from the field list, so that a field added to :class:`Params` reaches
@@ -291,7 +291,7 @@ def _make_params_of():  # noqa: ANN202
     """
     body = ", ".join(f"row.{name}" for name in Params._fields)
     namespace: dict[str, object] = {"Params": Params}
-    exec(f"def params_of(row):\n    return Params({body})\n", namespace)  # noqa: S102
+    exec(f"def params_of(row):\n    return Params({body})\n", namespace)
     function = namespace["params_of"]
     function.__doc__ = _make_params_of.__doc__
     return register_jitable(function)

@@ -115,9 +115,7 @@ def summarise(
         "customer_lifetime_value": _ratio(revenue_per_customer_week, weekly_churn),
     }
     diagnostics = {
-        "experience_resolved_first": _ratio(
-            sums[S_EXPERIENCE_FIRST], counts[C_EXPERIENCE_FIRST_N]
-        ),
+        "experience_resolved_first": _ratio(sums[S_EXPERIENCE_FIRST], counts[C_EXPERIENCE_FIRST_N]),
         "experience_resolved_after_handoff": _ratio(
             sums[S_EXPERIENCE_HANDOFF], counts[C_EXPERIENCE_HANDOFF_N]
         ),

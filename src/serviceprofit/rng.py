@@ -128,7 +128,7 @@ class Dice:
         return values[agent]
 
 
-def roll(dice, stream, agent):  # noqa: ANN001, ANN201 (Python and compiled)
+def roll(dice, stream, agent):
     """``uniform(key, stream, week, agent)`` of the week ``dice`` stands for.
 
     In Python ``dice`` is a :class:`Dice`; in compiled code the pair (key, week) of
@@ -141,8 +141,8 @@ def roll(dice, stream, agent):  # noqa: ANN001, ANN201 (Python and compiled)
 
 
 @overload(roll, inline="always")
-def _roll_compiled(dice, stream, agent):  # noqa: ANN001, ANN202
-    def impl(dice, stream, agent):  # noqa: ANN001, ANN202
+def _roll_compiled(dice, stream, agent):
+    def impl(dice, stream, agent):
         return uniform(dice[0], np.uint64(stream), dice[1], np.uint64(agent))
 
     return impl

@@ -85,4 +85,5 @@ def simulate_many(
         from .numba_backend import run_many
 
         return run_many(resolved, [int(s) for s in seeds], precision or "float32")
-    return [simulate(s, backend=backend, seed=int(seed)) for s, seed in zip(resolved, seeds, strict=True)]
+    pairs = zip(resolved, seeds, strict=True)
+    return [simulate(s, backend=backend, seed=int(seed)) for s, seed in pairs]

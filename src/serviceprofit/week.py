@@ -8,18 +8,19 @@ call these functions one agent at a time, in Python; the numba backend
 (``numba_backend/kernel.py``) calls the very same source over rows of arrays, compiled
 (``register_jitable``: numba inlines them into its loops, and tuples cost nothing).
 
-The customer's functions are inlined where compiled code calls them (``inline="always"``):
-they run once per customer and week, and a call that passes the tallies would cost more
-than the work. Draws are ``roll(dice, stream, uid)`` (:mod:`serviceprofit.rng`): the same number for the
-same (run, purpose, week, agent) in both backends, whatever the order of work.
+The customer's functions are inlined where compiled code calls them
+(``inline="always"``): they run once per customer and week, and a call would cost more
+than the work. Draws are ``roll(dice, stream, uid)`` (:mod:`serviceprofit.rng`): the
+same number for the same (run, purpose, week, agent) in both backends, whatever the
+order of work.
 
 What the week adds up goes into a tally ``t``: ``t.counts`` (integers) and ``t.sums``
 (floats), indexed by the ``C_*`` and ``S_*`` constants below, and ``t.load``, the
 contacts routed per department and handoff count. In Python a :class:`Tally` holds
 lists; in compiled code ``t`` is a row of a structured array of :data:`TALLY_DTYPE` (a
 pointer: handing it to a function costs nothing, where an array argument would cost
-reference counting per customer). Staff learn the satisfaction of the customers they served as a sum in
-fixed point (``FIXED_POINT``), which is the same in any order of addition.
+reference counting per customer). Staff learn the satisfaction of the customers they
+served as a sum in fixed point (``FIXED_POINT``), the same in any order of addition.
 """
 
 from __future__ import annotations

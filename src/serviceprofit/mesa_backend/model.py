@@ -195,7 +195,9 @@ class ServiceProfitModel(mesa.Model):
         on_staff = set(self.staff)
         for pool in self.dept_staff:
             pool[:] = [s for s in pool if s in on_staff]
-        hires, layoffs = firm.staffing(p, self.owner.state, self.owner.pending, now, len(self.staff))
+        hires, layoffs = firm.staffing(
+            p, self.owner.state, self.owner.pending, now, len(self.staff)
+        )
         for member in sorted(self.staff, key=lambda s: -s.uid)[:layoffs]:
             self.dept_staff[member.department].remove(member)
             member.remove()

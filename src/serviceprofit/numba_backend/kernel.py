@@ -39,7 +39,6 @@ from ..week import (
     C_STAFF_LAID_OFF,
     C_STAFF_QUITS,
     MAX_DEPARTMENTS,
-    MAX_NEW_HANDOFFS,
     N_COUNTS,
     N_SUMS,
     OPEN,

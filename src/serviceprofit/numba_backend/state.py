@@ -108,5 +108,8 @@ def allocate_staff(capacity: int) -> Staff:
     """Empty staff arrays with room for ``capacity`` staff."""
     ints = ("uid", "department", "served_fixed", "served_n")
     return Staff(
-        **{name: np.zeros(capacity, np.int64 if name in ints else np.float64) for name in Staff._fields}
+        **{
+            name: np.zeros(capacity, np.int64 if name in ints else np.float64)
+            for name in Staff._fields
+        }
     )
