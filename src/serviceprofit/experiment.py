@@ -38,6 +38,7 @@ from pydantic import (
 
 from .result import SUMMARY_FIELDS
 from .scenario import Scenario, ScenarioError, first_problem, load_scenario
+from .shipped import locate
 
 __all__ = [
     "OUTCOMES",
@@ -457,7 +458,7 @@ def load_experiment(path: str | Path) -> Experiment:
     Raises :class:`ExperimentError` naming the file, the key path and what is allowed;
     problems in the base scenario itself are reported against the scenario's file.
     """
-    path = Path(path)
+    path = locate(path, "experiments")  # a bare name may be a shipped experiment
     source = str(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -474,7 +475,7 @@ def load_experiment(path: str | Path) -> Experiment:
         experiment = Experiment.model_validate(data)
     except ValidationError as exc:
         raise ExperimentError(source, *first_problem(exc, _describe)) from None
-    base_path = (path.parent / experiment.scenario).resolve()
+    base_path = locate(experiment.scenario, "scenarios", path.parent).resolve()
     if not base_path.is_file():
         raise ExperimentError(source, "scenario", f"no such scenario file: {base_path}")
     base = load_scenario(base_path)

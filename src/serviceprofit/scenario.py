@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from .shipped import locate
+
 __all__ = [
     "CHANNELS",
     "Scenario",
@@ -630,7 +632,7 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(parent, str):
         raise ScenarioError(str(path), "extends", "must be a file name, e.g. baseline.yaml")
-    base = _read_yaml((path.parent / parent).resolve(), (*chain, path))
+    base = _read_yaml(locate(parent, "scenarios", path.parent).resolve(), (*chain, path))
     return _deep_merge(base, data)
 
 
@@ -718,9 +720,10 @@ def load_scenario(
     if isinstance(path, dict):
         data, source = dict(path), "<dict>"
     else:
+        path = locate(path, "scenarios")  # a bare name may be a shipped scenario
         source = str(path)
-        data = _read_yaml(Path(path).resolve())
-        data.setdefault("name", Path(path).stem)
+        data = _read_yaml(path.resolve())
+        data.setdefault("name", path.stem)
     scenario = _validate(data, source)
     if not overrides:
         return scenario
