@@ -172,7 +172,6 @@ def write_record(provenance: dict[str, Any], path: Path) -> Path:
     return path
 
 
-
 def _equivalent_command(comparison: Comparison) -> str | None:
     """The ``serviceprofit compare`` command for a comparison made through the API."""
     sources = [comparison.sources.get(name) for name in comparison.names]

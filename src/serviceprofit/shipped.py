@@ -34,7 +34,8 @@ def shipped_names(kind: Kind) -> list[str]:
 def locate(path: str | Path, kind: Kind, folder: Path | None = None) -> Path:
     """``path`` (relative to ``folder`` if given) when it exists; else the shipped file.
 
-    ``merged`` finds ``merged.yaml`` beside the caller first, then the shipped one. Only a bare name (no folder part) falls back to the shipped files, so a mistyped
+    ``merged`` finds ``merged.yaml`` beside the caller first, then the shipped one.
+    Only a bare name (no folder part) falls back to the shipped files, so a mistyped
     path is reported as the missing file the user gave, not silently replaced.
     """
     given = Path(path)
