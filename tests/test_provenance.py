@@ -198,6 +198,8 @@ def test_bare_names_find_shipped_scenarios_and_experiments(tmp_path: Path, monke
     with pytest.raises(serviceprofit.ScenarioError, match="no such file"):
         load_scenario("elsewhere/baseline.yaml")
     assert load_experiment("grid_strategy").name == "grid_strategy"
+    with pytest.raises(serviceprofit.ScenarioError, match=r"nor a shipped scenario .*baseline"):
+        load_scenario("basline")
 
 
 def test_top_level_folders_link_to_the_package_data() -> None:

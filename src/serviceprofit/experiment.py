@@ -38,7 +38,7 @@ from pydantic import (
 
 from .result import SUMMARY_FIELDS
 from .scenario import Scenario, ScenarioError, first_problem, load_scenario
-from .shipped import locate
+from .shipped import locate, not_found
 
 __all__ = [
     "OUTCOMES",
@@ -460,6 +460,8 @@ def load_experiment(path: str | Path) -> Experiment:
     """
     path = locate(path, "experiments")  # a bare name may be a shipped experiment
     source = str(path)
+    if problem := not_found(path, "experiments"):
+        raise ExperimentError(source, "", problem)
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:

@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from .shipped import locate
+from .shipped import locate, not_found
 
 __all__ = [
     "CHANNELS",
@@ -722,6 +722,8 @@ def load_scenario(
     else:
         path = locate(path, "scenarios")  # a bare name may be a shipped scenario
         source = str(path)
+        if problem := not_found(path, "scenarios"):
+            raise ScenarioError(source, "", problem)
         data = _read_yaml(path.resolve())
         data.setdefault("name", path.stem)
     scenario = _validate(data, source)

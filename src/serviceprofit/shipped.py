@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["locate", "shipped_dir", "shipped_names"]
+__all__ = ["locate", "not_found", "shipped_dir", "shipped_names"]
 
 Kind = Literal["scenarios", "experiments"]
 SUFFIXES = (".yaml", ".yml")
@@ -47,3 +47,11 @@ def locate(path: str | Path, kind: Kind, folder: Path | None = None) -> Path:
         if candidate.is_file():
             return candidate
     return here
+
+
+def not_found(path: Path, kind: Kind) -> str | None:
+    """The problem to report when ``locate`` found nothing for a bare name, else None."""
+    if path.exists() or path.parent != Path("."):
+        return None
+    names = ", ".join(shipped_names(kind))
+    return f"no such file, nor a shipped {kind[:-1]} of that name ({names})"
