@@ -345,6 +345,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             names = ", ".join(p.spec for p in fetched)
             print(f"fetched Solara's front-end files: {names}", file=sys.stderr)
     print(f"Classroom demo at {server.url}  (Ctrl+C to stop)", flush=True)
+    if server.exposure:
+        print(f"warning: {server.exposure}", file=sys.stderr, flush=True)
     server.serve()
     return 0
 
@@ -424,7 +426,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="one scenario for both firms, or one per firm "
         "(default: customer_value against cost_minimised)",
     )
-    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default: local)")
+    demo.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; any other address "
+        "lets the network open the page, and the command says so)",
+    )
     demo.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
     demo.add_argument("--seed", type=int, default=0, help="the seed both firms start from")
     demo.set_defaults(func=cmd_demo)
