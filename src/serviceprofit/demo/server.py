@@ -189,9 +189,7 @@ class ReadOnlyAssets:
     start and stop, goes to ``app`` unchanged.
     """
 
-    def __init__(
-        self, app: ASGIApp, cache: Path, hidden: Sequence[str] = HIDDEN_PATHS
-    ) -> None:
+    def __init__(self, app: ASGIApp, cache: Path, hidden: Sequence[str] = HIDDEN_PATHS) -> None:
         from starlette.applications import Starlette
         from starlette.routing import Mount, Route
 
