@@ -336,3 +336,263 @@ def test_a_play_loop_cannot_step_a_run_that_was_just_reset(pair):
     pair.reset()
     assert pair.step(2, epoch) == 0 and pair.week == 0
     assert pair.step(2, pair.epoch) == 2
+
+
+# The server as a room of clients meets it: read-only front-end files, no diagnostics,
+# no download from the internet, and a warning when the network can reach the page.
+
+# Run before the demo's own code: logs every attempt to reach another machine or to
+# start a program, through Python's audit hooks (requests, urllib and sockets all raise
+# them), so a fetch from the internet is seen even where the network would refuse it.
+OUTBOUND_GUARD = """
+import sys
+log = open(sys.argv[1], "a", buffering=1)
+LOCAL = {"127.0.0.1", "localhost", "::1", "", None}
+
+def hook(event, args):
+    if event == "socket.getaddrinfo" and args[0] not in LOCAL:
+        log.write(f"{event} {args[0]}\\n")
+    elif event == "socket.connect" and isinstance(args[1], tuple) and args[1][0] not in LOCAL:
+        log.write(f"{event} {args[1]}\\n")
+    elif event in ("urllib.Request", "subprocess.Popen", "os.exec", "os.posix_spawn"):
+        log.write(f"{event} {args[:2]}\\n")
+
+sys.addaudithook(hook)
+from serviceprofit.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+SECRET = "not for the browser"
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int, bool]]:
+    """Every file and folder under root: size, modification time, whether a folder."""
+    found = {".": (0, root.stat().st_mtime_ns, True)}
+    for path in root.rglob("*"):
+        stat = path.lstat()
+        found[str(path.relative_to(root))] = (stat.st_size, stat.st_mtime_ns, path.is_dir())
+    return found
+
+
+def _fake_cache(root: Path) -> Path:
+    """A CDN cache with every package the page asks for (so nothing is fetched at
+    start), two real-looking files, and a secret beside it for traversal to aim at."""
+    cache = root / "share" / "solara" / "cdn"
+    for package in assets.requested():
+        (cache / package.spec).mkdir(parents=True)
+        (cache / package.spec / "package.json").write_text(json.dumps({"name": package.name}))
+    (cache / "vega@5" / "build").mkdir()
+    (cache / "vega@5" / "build" / "vega.min.js").write_text("var vega = 'from the cache';")
+    (root / "share" / "secret.txt").write_text(SECRET)
+    (root / "secret.txt").write_text(SECRET)
+    return cache
+
+
+def _request(port: int, method: str, path: str) -> tuple[int, bytes]:
+    """One request with the path sent exactly as written (no client-side clean-up)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def guarded_demo(tmp_path_factory):
+    """`serviceprofit demo --port 0` on a copy of the cache, with the outbound guard."""
+    import os
+    import time
+
+    root = tmp_path_factory.mktemp("venv")
+    cache = _fake_cache(root)
+    log = tmp_path_factory.mktemp("guard") / "outbound.log"
+    log.touch()
+    env = {**os.environ, "SOLARA_ASSETS_PROXY_CACHE_DIR": str(cache)}
+    env.pop("SOLARA_ASSETS_PROXY", None)  # Solara's default: the proxy on, unless we turn it off
+    process = subprocess.Popen(
+        [sys.executable, "-c", OUTBOUND_GUARD, str(log), "demo", "--port", "0"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("Classroom demo at http://127.0.0.1:"), first
+        port = int(first.split()[3].rstrip("/").rsplit(":", 1)[1])
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if _request(port, "GET", "/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"the demo did not start: {process.stderr.read()}")
+            time.sleep(0.3)
+        yield port, root, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        for stream in (process.stdout, process.stderr):
+            stream.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/_solara/cdn/vega@5"),  # a folder: Solara's proxy deleted it
+        ("GET", "/_solara/cdn/vega@5/build"),
+        ("GET", "/_solara/cdn/vega@5/build/"),
+        ("GET", "/_solara/cdn/vega@5/"),
+        ("GET", "/_solara/cdn/lodash@4.17.21/lodash.min.js"),  # not cached: the proxy fetched it
+        ("GET", "/_solara/cdn/lodash"),  # one part: the proxy fetched and stored __main.js
+        ("GET", "/_solara/cdn/..%2fsecret.txt"),
+        ("GET", "/_solara/cdn/..%2f..%2f..%2fsecret.txt"),
+        ("GET", "/_solara/cdn/../../../secret.txt"),
+        ("GET", "/_solara/cdn/%2e%2e/%2e%2e/%2e%2e/secret.txt"),
+        ("GET", "/_solara/cdn/vega@5/..%2f..%2f..%2f..%2fsecret.txt"),
+        ("GET", "/_solara/cdn/%2fetc%2fpasswd"),
+        ("DELETE", "/_solara/cdn/vega@5"),
+        ("PUT", "/_solara/cdn/vega@5/build/vega.min.js"),
+        ("POST", "/_solara/cdn/vega@5/build/x.js"),
+    ],
+)
+def test_the_front_end_files_cannot_be_changed_or_fetched_by_a_client(guarded_demo, method, path):
+    """No request under /_solara/cdn deletes, writes or fetches: the cache stays as it was,
+    nothing outside it is served, and the server reaches no other machine."""
+    port, root, log = guarded_demo
+    before = _snapshot(root)
+    status, body = _request(port, method, path)
+    assert 400 <= status < 500, (status, body[:200])
+    assert SECRET.encode() not in body
+    assert _snapshot(root) == before
+    assert log.read_text() == ""
+
+
+def test_the_page_loads_its_files_from_the_cache_and_keeps_diagnostics_to_itself(guarded_demo):
+    """A cached file is served as it is; the page points at the cache, not at a public CDN;
+    /resourcez (the host's CPUs and memory with ?verbose) is not served."""
+    port, root, log = guarded_demo
+    before = _snapshot(root)
+    status, body = _request(port, "GET", "/_solara/cdn/vega@5/build/vega.min.js")
+    assert (status, body) == (200, b"var vega = 'from the cache';")
+    status, page = _request(port, "GET", "/")
+    assert status == 200
+    assert b'src="/_solara/cdn/requirejs@2.3.6/require.js"' in page
+    assert b"jsdelivr" not in page
+    for path in ("/resourcez", "/resourcez?verbose", "/resourcez/?verbose=1"):
+        status, body = _request(port, "GET", path)
+        assert status in (404, 307), (path, status)
+        assert b"memory" not in body and b"cpu" not in body
+    assert _snapshot(root) == before
+    assert log.read_text() == ""
+
+
+def _asgi(app, path: str, method: str = "GET") -> int:
+    """The status an ASGI app answers a request with (no server, no network)."""
+    import asyncio
+
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+    }
+    asyncio.run(app(scope, receive, send))
+    return next(m["status"] for m in sent if m["type"] == "http.response.start")
+
+
+def test_read_only_assets_answer_their_paths_and_pass_the_rest_on(tmp_path):
+    """Paths under /_solara/cdn and /resourcez never reach the app behind; others do;
+    without a cache, the files are simply missing."""
+    from serviceprofit.demo.server import ReadOnlyAssets
+
+    reached: list[str] = []
+
+    async def solara(scope, receive, send):
+        reached.append(scope["path"])
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    cache = _fake_cache(tmp_path)
+    app = ReadOnlyAssets(solara, cache)
+    assert _asgi(app, "/_solara/cdn/vega@5/build/vega.min.js") == 200
+    assert _asgi(app, "/_solara/cdn/vega@5") == 404
+    assert _asgi(app, "/_solara/cdn/vega@5", "DELETE") == 405
+    assert _asgi(app, "/resourcez") == 404
+    assert reached == []
+    assert _asgi(app, "/") == 299 and _asgi(app, "/readyz") == 299
+    assert reached == ["/", "/readyz"]
+    missing = ReadOnlyAssets(solara, tmp_path / "no-cache")
+    assert _asgi(missing, "/_solara/cdn/vega@5/build/vega.min.js") == 404
+    assert not (tmp_path / "no-cache").exists()
+
+
+class _Bound:
+    """A socket stand-in bound where a test says."""
+
+    def __init__(self, address: str, port: int) -> None:
+        self.address = (address, port)
+
+    def getsockname(self) -> tuple[str, int]:
+        return self.address
+
+
+def test_a_page_reachable_from_the_network_comes_with_a_warning():
+    """Loopback: no warning; any other address names who can reach the page."""
+    from serviceprofit.demo.server import exposure_warning
+
+    assert exposure_warning(_Bound("127.0.0.1", 8765), "127.0.0.1") is None
+    assert exposure_warning(_Bound("127.0.0.2", 8765), "localhost") is None
+    assert exposure_warning(_Bound("::1", 8765), "::1") is None
+    every = exposure_warning(_Bound("::", 8765), "::")
+    assert every is not None and "(every network interface)" in every
+    one = exposure_warning(_Bound("192.0.2.10", 8800), "classroom.example")
+    assert one is not None
+    assert one.startswith("serving on classroom.example:8800: anyone who can reach this machine")
+    assert "address 192.0.2.10" in one and "port 8800" in one
+
+
+@pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_demo_on_every_interface_prints_who_can_reach_it(host, warned, monkeypatch, capsys):
+    """`--host 0.0.0.0`: one warning line on stderr naming the port and every interface;
+    loopback (the default): none."""
+    from serviceprofit.demo import server
+
+    monkeypatch.setattr(assets, "ensure_assets", lambda: [])
+    monkeypatch.setattr(server.DemoServer, "serve", lambda self: self.sock.close())
+    assert main(["demo", "--host", host, "--port", "0"]) == 0
+    out, err = capsys.readouterr()
+    port = int(out.split()[3].rstrip("/").rsplit(":", 1)[1])
+    if warned:
+        assert err == (
+            f"warning: serving on 0.0.0.0:{port}: anyone who can reach this machine on port "
+            f"{port} (every network interface) can open and drive the demo; there is no login, "
+            "so use it only on a network you trust\n"
+        )
+    else:
+        assert err == ""
