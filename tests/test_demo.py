@@ -4,6 +4,7 @@ the offline front-end files, and the command's answers to bad input."""
 from __future__ import annotations
 
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -11,12 +12,22 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from serviceprofit import ScenarioError, load_scenario
 from serviceprofit.cli import main
 from serviceprofit.demo import assets
 from serviceprofit.demo.chain import LINKS, chain_svg, chain_values
-from serviceprofit.demo.charts import CHARTS, chart_spec, population_spec, waffle_unit
+from serviceprofit.demo.charts import (
+    CHARTS,
+    MEASURES,
+    chart_spec,
+    population_spec,
+    waffle_unit,
+    x_domain,
+    y_domain,
+)
 from serviceprofit.demo.classroom import Classroom, FirmRun, PopulationCounts
 from serviceprofit.demo.controls import controls, read
 from serviceprofit.demo.server import DemoConfig, DemoServer, ServerError, firm_scenarios
@@ -155,7 +166,89 @@ def test_charts_at_week_zero_are_empty_but_drawable():
     for chart in CHARTS:
         for panel in chart_spec(chart, {"A": [], "B": []}, 156)["hconcat"]:
             assert panel["data"]["values"] == []
-            assert panel["encoding"]["y"]["scale"] == {"domain": [0, 1]}
+            low, high = panel["encoding"]["y"]["scale"]["domain"]
+            assert low < high
+
+
+def _overflows(spec: dict) -> list[str]:
+    """Data a panel's axes leave out: every value of a field whose scale fixes a domain
+    must lie inside that domain (Vega-Lite cuts off what does not)."""
+    found = []
+    for panel in spec["hconcat"]:
+        for channel, encoding in panel["encoding"].items():
+            if not isinstance(encoding, dict) or encoding.get("type") != "quantitative":
+                continue  # a tooltip, the firms' colours
+            domain = encoding.get("scale", {}).get("domain")
+            if domain is None:
+                continue
+            low, high = domain
+            for row in panel["data"]["values"]:
+                if not low <= row[encoding["field"]] <= high:
+                    found.append(f"{panel['title']['text']} {channel}: {row} outside {domain}")
+    return found
+
+
+def test_no_chart_cuts_off_a_run(pair):
+    """Every axis holds every point of a real run; 0-100 scores keep their 0-100 axis."""
+    pair.change(1, "strategy.process", "cost_minimised")
+    pair.step(SMALL["weeks"])
+    histories = pair.histories()
+    for chart in CHARTS:
+        spec = chart_spec(chart, histories, pair.weeks)
+        assert _overflows(spec) == [], chart.key
+        for panel in spec["hconcat"]:
+            if "satisfaction (0-100)" in panel["title"]["text"]:
+                assert panel["encoding"]["y"]["scale"]["domain"] == [0.0, 100.0]
+
+
+WEEKLY = [
+    "staff_satisfaction",
+    "staff_quits",
+    "staff_active",
+    "fcr",
+    "handoffs_per_contact",
+    "customer_satisfaction",
+    "nps",
+    "churn_rate",
+    "customers_acquired",
+    "customers_active",
+    "revenue",
+    "cost_total",
+    "cumulative_profit",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(
+        st.lists(st.floats(-1e9, 1e9), min_size=len(WEEKLY), max_size=len(WEEKLY)),
+        min_size=1,
+        max_size=30,
+    ),
+    weeks=st.integers(1, 40),
+)
+def test_no_chart_cuts_off_any_data(values, weeks):
+    """Whatever the numbers (scores past 100, losses, a flat line, weeks past the
+    horizon), no axis is narrower than the data it shows."""
+    history = [dict(zip(WEEKLY, row, strict=True)) for row in values]
+    flat = [dict.fromkeys(WEEKLY, 0.0)] * 3
+    for chart in CHARTS:
+        spec = chart_spec(chart, {"A": history, "B": flat}, weeks)
+        assert _overflows(spec) == [], chart.key
+
+
+def test_axis_ranges_fit_the_data_with_a_margin():
+    """Natural range while the data fit; the data's range and a margin when they do not."""
+    score = MEASURES["customer_satisfaction"]
+    assert y_domain(score, [40.0, 80.0]) == [0.0, 100.0]
+    low, high = y_domain(score, [40.0, 130.0])
+    assert low < 40.0 and high > 130.0
+    profit = MEASURES["cumulative_profit"]
+    low, high = y_domain(profit, [-5000.0, 20000.0, math.nan])
+    span = 25000.0
+    assert -5000.0 - 0.1 * span < low < -5000.0 and 20000.0 < high < 20000.0 + 0.1 * span
+    assert y_domain(profit, [0.0, 0.0]) == [0.0, 1.0]  # a flat line gets a band
+    assert x_domain(26, [3, 10]) == [0, 26] and x_domain(26, [30]) == [0, 30]
 
 
 def test_waffle_has_a_square_per_unit_of_customers():
