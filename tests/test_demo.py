@@ -3,6 +3,7 @@ the offline front-end files, and the command's answers to bad input."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import socket
@@ -689,3 +690,92 @@ def test_demo_on_every_interface_prints_who_can_reach_it(host, warned, monkeypat
         )
     else:
         assert err == ""
+
+
+# What a class takes home: the charts as an image, both firms' weeks as a table.
+
+
+def test_the_weekly_table_holds_both_firms_every_measure_and_its_provenance(pair):
+    """One row per firm and week with the model's weekly columns; the header names the
+    version, seed and backend, and each firm's scenario with the class's changes as events."""
+    import csv
+
+    from serviceprofit import __version__
+    from serviceprofit.demo.export import read_provenance, weekly_csv
+
+    pair.step(4)
+    pair.change(1, MARKETING, 5000)
+    pair.step(3)
+    text = weekly_csv(pair)
+    rows = list(csv.DictReader(io.StringIO("\n".join(text.splitlines()[_header_lines(text) :]))))
+    histories = pair.histories()
+    assert list(rows[0]) == ["firm", *histories["A"][0]]
+    assert [(r["firm"], int(r["week"])) for r in rows] == [
+        (firm, week) for firm in ("A", "B") for week in range(1, 8)
+    ]
+    for row, expected in zip(rows, histories["A"] + histories["B"], strict=True):
+        assert {k: float(v) for k, v in row.items() if k != "firm"} == pytest.approx(expected)
+    meta = read_provenance(text)
+    assert (meta["made_with"], meta["seed"], meta["backend"], meta["week"]) == (
+        f"serviceprofit {__version__}, classroom demo",
+        3,
+        "mesa",
+        7,
+    )
+    assert [f["label"] for f in meta["firms"]] == ["A", "B"]
+    events = meta["firms"][1]["scenario"]["events"]
+    assert [(e["week"], e["set"], e["label"]) for e in events] == [
+        (4, {MARKETING: 5000.0}, "changed in class")
+    ]
+    assert meta["firms"][0]["scenario"]["events"] == []
+
+
+def _header_lines(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.startswith("#"))
+
+
+def test_a_firm_runs_again_from_the_exported_table(pair):
+    """The header's scenario and seed, given to `simulate`, give the table's weeks."""
+    import pandas as pd
+
+    from serviceprofit import simulate
+    from serviceprofit.demo.export import read_provenance, weekly_csv
+
+    pair.step(3)
+    pair.change(1, EMPOWERMENT, 0.3)
+    pair.step(3)
+    text = weekly_csv(pair)
+    table = pd.read_csv(io.StringIO(text), comment="#")
+    firm = read_provenance(text)["firms"][1]
+    again = simulate(load_scenario(firm["scenario"]), seed=read_provenance(text)["seed"])
+    exported = table[table.firm == firm["label"]].drop(columns="firm").reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        exported, again.timeseries.head(6)[list(exported.columns)], check_dtype=False
+    )
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_the_charts_export_as_a_valid_image(pair, fmt):
+    """A PNG that decodes, or an SVG document, with the run described in its metadata;
+    at week 0 too, when there is nothing to draw yet."""
+    import xml.etree.ElementTree as ET
+
+    from PIL import Image
+
+    from serviceprofit.demo.export import charts_image
+
+    for weeks in (0, 5):
+        pair.step(weeks)
+        data = charts_image(pair, fmt)
+        if fmt == "png":
+            image = Image.open(io.BytesIO(data))
+            image.load()  # decodes every pixel: a truncated file fails here
+            assert image.format == "PNG" and min(image.size) > 500
+            assert "seed 3" in image.text["Description"]
+            assert f"week {pair.week} of {SMALL['weeks']}" in image.text["Description"]
+        else:
+            root = ET.fromstring(data)
+            assert root.tag == "{http://www.w3.org/2000/svg}svg"
+            assert b"seed 3" in data and f"week {pair.week} of".encode() in data
+    with pytest.raises(ValueError, match="png, svg"):
+        charts_image(pair, "gif")
