@@ -253,7 +253,8 @@ def solara_app(cache: Path | None = None) -> ASGIApp:
     have, the proxy's route is still unreachable, because :class:`ReadOnlyAssets`
     answers every path under :data:`CDN_PATH` first. Production mode (no reloading,
     no tracebacks in the page) and no usage reports to a third party, which on a
-    closed network only add delays.
+    closed network only add delays. Solara imports the page named by ``SOLARA_APP``
+    here, so set that first (:meth:`DemoServer.serve` does).
     """
     os.environ["SOLARA_ASSETS_PROXY"] = "false"
     os.environ["SOLARA_ASSETS_CDN"] = CDN_PATH
