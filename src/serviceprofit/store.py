@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,6 +82,8 @@ def _reason(exc: BaseException) -> str:
         text = exc.strerror
     else:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # pyarrow repeats the path the caller already names: keep what it found
+        text = re.sub(r"^Could not open Parquet input source '.*?': ", "", text)
     return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
 
 
