@@ -153,7 +153,9 @@ def load_design(out: str | Path) -> pd.DataFrame:
     path = Path(out) / DESIGN
     try:
         return pd.read_parquet(path)
-    except (OSError, pa.ArrowException) as exc:
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        if not _is_damage(exc):
+            raise StoreError(str(path), "", f"cannot read ({_reason(exc)})") from None
         raise StoreError(
             str(path),
             "",
@@ -249,15 +251,15 @@ def _set_aside(out: Path, batch: Path, reason: str) -> DamagedBatch:
 
 
 def read_batches(
-    out: str | Path, *, series: bool = False
-) -> tuple[list[pa.Table], list[DamagedBatch]]:
-    """Every readable batch of ``out``, and the damaged ones, set aside.
+    out: str | Path, damaged: list[DamagedBatch], *, series: bool = False
+) -> Iterator[pa.Table]:
+    """Every readable batch of ``out``, one table at a time (a million runs need not sit
+    in memory at once); each damaged one is set aside and appended to ``damaged``.
 
     With ``series``, a batch whose weekly series file is missing or damaged counts as
     damaged too (a sweep that keeps series counts a run done only with its series).
     """
     out = Path(out)
-    tables, damaged = [], []
     for path in _batch_files(out):
         table, problem = _read_batch(path)
         if table is None and not problem:
@@ -267,8 +269,7 @@ def read_batches(
         if problem:
             damaged.append(_set_aside(out, path, problem))
         else:
-            tables.append(table)
-    return tables, damaged
+            yield table
 
 
 def load_runs(out: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -281,14 +282,15 @@ def load_runs(out: str | Path, columns: list[str] | None = None) -> pd.DataFrame
     """
     import pandas as pd
 
-    tables, damaged = read_batches(out)
-    if not tables:
+    damaged: list[DamagedBatch] = []
+    frames = [
+        (t.select([c for c in columns if c in t.column_names]) if columns else t).to_pandas()
+        for t in read_batches(out, damaged)
+    ]
+    if not frames:
         runs = pd.DataFrame(columns=columns or ["run_id"])
     else:
-        frames = [
-            t.select([c for c in columns if c in t.column_names]) if columns else t for t in tables
-        ]
-        runs = pd.concat([f.to_pandas() for f in frames], ignore_index=True)
+        runs = pd.concat(frames, ignore_index=True)
         runs = runs.drop_duplicates("run_id", keep="first")
         runs = runs.sort_values("run_id", kind="stable").reset_index(drop=True)
     runs.attrs["set_aside"] = [str(d) for d in damaged]
@@ -482,10 +484,8 @@ class RunStore:
 
         The damaged ones are in :attr:`set_aside`; their runs are not done.
         """
-        tables, damaged = read_batches(self.out, series=self.keep_timeseries)
-        self.set_aside.extend(damaged)
         done: set[int] = set()
-        for table in tables:
+        for table in read_batches(self.out, self.set_aside, series=self.keep_timeseries):
             done.update(table.column("run_id").to_pylist())
         return done
 
