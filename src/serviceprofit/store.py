@@ -375,6 +375,7 @@ class RunStore:
             raise ExperimentError(str(self.out), "", "exists and is not a directory")
         with io_errors("create the results directory", self.out):
             self.out.mkdir(parents=True, exist_ok=True)
+        with io_errors("lock the results directory", self.out):
             fd = os.open(self.out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
