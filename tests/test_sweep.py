@@ -474,22 +474,29 @@ def test_rows_carry_what_a_rerun_needs(tmp_path: Path, fake) -> None:
 
 def test_kept_series_match_the_summaries_and_resume_like_them(tmp_path: Path, fake) -> None:
     """Every finished run has its weekly series; a batch killed between its series and its
-    summary (series orphaned) or one that lost its series is redone, never duplicated."""
+    summary (series orphaned), one that lost its series and one whose series file is
+    truncated are redone, never duplicated."""
     path, out = write(tmp_path, FAKE_SOBOL), tmp_path / "out"
     sweep(path, out, engine=SequentialEvaluator(), batch_size=20, keep_timeseries=True)
     series = load_series(out)
     assert len(series) == 160 * sweep_fake_backend.SERIES_WEEKS
     assert set(series["run_id"]) == set(load_runs(out)["run_id"])
     batches = sorted((out / "runs").glob("batch-*.parquet"))
-    orphaned, lost_series = batches[0], batches[1]
+    orphaned, lost_series, cut_series = batches[0], batches[1], batches[2]
     orphaned.unlink()  # as if killed after its series landed
     (out / "series" / lost_series.name).unlink()
+    damage(out / "series" / cut_series.name, "truncate")
     again = sweep(path, out, engine=SequentialEvaluator(), batch_size=20, keep_timeseries=True)
-    assert again.finished == 40 and again.skipped == 120
+    assert again.finished == 60 and again.skipped == 100
+    moved = out / "damaged" / "runs"
     assert again.set_aside == [
         f"set aside damaged batch runs/{lost_series.name} (its weekly series file is missing)"
-        f" into {out / 'damaged' / 'runs'}"
+        f" into {moved}",
+        f"set aside damaged batch runs/{cut_series.name} (its weekly series file is unreadable:"
+        f" Parquet magic bytes not found in footer. Either the file is corrupted or this is not"
+        f" a parquet file.) into {moved}",
     ]
+    assert (out / "damaged" / "series" / cut_series.name).exists()
     assert not (out / "series" / orphaned.name).exists()
     series = load_series(out)
     assert len(series) == 160 * sweep_fake_backend.SERIES_WEEKS
