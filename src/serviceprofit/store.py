@@ -77,8 +77,13 @@ class StoreError(ExperimentError):
 
 
 def _reason(exc: BaseException) -> str:
-    """``No space left on device`` for an ``OSError``, else the first line of the text."""
-    if isinstance(exc, OSError) and exc.strerror:
+    """``No space left on device`` for an ``OSError``, else the first line of the text.
+
+    pyarrow's ``OSError`` puts the path and more in ``strerror``; its errno says it all.
+    """
+    if isinstance(exc, OSError) and exc.errno:
+        text = os.strerror(exc.errno)
+    elif isinstance(exc, OSError) and exc.strerror:
         text = exc.strerror
     else:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
