@@ -117,7 +117,7 @@ def _rerun_sweep(directory: Path, run_id: int) -> Rerun:
         raise _bad(directory, f"run {run_id} is not finished yet: resume the sweep first")
     stored = {k: _plain(v) for k, v in hit.iloc[0].items()}
     unit = load_design(directory)[[f"u:{n}" for n in experiment.names]].to_numpy()
-    batch = next(_batches(experiment, unit, [run_id], 1))
+    batch = next(_batches(experiment, unit, [run_id], 1, keep_timeseries=False))
     result = run_batch(batch)
     if result.failures:
         raise _bad(directory, f"run {run_id} failed: {result.failures[0][1]}")
