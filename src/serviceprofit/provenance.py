@@ -209,7 +209,7 @@ def reproduce_html(comparison: Comparison) -> str:
     return f"""<details><summary>How to reproduce</summary>
 {how}
 <p>Any one run, from its <code>run_id</code> in <code>runs.csv</code>, re-run and checked
-against its row:</p>
+against its row (DIR: the folder that holds this report):</p>
 <pre>serviceprofit rerun DIR RUN_ID</pre>
 <p class="meta">serviceprofit {escape(str(prov.get("serviceprofit")))} ({escape(code)}),
 Python {escape(str(prov.get("python")))}, {escape(deps)}; backend
