@@ -143,6 +143,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from .backends import resolve_backend
     from .comparison import compare
     from .report import format_table, write_comparison
 
@@ -151,15 +152,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers {args.workers}: must be at least 1")
     out = _out_dir(args.out)
+    backend = resolve_backend(args.backend)
     comparison = compare(
         args.scenarios,
         replicates=args.replicates,
-        backend=args.backend,
+        backend=backend,
         seed=args.seed,
         baseline=args.baseline,
         overrides=_overrides(args.set),
         workers=args.workers,
-        progress=Progress(f"compare [{args.backend}] runs"),
+        progress=Progress(f"compare [{backend}] runs"),
     )
     print(format_table(comparison))
     if out is None:
@@ -350,7 +352,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .backends import BACKENDS
+    from .backends import AUTO, BACKEND_RULE, BACKENDS
 
     parser = argparse.ArgumentParser(
         prog="serviceprofit",
@@ -391,7 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files")
     cmp.add_argument("--replicates", type=int, default=10, help="runs per scenario (default 10)")
-    cmp.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
+    cmp.add_argument(
+        "--backend", choices=[AUTO, *sorted(BACKENDS)], default=AUTO, help=BACKEND_RULE
+    )
     cmp.add_argument("--baseline", help="scenario the others are compared with (default: first)")
     cmp.add_argument("--seed", type=int, default=0, help="seed the replicate seeds derive from")
     cmp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override every scenario")
@@ -400,7 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", metavar="DIR", help="write comparison.csv, runs.csv, report.html")
     cmp.set_defaults(func=cmd_compare)
 
-    swp = sub.add_parser("sweep", help="run an experiment's design into a resumable results dir")
+    swp = sub.add_parser(
+        "sweep",
+        help="run an experiment's design into a resumable results dir",
+        description="Run an experiment's design into a resumable results dir. The "
+        f"experiment's backend: key chooses the backend; {BACKEND_RULE}.",
+    )
     swp.add_argument("experiment", help="experiment YAML file (see docs/sweeps.md)")
     swp.add_argument("--out", required=True, metavar="DIR", help="results directory")
     where = swp.add_mutually_exclusive_group()

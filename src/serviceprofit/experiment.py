@@ -281,7 +281,7 @@ class Experiment(_Strict):
     factors: Annotated[dict[str, Factor], Field(min_length=1)]
     design: Design
     replicates: Annotated[int, Field(ge=1, le=100_000)] = 1
-    backend: str = "mesa"
+    backend: str = "auto"
     seed: Annotated[int, Field(ge=0)] = 0
     common_random_numbers: bool = False
     outcomes: Annotated[list[str], Field(min_length=1)] = Field(
@@ -305,8 +305,9 @@ class Experiment(_Strict):
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, name: str) -> str:
-        from .backends import BACKENDS
+        from .backends import BACKENDS, resolve_backend
 
+        name = resolve_backend(name)
         if name not in BACKENDS:
             raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(sorted(BACKENDS))}")
         return name

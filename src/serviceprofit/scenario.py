@@ -68,17 +68,24 @@ class _Strict(BaseModel):
     )
 
 
+# The preset a section starts from when a scenario names none: the schema's defaults.
+DEFAULT_PRESETS: dict[str, str] = {"process": "customer_value", "organisation": "silo"}
+
+
 def _expand_preset(kind: str, value: Any) -> Any:
-    """Turn ``"silo"`` or ``{preset: silo, x: 1}`` into the preset's values plus overrides."""
+    """Turn ``"silo"`` or ``{preset: silo, x: 1}`` into the preset's values plus overrides.
+
+    A mapping without ``preset:`` overrides fields of the preset it inherits: under
+    ``extends:`` the parent's (the merge in :func:`_deep_merge` keeps it), otherwise the
+    schema's default (:data:`DEFAULT_PRESETS`).
+    """
     if isinstance(value, str):
         value = {"preset": value}
     if not isinstance(value, dict):
         return value
     table = presets()[kind]
-    name = value.get("preset")
-    if name is None:
-        raise ValueError(f"give a preset name, one of {sorted(table)}")
-    if name not in table:
+    name = value.get("preset", DEFAULT_PRESETS[kind])
+    if not isinstance(name, str) or name not in table:
         raise ValueError(f"unknown {kind} preset {name!r}; allowed: {sorted(table)}")
     return {**table[name], **value}
 
@@ -142,6 +149,13 @@ class Organisation(_Strict):
     """
     coordination_time_share: Annotated[float, Field(ge=0.0, lt=1.0)]
     """Share of contact hours lost to coordination."""
+    since: Literal["start_of_run", "always"] = "always"
+    """`start_of_run`: the firm adopts this organisation at week 0 and pays its transition
+    (`merge_weeks` of cross-training) from week 0; `always`: it has always been organised this
+    way. Default: `start_of_run` when the number of departments differs from the scenario named
+    in `extends:` (or from the file a `--set` changes), otherwise the inherited value (`always`
+    for a scenario that extends none).
+    """
 
     @model_validator(mode="before")
     @classmethod
@@ -292,6 +306,10 @@ class Owner(_Strict):
 
 
 class Economics(_Strict):
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+    """Currency all money is stated in, as a three-letter code (`EUR`, `USD`, `GBP`): a label
+    for reports, plots and the summary; it converts nothing.
+    """
     contact_hours_per_week: Positive = 12.0
     """Hours per staff member per week available for customer contacts."""
     paid_hours_per_week: Positive = 37.5
@@ -596,13 +614,58 @@ def _set(root: dict[str, Any], parts: list[str], value: Any) -> None:
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, mapping by mapping.
+
+    A preset section (``process``, ``organisation``) given as a mapping without
+    ``preset:`` keeps the parent's preset and settings and overrides the fields given;
+    one that names a preset (``merged`` or ``{preset: merged, ...}``) starts afresh.
+    """
     out = dict(base)
     for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+        parent = out.get(key)
+        if key in DEFAULT_PRESETS and isinstance(parent, str):
+            parent = {"preset": parent}
+        if isinstance(value, dict) and isinstance(parent, dict):
+            fresh = key in DEFAULT_PRESETS and "preset" in value
+            out[key] = value if fresh else _deep_merge(parent, value)
         else:  # a value, a list, or a preset name that replaces the parent's settings
             out[key] = value
     return out
+
+
+def _departments(data: dict[str, Any]) -> Any:
+    """The number of departments plain scenario data resolves to (None if it cannot tell)."""
+    strategy = data.get("strategy")
+    value = strategy.get("organisation") if isinstance(strategy, dict) else None
+    try:
+        return Organisation.model_validate(value or DEFAULT_PRESETS["organisation"]).departments
+    except ValidationError:
+        return None  # the full validation names the problem
+
+
+def _organisation_since(base: dict[str, Any], top: dict[str, Any], out: dict[str, Any]) -> None:
+    """Set ``strategy.organisation.since`` in ``out`` (``top`` over ``base``) unless ``top``
+    states it: ``start_of_run`` when the organisation changes its number of departments (the
+    change :class:`~serviceprofit.firm.Firm` makes pay ``merge_weeks`` during a run), else
+    what ``base`` says. A firm that becomes another must pay for the change.
+    """
+    strategy = out.get("strategy")
+    if not isinstance(strategy, dict):
+        return
+    stated = top.get("strategy", {}) if isinstance(top.get("strategy"), dict) else {}
+    if isinstance(stated.get("organisation"), dict) and "since" in stated["organisation"]:
+        return
+    before, after = _departments(base), _departments(out)
+    if before is None or after is None:
+        return
+    organisation = strategy.get("organisation") or DEFAULT_PRESETS["organisation"]
+    if isinstance(organisation, str):
+        organisation = {"preset": organisation}
+    inherited = base.get("strategy", {}) if isinstance(base.get("strategy"), dict) else {}
+    parent = inherited.get("organisation")
+    parent_since = parent.get("since", "always") if isinstance(parent, dict) else "always"
+    since = "start_of_run" if before != after else parent_since
+    strategy["organisation"] = {**organisation, "since": since}
 
 
 def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -631,7 +694,9 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(parent, str):
         raise ScenarioError(str(path), "extends", "must be a file name, e.g. baseline.yaml")
     base = _read_yaml((path.parent / parent).resolve(), (*chain, path))
-    return _deep_merge(base, data)
+    merged = _deep_merge(base, data)
+    _organisation_since(base, data, merged)
+    return merged
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -725,4 +790,18 @@ def load_scenario(
     if not overrides:
         return scenario
     described = ", ".join(f"{k}={v}" for k, v in overrides.items())
-    return scenario.with_overrides(overrides, source=f"{source} (with --set {described})")
+    source = f"{source} (with --set {described})"
+    changed = scenario.with_overrides(overrides, source=source)
+    stated = any(
+        k == "strategy.organisation.since"
+        or (k == "strategy.organisation" and isinstance(v, dict) and "since" in v)
+        for k, v in overrides.items()
+    )
+    if stated:
+        return changed
+    # --set changes the file's firm the way extends: changes its parent's (see Organisation.since)
+    before, after = scenario.strategy.organisation, changed.strategy.organisation
+    since = "start_of_run" if before.departments != after.departments else before.since
+    if after.since == since:
+        return changed
+    return changed.with_overrides({"strategy.organisation.since": since}, source=source)
