@@ -25,7 +25,8 @@ def get_backend(name: str) -> Callable[..., Any]:
 
 # The backend that ``compare`` and ``sweep`` use unless told: the numba backend runs the
 # same model from the same rules and draws many times faster (docs/performance.md): a
-# 40,000-customer comparison that takes Mesa most of an hour takes numba seconds. Mesa only when asked.
+# 40,000-customer comparison that takes Mesa most of an hour takes numba seconds.
+# Mesa only when asked.
 AUTO = "auto"
 BACKEND_RULE = "auto (the default) is numba, the fast backend; mesa only when asked for"
 

@@ -70,13 +70,18 @@ def _out_dir(path: str | None) -> Path | None:
     return out
 
 
-def _format(value: Any) -> str:
+def _format(value: Any, unit: str = "") -> str:
+    """A summary value for the terminal: "n/a" where the run cannot measure it."""
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        text = f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        return f"{text} {unit}" if unit else text
     return str(value)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .compare_figures import OUTCOME_UNITS
     from .simulate import simulate
 
     overrides = _overrides(args.set)
@@ -94,14 +99,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{scenario.name}: {scenario.weeks} weeks, backend {args.backend}, seed {args.seed}")
     for key, value in result.summary.items():
         if key not in ("scenario", "backend", "seed", "weeks"):
-            print(f"  {key:<{width}}  {_format(value)}")
+            unit = OUTCOME_UNITS.get(key, (1.0, ""))[1]
+            unit = unit.replace("money", scenario.economics.currency) if "money" in unit else ""
+            print(f"  {key:<{width}}  {_format(value, unit)}")
     if out is not None:
         from .plots import plot_chain
 
         result.timeseries.to_csv(out / "timeseries.csv", index=False)
         (out / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
         plot_chain(
-            result.timeseries, out / "chain.png", title=f"{scenario.name} (seed {args.seed})"
+            result.timeseries,
+            out / "chain.png",
+            title=f"{scenario.name} (seed {args.seed})",
+            currency=scenario.economics.currency,
         )
         print(f"wrote {out / 'timeseries.csv'}, {out / 'summary.json'}, {out / 'chain.png'}")
     return 0

@@ -382,8 +382,7 @@ def reading(comparison: Comparison, crossing: Crossing | None = None) -> list[st
             "different": "neither better nor worse in itself",
         }
         described = "; ".join(
-            f"{_describe_difference(rows, name, o)}, {said[_verdict(rows, name, o)]}"
-            for o in lead
+            f"{_describe_difference(rows, name, o)}, {said[_verdict(rows, name, o)]}" for o in lead
         )
         text = f"Compared with {base}, {name} differs most in: {described}."
         rest = clear - len(lead)

@@ -87,7 +87,7 @@ def _expand_preset(kind: str, value: Any) -> Any:
     name = value.get("preset", DEFAULT_PRESETS[kind])
     if not isinstance(name, str) or name not in table:
         raise ValueError(f"unknown {kind} preset {name!r}; allowed: {sorted(table)}")
-    return {**table[name], **value}
+    return {**table[name], **value, "preset": name}
 
 
 class Process(_Strict):
