@@ -320,7 +320,7 @@ def compare(
     backend = resolve_backend(backend)
     if backend not in BACKENDS:
         raise ScenarioError(
-            "--backend", backend, f"unknown backend; allowed: {', '.join(sorted(BACKENDS))}"
+            "--backend", backend, f"unknown backend; allowed: auto, {', '.join(sorted(BACKENDS))}"
         )
     if replicates < 2:
         raise ScenarioError(

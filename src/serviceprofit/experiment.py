@@ -309,7 +309,8 @@ class Experiment(_Strict):
 
         name = resolve_backend(name)
         if name not in BACKENDS:
-            raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(sorted(BACKENDS))}")
+            allowed = ", ".join(["auto", *sorted(BACKENDS)])
+            raise ValueError(f"unknown backend {name!r}; allowed: {allowed}")
         return name
 
     @field_validator("outcomes")

@@ -385,14 +385,17 @@ def reading(comparison: Comparison, crossing: Crossing | None = None) -> list[st
             f"{_describe_difference(rows, name, o)}, {said[_verdict(rows, name, o)]}" for o in lead
         )
         text = f"Compared with {base}, {name} differs most in: {described}."
-        rest = clear - len(lead)
-        unclear = len(OUTCOMES) - clear
-        if rest or unclear:
-            text += (
-                f" The table has the other {rest} clear difference{'s' if rest != 1 else ''}"
-                f" and {unclear} outcome{'s' if unclear != 1 else ''} with no clear "
-                "difference (the interval includes zero)."
+        rest, unclear = clear - len(lead), len(OUTCOMES) - clear
+        more = []
+        if rest:
+            more.append(f"the other {rest} clear difference{'s' if rest != 1 else ''}")
+        if unclear:
+            more.append(
+                f"{unclear} outcome{'s' if unclear != 1 else ''} with no clear difference "
+                "(the interval includes zero)"
             )
+        if more:
+            text += f" The table has {' and '.join(more)}."
         paragraphs.append(text)
     paragraphs.append(_crossing_sentence(crossing, comparison))
     return paragraphs
