@@ -224,7 +224,7 @@ def test_compare_and_report_say_n_a_for_missing_values():
 # 5. The backend that finishes
 
 
-def test_auto_is_numba_and_the_default_of_compare_and_sweep():
+def test_auto_is_numba_and_the_default_of_compare_and_sweep(tmp_path):
     """compare and sweep default to auto, which is numba; the rule is in --help."""
     assert resolve_backend("auto") == "numba" and resolve_backend("mesa") == "mesa"
     parser = build_parser()
@@ -233,9 +233,15 @@ def test_auto_is_numba_and_the_default_of_compare_and_sweep():
     sub = parser._subparsers._group_actions[0].choices
     assert "mesa only when asked" in " ".join(sub["compare"].format_help().split())
     assert "mesa only when asked" in " ".join(sub["sweep"].format_help().split())
-    from serviceprofit.experiment import Experiment
+    from serviceprofit.experiment import load_experiment
 
-    assert Experiment.model_fields["backend"].default == "auto"
+    path = tmp_path / "e.yaml"
+    path.write_text(
+        f"scenario: {SCENARIOS / 'baseline.yaml'}\n"
+        "factors: {strategy.process: [cost_minimised, customer_value]}\ndesign: grid\n"
+    )
+    assert load_experiment(path).backend == "numba"
+    assert compare.__defaults__ is not None and "auto" in compare.__defaults__
 
 
 # ---------------------------------------------------------------------------

@@ -281,7 +281,7 @@ class Experiment(_Strict):
     factors: Annotated[dict[str, Factor], Field(min_length=1)]
     design: Design
     replicates: Annotated[int, Field(ge=1, le=100_000)] = 1
-    backend: str = "auto"
+    backend: str = Field(default="auto", validate_default=True)  # auto: resolved to numba
     seed: Annotated[int, Field(ge=0)] = 0
     common_random_numbers: bool = False
     outcomes: Annotated[list[str], Field(min_length=1)] = Field(
