@@ -56,6 +56,7 @@ except ImportError:  # pragma: no cover - PyYAML wheels ship libyaml
                 )
             super().fetch_flow_collection_start(token_class)
 
+
 __all__ = [
     "MAX_ALIASES",
     "MAX_DEPTH",
@@ -231,9 +232,11 @@ def load_yaml(text: str | bytes, max_bytes: int = MAX_FILE_BYTES) -> Any:
         raise
     except yaml.MarkedYAMLError as exc:
         problem = " ".join(str(exc.problem or exc.context or "cannot be read").split())
-        raise YAMLInputError(f"not valid YAML: {clip(problem, 120)}", _line(exc.problem_mark))
+        line = _line(exc.problem_mark)
+        raise YAMLInputError(f"not valid YAML: {clip(problem, 120)}", line) from None
     except yaml.YAMLError as exc:
-        raise YAMLInputError(f"not valid YAML: {clip(' '.join(str(exc).split()), 120)}")
+        problem = " ".join(str(exc).split())
+        raise YAMLInputError(f"not valid YAML: {clip(problem, 120)}") from None
     except RecursionError:  # pragma: no cover - the depth bound comes first
         raise YAMLInputError(f"nested deeper than {MAX_DEPTH} levels") from None
     finally:

@@ -128,9 +128,7 @@ class _Strict(BaseModel):
         values = value.values() if isinstance(value, dict) else (value,)
         if any(isinstance(item, bool | str | bytes) for item in values):
             whole = int in (field.annotation, *getattr(field.annotation, "__args__", ()))
-            raise ValueError(
-                "must be a whole number" if whole else "must be a number"
-            )
+            raise ValueError("must be a whole number" if whole else "must be a number")
         return value
 
 
@@ -539,9 +537,7 @@ class Scenario(_Strict):
     """Initial customers and staff."""
     strategy: Strategy = Field(default_factory=Strategy)
     """The strategy levers."""
-    segments: list[Segment] = Field(
-        default_factory=_default_segments, min_length=1, max_length=100
-    )
+    segments: list[Segment] = Field(default_factory=_default_segments, min_length=1, max_length=100)
     """Customer segments."""
     channels: Channels = Field(default_factory=Channels)
     """Contact channels."""
@@ -600,9 +596,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     """
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ScenarioError(
-            "--set", clip(text), "expected KEY=VALUE, e.g. strategy.process=merged"
-        )
+        raise ScenarioError("--set", clip(text), "expected KEY=VALUE, e.g. strategy.process=merged")
     key = key.strip()
     _check_key(key, "--set")
     try:
