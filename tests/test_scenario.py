@@ -90,7 +90,7 @@ def test_events_change_the_scenario_in_force(scenarios_dir):
     ("text", "key", "message"),
     [
         ("strategy: {proces: silo}\n", "strategy.proces", "did you mean 'process'"),
-        ("weeks: many\n", "weeks", "must be a whole number"),
+        ("weeks: many\n", "weeks", "valid integer"),
         ("weeks: 0\n", "weeks", "greater than or equal to 1"),
         ("strategy: {process: cheap}\n", "strategy.process", "allowed: ['cost_minimised'"),
         ("owner: {policy: greedy}\n", "owner.policy", "'fixed', 'profit_first' or 'balanced'"),

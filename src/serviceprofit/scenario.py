@@ -25,7 +25,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -93,22 +92,12 @@ def presets() -> dict[str, dict[str, dict[str, Any]]]:
     return yaml.safe_load(text)
 
 
-def _numeric(annotation: Any) -> bool:
-    """Whether a field's type is a number (``int``/``float``, optional or in a mapping)."""
-    if annotation in (int, float):
-        return True
-    args = getattr(annotation, "__args__", ())
-    if getattr(annotation, "__origin__", None) is dict:
-        return _numeric(args[1])
-    return any(a in (int, float) for a in args) and bool not in args
-
-
 class _Strict(BaseModel):
-    """Schema base: unknown keys, non-finite numbers and booleans or text as numbers refused.
+    """Schema base: unknown keys, non-finite numbers and loose types refused.
 
     Pydantic's lax mode reads ``true`` as 1 and ``"5"`` as 5, so ``weeks: true`` ran one
-    week; its strict mode would also refuse the numpy numbers sweeps pass, so the check
-    is this one validator, run before every field of every section.
+    week. Strict mode takes YAML's types as they are (an integer where a float is asked
+    is still fine); callers pass plain Python numbers, not numpy scalars.
     """
 
     model_config = ConfigDict(
@@ -117,19 +106,8 @@ class _Strict(BaseModel):
         validate_default=True,
         use_attribute_docstrings=True,
         allow_inf_nan=False,
+        strict=True,
     )
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_or_text_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        field = cls.model_fields.get(info.field_name or "")
-        if field is None or not _numeric(field.annotation):
-            return value
-        values = value.values() if isinstance(value, dict) else (value,)
-        if any(isinstance(item, bool | str | bytes) for item in values):
-            whole = int in (field.annotation, *getattr(field.annotation, "__args__", ()))
-            raise ValueError("must be a whole number" if whole else "must be a number")
-        return value
 
 
 def _expand_preset(kind: str, value: Any) -> Any:
