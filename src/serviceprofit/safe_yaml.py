@@ -232,6 +232,8 @@ def load_yaml(text: str | bytes, max_bytes: int = MAX_FILE_BYTES) -> Any:
         raise
     except yaml.MarkedYAMLError as exc:
         problem = " ".join(str(exc.problem or exc.context or "cannot be read").split())
+        if "nesting depth" in problem:  # libyaml's own bound on flow nesting
+            raise YAMLInputError(f"nested deeper than {MAX_DEPTH} levels", 1) from None
         line = _line(exc.problem_mark)
         raise YAMLInputError(f"not valid YAML: {clip(problem, 120)}", line) from None
     except yaml.YAMLError as exc:
