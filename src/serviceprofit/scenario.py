@@ -74,6 +74,7 @@ class ScenarioError(ValueError):
 
     def __init__(self, source: str, key: str, problem: str) -> None:
         # One line, bounded: a message never carries unbounded input.
+        source = _one_line(source, 400)
         key, problem = _one_line(key, 160), _one_line(problem, 600)
         self.source, self.key, self.problem = source, key, problem
         where = f"{source}: " if source else ""
