@@ -20,8 +20,7 @@ from serviceprofit.safe_yaml import MAX_DEPTH, YAMLInputError, clip, load_yaml
 from serviceprofit.scenario import Scenario, ScenarioError, load_scenario, parse_override
 
 BILLION_LAUGHS = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n"
-    for i in range(9)
+    f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(9)
 )
 
 

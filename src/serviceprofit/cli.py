@@ -74,7 +74,8 @@ def _check_flags(args: argparse.Namespace) -> None:
     for flag in ("workers", "dask_workers", "batch_size"):
         value = getattr(args, flag, None)
         if value is not None and not 1 <= value <= 4096:
-            raise InputError(f"--{flag.replace('_', '-')} {value}: must be 1..4096")
+            bound = "at least 1" if value < 1 else "at most 4096"
+            raise InputError(f"--{flag.replace('_', '-')} {value}: must be {bound}")
     weeks = getattr(args, "weeks", None)
     if args.command == "run" and weeks is not None and not 1 <= weeks <= 5200:
         raise InputError(f"--weeks {weeks}: must be 1..5200")
