@@ -70,6 +70,11 @@ NASTY = [
     "{a: 1, a: 1}",
     "é",
     "\U0001f600",
+    "[1]",
+    "{preset: [1]}",
+    "{preset: {a: 1}}",
+    "{phone: true}",
+    "[{week: 1, set: {}}]",
 ]
 
 
@@ -169,7 +174,18 @@ def test_mutated_experiments_load_or_fail_cleanly(tmp_path, data):
 
 @FUZZ
 @given(
-    key=st.sampled_from(["weeks", "strategy.process", "segments.0.share", "events", "x.y"])
+    key=st.sampled_from(
+        [
+            "weeks",
+            "strategy.process",
+            "strategy.process.preset",
+            "strategy.organisation",
+            "segments.0.share",
+            "channels.mix",
+            "events",
+            "x.y",
+        ]
+    )
     | st.text(max_size=30),
     value=st.sampled_from(NASTY) | st.text(max_size=60),
 )

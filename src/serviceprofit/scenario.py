@@ -119,6 +119,8 @@ def _expand_preset(kind: str, value: Any) -> Any:
         return value
     table = presets()[kind]
     name = value.get("preset")
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"a preset name must be text, one of {sorted(table)}")
     if name is None:
         raise ValueError(f"give a preset name, one of {sorted(table)}")
     if name not in table:
