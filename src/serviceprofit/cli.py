@@ -213,9 +213,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     overrides = _overrides(args.set)
     runs = args.replicates * len(args.scenarios)
     for item in args.scenarios:
-        _fits(
-            load_scenario(item, overrides or None), args.backend, runs, _at_once(args.workers, runs)
-        )
+        try:
+            scenario = load_scenario(item, overrides or None)
+        except ScenarioError:
+            continue  # compare() reports it, in the words it uses for every scenario
+        _fits(scenario, args.backend, runs, _at_once(args.workers, runs))
     comparison = compare(
         args.scenarios,
         replicates=args.replicates,

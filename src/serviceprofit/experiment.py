@@ -290,7 +290,7 @@ class Experiment(_Strict):
     design: Design
     replicates: Annotated[int, Field(ge=1, le=100_000)] = 1
     backend: str = "mesa"
-    seed: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     common_random_numbers: bool = False
     outcomes: Annotated[list[str], Field(min_length=1, max_length=100)] = Field(
         default_factory=lambda: list(OUTCOMES)
