@@ -118,9 +118,9 @@ def test_analyze_wants_a_sweep_directory(tmp_path, capsys):
     file = tmp_path / "x.yaml"
     file.write_text("a: 1\n")
     code, err, _ = run_cli(["analyze", str(file)], capsys)
-    assert code == 2 and "not a directory" in err
+    assert code == 2 and "not a sweep directory" in err
     code, err, _ = run_cli(["analyze", str(tmp_path)], capsys)
-    assert code == 2 and "not a sweep's results directory" in err
+    assert code == 2 and "not a sweep directory" in err
 
 
 def test_experiment_with_aliases_is_refused(tmp_path, capsys):

@@ -312,6 +312,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             engine=engine,
             batch_size=args.batch_size,
             progress=SweepProgressLine(f"sweep {experiment.name}"),
+            keep_timeseries=args.keep_timeseries,
         )
     except EngineError as exc:
         raise InputError(str(exc)) from None
@@ -332,6 +333,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f" {report.model_share:.0%} of the workers' time"
         )
     print(f"  results: {Path(args.out) / 'runs'} ({report.batches} new batch files)")
+    for line in report.set_aside:
+        print(f"  {line}; its runs were run again")
     if report.failures:
         for run_id, message in report.failures[:3]:
             print(f"  run {run_id} failed: {message}")
@@ -344,16 +347,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze
 
-    where = Path(args.dir)
-    if not where.is_dir():
-        raise InputError(f"{args.dir}: not a directory; give a sweep's results directory")
-    if not (where / "manifest.json").is_file():
-        raise InputError(
-            f"{args.dir}: not a sweep's results directory (no manifest.json);"
-            " run serviceprofit sweep EXPERIMENT --out DIR first"
-        )
-    report = analyze(args.dir)
+    report = analyze(args.dir, series=args.series or ())
     import pandas as pd
+
+    for line in report.set_aside:
+        print(f"{line}; run the sweep command again to redo its runs", file=sys.stderr)
 
     with pd.option_context("display.width", 120, "display.max_rows", 60):
         print(report.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -423,6 +421,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             names = ", ".join(p.spec for p in fetched)
             print(f"fetched Solara's front-end files: {names}", file=sys.stderr)
     print(f"Classroom demo at {server.url}  (Ctrl+C to stop)", flush=True)
+    if server.exposure:
+        print(f"warning: {server.exposure}", file=sys.stderr, flush=True)
     server.serve()
     return 0
 
@@ -488,10 +488,22 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
     where.add_argument("--dask-workers", type=int, metavar="N", help="start a local Dask cluster")
     swp.add_argument("--batch-size", type=int, help="runs per batch file (default: automatic)")
+    swp.add_argument(
+        "--keep-timeseries",
+        action="store_true",
+        help="also keep every run's weekly series (DIR/series/); resume with the same flag",
+    )
     swp.set_defaults(func=cmd_sweep)
 
     ana = sub.add_parser("analyze", help="sensitivity indices or main effects of a sweep")
     ana.add_argument("dir", metavar="DIR", help="a sweep's results directory")
+    ana.add_argument(
+        "--series",
+        action="append",
+        metavar="METRIC",
+        help="plot a weekly metric's mean and 5-95%% band by factor level (repeatable;"
+        " needs a sweep run with --keep-timeseries)",
+    )
     ana.set_defaults(func=cmd_analyze)
 
     demo = sub.add_parser("demo", help="classroom demo: two firms side by side in the browser")
@@ -502,7 +514,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="one scenario for both firms, or one per firm "
         "(default: customer_value against cost_minimised)",
     )
-    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default: local)")
+    demo.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; any other address "
+        "lets the network open the page, and the command says so)",
+    )
     demo.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
     demo.add_argument("--seed", type=int, default=0, help="the seed both firms start from")
     demo.set_defaults(func=cmd_demo)
