@@ -152,8 +152,9 @@ def test_mutated_scenarios_through_the_cli(tmp_path, capsys, data):
 
 @FUZZ
 @given(data=st.data())
-def test_mutated_experiments_load_or_fail_cleanly(tmp_path, data):
-    """A mutated shipped experiment: an Experiment or an ExperimentError, in bounds."""
+def test_mutated_experiments_load_or_fail_cleanly(tmp_path, capsys, data):
+    """A mutated shipped experiment: an Experiment or an ExperimentError, in bounds; one
+    the loader refuses is refused by `sweep` too, in one line, creating nothing."""
     text = mutate(data.draw(st.sampled_from(EXPERIMENT_TEXTS)), data)
     path = tmp_path / "experiments" / "e.yaml"
     path.parent.mkdir(exist_ok=True)
@@ -164,12 +165,20 @@ def test_mutated_experiments_load_or_fail_cleanly(tmp_path, data):
     tracemalloc.start()
     try:
         load_experiment(path)
+        refused = False
     except ScenarioError as exc:
         assert "\n" not in str(exc)
+        refused = True
     finally:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     assert peak < MEMORY
+    if refused:
+        out = tmp_path / "out"
+        code, err = run_bounded(["sweep", str(path), "--out", str(out)], capsys)
+        assert code == 2
+        assert_clean(code, err)
+        assert not out.exists()
 
 
 @FUZZ

@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from .result import SUMMARY_FIELDS
+from .safe_yaml import clip
 from .scenario import (
     Scenario,
     ScenarioError,
@@ -121,7 +122,7 @@ class Levels(_Strict):
     def _distinct(cls, levels: list[Any]) -> list[Any]:
         seen = [json.dumps(v, sort_keys=True) for v in levels]
         if len(set(seen)) != len(seen):
-            raise ValueError(f"levels must be distinct, got {levels}")
+            raise ValueError(f"levels must be distinct, got {clip(levels)}")
         return levels
 
     def indices(self, u: Any) -> Any:
@@ -428,7 +429,7 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
     message = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
     if kind == "value_error":
         return key, message
-    return key, f"{message} (got {error.get('input')!r})"
+    return key, f"{message} (got {clip(error.get('input'))})"
 
 
 def _probes(factor: Range | Levels | Distribution) -> list[Any]:
@@ -456,7 +457,7 @@ def _check_factors(experiment: Experiment, base: Scenario, source: str) -> None:
                 else:
                     where = "" if exc.key == key else f"{exc.key}: "
                     hint = _integer_hint(factor, exc.problem)
-                    problem = f"value {value!r} is not allowed: {where}{exc.problem}{hint}"
+                    problem = f"value {clip(value)} is not allowed: {where}{exc.problem}{hint}"
                 raise ExperimentError(source, f"factors.{key}", problem) from None
     for edge, where in ((0.0, "low"), (1.0, "high")):
         values = {
