@@ -806,7 +806,7 @@ def _check_events(scenario: Scenario, source: str) -> None:
                 source,
                 f"events.{i}.week",
                 f"week {event.week} is not in the run; weeks are 0..{scenario.weeks - 1}"
-                f" (weeks: {scenario.weeks})",
+                f" (weeks: {scenario.weeks}): move or drop the event, or run longer",
             )
         if event.until is not None and event.until > scenario.weeks:
             raise ScenarioError(
