@@ -487,11 +487,11 @@ class Behaviour(_Strict):
 class Event(_Strict):
     """A change that takes effect at ``week`` (and is undone at ``until``, if given)."""
 
-    week: Annotated[int, Field(ge=0, le=5200)]
+    week: Annotated[int, Field(ge=0)]
     """Week (0-based) the event takes effect; before the scenario's last week."""
     set: Annotated[dict[str, Any], Field(max_length=MAX_EVENTS)]
     """Dotted scenario keys and their new values, e.g. `strategy.organisation: merged`."""
-    until: Annotated[int, Field(ge=1, le=5200)] | None = None
+    until: Annotated[int, Field(ge=1)] | None = None
     """Week the change is undone (optional; at most the scenario's weeks)."""
     label: Text = ""
     """A label for reports."""
