@@ -6,13 +6,21 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
     from .firm import Tally
     from .scenario import Scenario
 
-__all__ = ["MIN_WEEKS", "SHORT_TERM_WEEKS", "SUMMARY_FIELDS", "RunResult", "summarise"]
+__all__ = [
+    "MIN_WEEKS",
+    "SHORT_TERM_WEEKS",
+    "SUMMARY_FIELDS",
+    "NonFiniteResultError",
+    "RunResult",
+    "summarise",
+]
 
 SUMMARY_FIELDS: tuple[str, ...] = (
     "scenario",
@@ -134,7 +142,30 @@ def summarise(
     for i, name in enumerate(OUTCOME_NAMES, start=1):
         hazard = _ratio(defection_churned[i], defection_at_risk[i])
         diagnostics[f"defection_26w_{name}"] = 1.0 - (1.0 - hazard) ** 26
-    for key, value in summary.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            summary[key] = 0.0
+    _check_finite(scenario.name, ts, summary)
     return RunResult(ts, summary, diagnostics, customers, staff)
+
+
+class NonFiniteResultError(ValueError):
+    """A run produced NaN or infinity: its numbers mean nothing, so it is not a result."""
+
+
+def _check_finite(name: str, ts: pd.DataFrame, summary: dict[str, Any]) -> None:
+    """Fail a run whose weekly series or summary holds NaN or infinity.
+
+    Extreme (but allowed) parameters can overflow the model's arithmetic; reporting such
+    a total as 0 would be a wrong answer that looks like a right one.
+    """
+    bad = [k for k, v in summary.items() if isinstance(v, float) and not math.isfinite(v)]
+    numbers = ts.select_dtypes("number")
+    if not numbers.empty:
+        finite = np.isfinite(numbers.to_numpy(dtype=float))
+        if not finite.all():
+            column = numbers.columns[int(np.argwhere(~finite)[0][1])]
+            week = int(np.argwhere(~finite)[0][0])
+            bad.append(f"{column} (first in week {week})")
+    if bad:
+        raise NonFiniteResultError(
+            f"scenario {name}: the run produced NaN or infinity in {', '.join(bad[:4])};"
+            " the scenario's values drive the model out of range (check the largest ones)"
+        )
