@@ -106,6 +106,7 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small comparison of two shipped scenarios, named bare, written to a directory."""
     out = tmp_path_factory.mktemp("compare")
     args = ["compare", "customer_value", "cost_minimised", "--replicates", "2", "--workers", "1"]
+    args += ["--backend", "mesa"]
     assert cli.main([*args, *TINY[:4], "--set", "weeks=8", "--out", str(out)]) == 0
     return out
 

@@ -109,6 +109,7 @@ def test_compare_and_rerun_by_name(installed: Path, elsewhere: Path) -> None:
     """`compare customer_value cost_minimised`, then `rerun` of one of its rows."""
     cli = str(installed / "serviceprofit")
     args = [cli, "compare", "customer_value", "cost_minimised", "--replicates", "2"]
+    args += ["--backend", "mesa"]
     _ok(_run([*args, "--workers", "1", *SMALL, "--set", "weeks=4", "--out", "c"], elsewhere))
     assert (elsewhere / "c" / "report.html").is_file()
     assert "identical" in _ok(_run([cli, "rerun", "c", "2"], elsewhere))
