@@ -13,9 +13,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .provenance import invoked_as
 from .scenario import ScenarioError, load_scenario, parse_override
+from .shipped import locate, shipped_dir
 
 EXIT_BAD_INPUT = 2
+#: Most replicates or seeds one command runs (a sweep's experiment has its own cap).
+MAX_REPLICATES = 10_000
+#: Seeds are non-negative and fit numpy's SeedSequence entropy as a 64-bit integer.
+MAX_SEED = 2**63
 
 
 class InputError(Exception):
@@ -57,26 +63,79 @@ def _overrides(pairs: list[str] | None) -> dict[str, Any]:
     return dict(parse_override(p) for p in (pairs or []))
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    """Bounds of the numeric flags, checked before anything is read or run."""
+    for flag in ("seed",):
+        value = getattr(args, flag, None)
+        if value is not None and not 0 <= value < MAX_SEED:
+            raise InputError(f"--{flag} {value}: must be 0..2**63-1")
+    for flag in ("seeds", "replicates"):
+        value = getattr(args, flag, None)
+        if value is not None and not 1 <= value <= MAX_REPLICATES:
+            raise InputError(f"--{flag} {value}: must be 1..{MAX_REPLICATES:,}")
+    for flag in ("workers", "dask_workers", "batch_size"):
+        value = getattr(args, flag, None)
+        if value is not None and not 1 <= value <= 4096:
+            bound = "at least 1" if value < 1 else "at most 4096"
+            raise InputError(f"--{flag.replace('_', '-')} {value}: must be {bound}")
+    weeks = getattr(args, "weeks", None)
+    if args.command == "run" and weeks is not None and not 1 <= weeks <= 5200:
+        raise InputError(f"--weeks {weeks}: must be 1..5200")
+    scale = getattr(args, "scale", None)
+    if scale is not None and not 0 < scale <= 100:
+        raise InputError(f"--scale {scale}: must be a number above 0 and at most 100")
+
+
 def _out_dir(path: str | None) -> Path | None:
+    """The output directory, checked now and created only when there is something to write.
+
+    A run that fails before writing leaves no empty directory behind.
+    """
     if path is None:
         return None
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {path}: exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {path}: cannot create the directory ({exc.strerror})") from None
     return out
 
 
-def _format(value: Any) -> str:
+def _make_dir(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create the directory ({exc.strerror})") from None
+    return out
+
+
+def _fits(scenario: Any, backend: str, runs: int = 1, at_once: int = 1) -> None:
+    """Refuse, before it starts, a job the machine cannot hold or finish in a day."""
+    from .budget import BudgetError, check
+
+    try:
+        check(scenario, backend, runs=runs, at_once=at_once)
+    except BudgetError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _at_once(workers: int | None, runs: int) -> int:
+    from .evaluators import default_workers
+
+    return min(runs, workers if workers is not None else default_workers())
+
+
+def _format(value: Any, unit: str = "") -> str:
+    """A summary value for the terminal: "n/a" where the run cannot measure it."""
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        text = f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        return f"{text} {unit}" if unit else text
     return str(value)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .compare_figures import OUTCOME_UNITS
+    from .provenance import now, record, write_record
     from .simulate import simulate
 
     overrides = _overrides(args.set)
@@ -86,6 +145,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = _out_dir(args.out)
     if args.precision is not None and args.backend != "numba":
         raise InputError(f"--precision {args.precision}: applies to --backend numba only")
+    _fits(scenario, args.backend)
+    started = now()
     result = simulate(
         scenario,
         backend=args.backend,
@@ -97,14 +158,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{scenario.name}: {scenario.weeks} weeks, backend {args.backend}, seed {args.seed}")
     for key, value in result.summary.items():
         if key not in ("scenario", "backend", "seed", "weeks"):
-            print(f"  {key:<{width}}  {_format(value)}")
+            unit = OUTCOME_UNITS.get(key, (1.0, ""))[1]
+            unit = unit.replace("money", scenario.economics.currency) if "money" in unit else ""
+            print(f"  {key:<{width}}  {_format(value, unit)}")
     if out is not None:
         from .plots import plot_chain
 
+        _make_dir(out)
         result.timeseries.to_csv(out / "timeseries.csv", index=False)
-        (out / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
+        made = record(
+            scenarios=[scenario],
+            backend=args.backend,
+            seeds=args.seed,
+            overrides=overrides,
+            started=started,
+        )
+        write_record({**result.summary, "provenance": made}, out / "summary.json")
         plot_chain(
-            result.timeseries, out / "chain.png", title=f"{scenario.name} (seed {args.seed})"
+            result.timeseries,
+            out / "chain.png",
+            title=f"{scenario.name} (seed {args.seed})",
+            currency=scenario.economics.currency,
         )
         print(f"wrote {out / 'timeseries.csv'}, {out / 'summary.json'}, {out / 'chain.png'}")
     return 0
@@ -119,11 +193,19 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
-    from .claims import measure_claims
+    from .claims import CLAIM_RUNS, measure_claims
 
-    scenarios = Path(args.scenarios)
+    scenarios = Path(args.scenarios) if args.scenarios else shipped_dir("scenarios")
     if not scenarios.is_dir():
         raise InputError(f"--scenarios {args.scenarios}: not a directory")
+    out = _out_dir(args.out)
+    baseline = scenarios / "baseline.yaml"
+    if baseline.is_file():
+        size = load_scenario(baseline)
+        scaled = max(1, round(size.population.customers * args.scale))
+        size = size.with_overrides({"population.customers": scaled})
+        runs = args.seeds * len(CLAIM_RUNS)
+        _fits(size, args.backend, runs, _at_once(args.workers, runs))
     report = measure_claims(
         scenarios,
         seeds=args.seeds,
@@ -138,31 +220,39 @@ def cmd_claims(args: argparse.Namespace) -> int:
             print(f"  [{'x' if ok else ' '}] {name}")
         for name, value in claim.figures.items():
             print(f"      {name}: {_format(value)}")
-    if args.out:
-        out = _out_dir(args.out)
+    if out is not None:
+        _make_dir(out)
         report.runs.to_csv(out / "claims_runs.csv", index=False)
         print(f"wrote {out / 'claims_runs.csv'}")
     return 0 if report.holds else 1
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from .backends import resolve_backend
     from .comparison import compare
     from .report import format_table, write_comparison
 
     if args.replicates < 2:
         raise InputError(f"--replicates {args.replicates}: need at least 2 for an interval")
-    if args.workers is not None and args.workers < 1:
-        raise InputError(f"--workers {args.workers}: must be at least 1")
     out = _out_dir(args.out)
+    backend = resolve_backend(args.backend)
+    overrides = _overrides(args.set)
+    runs = args.replicates * len(args.scenarios)
+    for item in args.scenarios:
+        try:
+            scenario = load_scenario(item, overrides or None)
+        except ScenarioError:
+            continue  # compare() reports it, in the words it uses for every scenario
+        _fits(scenario, backend, runs, _at_once(args.workers, runs))
     comparison = compare(
         args.scenarios,
         replicates=args.replicates,
-        backend=args.backend,
+        backend=backend,
         seed=args.seed,
         baseline=args.baseline,
-        overrides=_overrides(args.set),
+        overrides=overrides,
         workers=args.workers,
-        progress=Progress(f"compare [{args.backend}] runs"),
+        progress=Progress(f"compare [{backend}] runs"),
     )
     print(format_table(comparison))
     if out is None:
@@ -216,10 +306,6 @@ def _engine(args: argparse.Namespace) -> Any:
         SequentialEvaluator,
     )
 
-    for flag in ("workers", "dask_workers", "batch_size"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise InputError(f"--{flag.replace('_', '-')} {value}: must be at least 1")
     if args.scheduler:
         if not args.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
             raise InputError(f"--scheduler {args.scheduler}: expected tcp://HOST:PORT")
@@ -237,6 +323,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweeps import sweep
 
     experiment = load_experiment(args.experiment)
+    runs = experiment.points * experiment.replicates
+    _fits(
+        experiment.base,
+        experiment.backend,
+        runs,
+        1 if args.scheduler else _at_once(args.workers or args.dask_workers, runs),
+    )
     engine = _engine(args)
     try:
         report = sweep(
@@ -245,6 +338,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             engine=engine,
             batch_size=args.batch_size,
             progress=SweepProgressLine(f"sweep {experiment.name}"),
+            keep_timeseries=args.keep_timeseries,
         )
     except EngineError as exc:
         raise InputError(str(exc)) from None
@@ -265,6 +359,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f" {report.model_share:.0%} of the workers' time"
         )
     print(f"  results: {Path(args.out) / 'runs'} ({report.batches} new batch files)")
+    for line in report.set_aside:
+        print(f"  {line}; its runs were run again")
     if report.failures:
         for run_id, message in report.failures[:3]:
             print(f"  run {run_id} failed: {message}")
@@ -277,8 +373,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze
 
-    report = analyze(args.dir)
+    report = analyze(args.dir, series=args.series or ())
     import pandas as pd
+
+    for line in report.set_aside:
+        print(f"{line}; run the sweep command again to redo its runs", file=sys.stderr)
 
     with pd.option_context("display.width", 120, "display.max_rows", 60):
         print(report.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -286,6 +385,24 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"(from {report.runs} of {report.runs_total} runs: the sweep is not finished)")
     print("wrote " + ", ".join(str(f) for f in report.files))
     return 0
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from .rerun import rerun
+
+    done = rerun(args.dir, args.run_id)
+    summary = done.summary
+    width = max(len(k) for k in summary)
+    print(f"run {done.run_id} of {args.dir} ({done.kind}), re-run:")
+    for key, value in summary.items():
+        print(f"  {key:<{width}}  {_format(value)}")
+    if done.identical:
+        print("identical to the stored row")
+        return 0
+    print(f"{len(done.differences)} differences from the stored row:")
+    for key, stored, fresh in done.differences:
+        print(f"  {key}: stored {stored!r}, now {fresh!r}")
+    return 1
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -333,7 +450,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise InputError("demo: give at most two scenarios, one for each firm")
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: must be 0..65535 (0: any free port)")
-    files = [str(Path(f).resolve()) for f in args.scenarios]
+    files = [str(locate(f, "scenarios").resolve()) for f in args.scenarios]
     library = tuple(str(p) for p in default_library(files))
     try:
         server = DemoServer(DemoConfig(tuple(files), library, args.seed), args.host, args.port)
@@ -348,23 +465,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
             names = ", ".join(p.spec for p in fetched)
             print(f"fetched Solara's front-end files: {names}", file=sys.stderr)
     print(f"Classroom demo at {server.url}  (Ctrl+C to stop)", flush=True)
+    if server.exposure:
+        print(f"warning: {server.exposure}", file=sys.stderr, flush=True)
     server.serve()
     return 0
 
 
+SCENARIO_HELP = "scenario YAML file, or a shipped scenario's name, e.g. baseline"
+BACKEND_HELP = "mesa (agents as objects) or numba (arrays, far faster); the same model"
+SET_HELP = "override a scenario key, e.g. strategy.process=cost_minimised (repeatable)"
+VERSION_HELP = "print the version and exit"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from .backends import BACKENDS
+    from . import __version__
+    from .backends import AUTO, BACKEND_RULE, BACKENDS
 
     parser = argparse.ArgumentParser(
         prog="serviceprofit",
         description="Agent-based simulation of the service-profit chain.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help=VERSION_HELP
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one scenario and write its results")
-    run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("scenario", help=SCENARIO_HELP)
+    run.add_argument("--backend", choices=sorted(BACKENDS), default="mesa", help=BACKEND_HELP)
+    run.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
     run.add_argument(
         "--precision",
         choices=("float32", "float64"),
@@ -373,25 +502,24 @@ def build_parser() -> argparse.ArgumentParser:
         " a run is the Mesa run bit for bit",
     )
     run.add_argument("--weeks", type=int, help="override the scenario's weeks")
-    run.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a scenario key, e.g. strategy.process=cost_minimised",
-    )
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     run.add_argument("--out", metavar="DIR", help="write timeseries.csv, summary.json, chain.png")
     run.set_defaults(func=cmd_run)
 
-    claims = sub.add_parser("claims", help="check MODEL.md's five calibration claims over seeds")
-    claims.add_argument("--scenarios", default="scenarios", help="folder of shipped scenarios")
-    claims.add_argument("--seeds", type=int, default=10)
+    claims = sub.add_parser(
+        "claims", help="check the five calibration claims (docs/ODD.md) over seeds"
+    )
+    claims.add_argument(
+        "--scenarios", metavar="DIR", help="folder of the claim scenarios (default: shipped)"
+    )
+    claims.add_argument("--seeds", type=int, default=10, help="paired seeds per run (default 10)")
     claims.add_argument(
         "--scale",
         type=float,
         default=1.0,
         help="scale customers, staff and marketing (e.g. 0.4 for a quick check)",
     )
-    claims.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
+    claims.add_argument("--backend", choices=sorted(BACKENDS), default="mesa", help=BACKEND_HELP)
     claims.add_argument("--workers", type=int, help="processes (default: all cores)")
     claims.add_argument("--out", metavar="DIR", help="write claims_runs.csv")
     claims.set_defaults(func=cmd_claims)
@@ -399,9 +527,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser(
         "compare", help="compare scenarios over replicates: intervals, paired differences, report"
     )
-    cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files")
+    cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help=SCENARIO_HELP + "s")
     cmp.add_argument("--replicates", type=int, default=10, help="runs per scenario (default 10)")
-    cmp.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
+    cmp.add_argument(
+        "--backend", choices=[AUTO, *sorted(BACKENDS)], default=AUTO, help=BACKEND_RULE
+    )
     cmp.add_argument("--baseline", help="scenario the others are compared with (default: first)")
     cmp.add_argument("--seed", type=int, default=0, help="seed the replicate seeds derive from")
     cmp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override every scenario")
@@ -410,8 +540,17 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", metavar="DIR", help="write comparison.csv, runs.csv, report.html")
     cmp.set_defaults(func=cmd_compare)
 
-    swp = sub.add_parser("sweep", help="run an experiment's design into a resumable results dir")
-    swp.add_argument("experiment", help="experiment YAML file (see docs/sweeps.md)")
+    swp = sub.add_parser(
+        "sweep",
+        help="run an experiment's design into a resumable results dir",
+        description="Run an experiment's design into a resumable results dir. The "
+        f"experiment's backend: key chooses the backend; {BACKEND_RULE}.",
+    )
+    swp.add_argument(
+        "experiment",
+        help="experiment YAML file, or a shipped experiment's name, e.g. grid_strategy"
+        " (see docs/sweeps.md)",
+    )
     swp.add_argument("--out", required=True, metavar="DIR", help="results directory")
     where = swp.add_mutually_exclusive_group()
     where.add_argument(
@@ -420,11 +559,30 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
     where.add_argument("--dask-workers", type=int, metavar="N", help="start a local Dask cluster")
     swp.add_argument("--batch-size", type=int, help="runs per batch file (default: automatic)")
+    swp.add_argument(
+        "--keep-timeseries",
+        action="store_true",
+        help="also keep every run's weekly series (DIR/series/); resume with the same flag",
+    )
     swp.set_defaults(func=cmd_sweep)
 
     ana = sub.add_parser("analyze", help="sensitivity indices or main effects of a sweep")
     ana.add_argument("dir", metavar="DIR", help="a sweep's results directory")
+    ana.add_argument(
+        "--series",
+        action="append",
+        metavar="METRIC",
+        help="plot a weekly metric's mean and 5-95%% band by factor level (repeatable;"
+        " needs a sweep run with --keep-timeseries)",
+    )
     ana.set_defaults(func=cmd_analyze)
+
+    rer = sub.add_parser(
+        "rerun", help="re-run one run of a comparison or sweep and check it gives the same numbers"
+    )
+    rer.add_argument("dir", metavar="DIR", help="a compare --out or sweep --out directory")
+    rer.add_argument("run_id", type=int, metavar="RUN_ID", help="the run's run_id in its row")
+    rer.set_defaults(func=cmd_rerun)
 
     demo = sub.add_parser("demo", help="classroom demo: two firms side by side in the browser")
     demo.add_argument(
@@ -434,7 +592,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="one scenario for both firms, or one per firm "
         "(default: customer_value against cost_minimised)",
     )
-    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default: local)")
+    demo.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; any other address "
+        "lets the network open the page, and the command says so)",
+    )
     demo.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
     demo.add_argument("--seed", type=int, default=0, help="the seed both firms start from")
     demo.set_defaults(func=cmd_demo)
@@ -442,7 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench", help="customer-steps per second of both backends, side by side and at scale"
     )
-    bench.add_argument("scenario", nargs="?", default="scenarios/baseline.yaml")
+    bench.add_argument(
+        "scenario", nargs="?", default="baseline", help=SCENARIO_HELP + " (default: baseline)"
+    )
     bench.add_argument("--quick", action="store_true", help="small sizes: a minute or two")
     bench.add_argument("--sizes", help="numba throughput sizes, e.g. 100000,1000000,10000000")
     bench.add_argument("--weeks", type=int, help="weeks of the throughput runs (156)")
@@ -454,15 +619,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--scaling-size", type=int, help="customers of the thread-scaling runs")
     bench.add_argument("--scaling-weeks", type=int, help="weeks of the thread-scaling runs")
-    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--seed", type=int, default=0, help="seed of every timed run (default 0)")
     bench.add_argument("--no-compile", action="store_true", help="skip the compile timing")
-    bench.add_argument("--set", action="append", metavar="KEY=VALUE")
+    bench.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     bench.add_argument("--out", metavar="FILE", help="write the figures as JSON")
     bench.set_defaults(func=cmd_bench)
 
     show = sub.add_parser("show", help="print a scenario with every default and preset resolved")
-    show.add_argument("scenario")
-    show.add_argument("--set", action="append", metavar="KEY=VALUE")
+    show.add_argument("scenario", help=SCENARIO_HELP)
+    show.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     show.set_defaults(func=cmd_show)
     return parser
 
@@ -470,9 +635,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .result import NonFiniteResultError
+
     try:
-        return args.func(args)
-    except (ScenarioError, InputError) as exc:
+        _check_flags(args)
+        with invoked_as(sys.argv[1:] if argv is None else argv):
+            return args.func(args)
+    except (ScenarioError, InputError, NonFiniteResultError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .provenance import record
 from .result import SUMMARY_FIELDS
 from .scenario import Scenario, ScenarioError, load_scenario
 
@@ -87,6 +88,7 @@ class Comparison:
     weekly: pd.DataFrame
     sources: dict[str, Path | None] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)  # see provenance.record
 
     @property
     def names(self) -> list[str]:
@@ -260,13 +262,19 @@ def _execute(
 
 
 def _statistics(runs: pd.DataFrame, names: list[str], baseline: str) -> pd.DataFrame:
-    """The tidy table: each scenario's mean and interval; paired differences from baseline."""
+    """The tidy table: each scenario's mean and interval; paired differences from baseline.
+
+    A summary field a run could not measure (``None``: see
+    :func:`serviceprofit.result.summarise`) is left out: ``n`` counts the runs that have
+    it and a difference uses the pairs where both runs have it; with none the mean is
+    NaN, which the report shows as "n/a".
+    """
     rows: list[tuple[str, str, str, float]] = []
     base = runs[runs.scenario == baseline].set_index("replicate")
     for name in names:
         own = runs[runs.scenario == name].set_index("replicate")
         for outcome in OUTCOMES:
-            values = own[outcome].to_numpy(dtype=float)
+            values = own[outcome].astype(float).dropna().to_numpy()
             mean, sd, half = t_interval(values)
             rows += [
                 (name, outcome, "n", float(len(values))),
@@ -278,7 +286,7 @@ def _statistics(runs: pd.DataFrame, names: list[str], baseline: str) -> pd.DataF
             ]
             if name == baseline:
                 continue
-            paired = own[outcome].astype(float) - base[outcome].astype(float)
+            paired = (own[outcome].astype(float) - base[outcome].astype(float)).dropna()
             d_mean, _, d_half = t_interval(paired.to_numpy())
             rows += [
                 (name, outcome, "diff_mean", d_mean),
@@ -292,7 +300,7 @@ def _statistics(runs: pd.DataFrame, names: list[str], baseline: str) -> pd.DataF
 def compare(
     scenarios: Sequence[ScenarioLike],
     replicates: int = 10,
-    backend: str = "mesa",
+    backend: str = "auto",
     seed: int = 0,
     baseline: ScenarioLike | None = None,
     overrides: dict[str, Any] | None = None,
@@ -306,13 +314,15 @@ def compare(
     compared with (a name, a path, or a Scenario; a file not among ``scenarios`` is
     added); by default the first. ``workers`` processes run the replicates (default:
     every core this process may use; 1 runs them here, serially, with identical
-    results). ``progress(done, total)`` is called after each finished run.
+    results). ``progress(done, total)`` is called after each finished run. ``backend``
+    ``auto`` is numba (:data:`serviceprofit.backends.BACKEND_RULE`).
     """
-    from .backends import BACKENDS
+    from .backends import BACKENDS, resolve_backend
 
+    backend = resolve_backend(backend)
     if backend not in BACKENDS:
         raise ScenarioError(
-            "--backend", backend, f"unknown backend; allowed: {', '.join(sorted(BACKENDS))}"
+            "--backend", backend, f"unknown backend; allowed: auto, {', '.join(sorted(BACKENDS))}"
         )
     if replicates < 2:
         raise ScenarioError(
@@ -321,6 +331,7 @@ def compare(
     overrides = dict(overrides or {})
     loaded, sources = _resolve(scenarios, baseline, overrides)
     seeds = replicate_seeds(seed, replicates)
+    made = record(scenarios=loaded, backend=backend, seeds=seeds, overrides=overrides, seed=seed)
     tasks = [(s, backend, rs) for s in loaded for rs in seeds]
     results = _execute(tasks, default_workers() if workers is None else workers, progress)
 
@@ -333,6 +344,7 @@ def compare(
     runs = runs[
         ["scenario", "replicate", *[c for c in runs.columns if c not in ("scenario", "replicate")]]
     ]
+    runs.insert(0, "run_id", range(len(runs)))  # the id `serviceprofit rerun` takes
     weekly_frame = pd.concat(weekly, ignore_index=True)
     front = ["scenario", "replicate", "week"]
     weekly_frame = weekly_frame[[*front, *[c for c in weekly_frame.columns if c not in front]]]
@@ -348,4 +360,5 @@ def compare(
         weekly=weekly_frame,
         sources=sources,
         overrides=overrides,
+        provenance=made,
     )

@@ -156,7 +156,8 @@ def new_firm(p, weeks):
     firm[F_OTHER_WORK_HOURS] = p.initial_staff * max(0.0, p.paid_hours - p.contact_hours)
     firm[F_TRAINING] = 1.0
     firm[F_DEPARTMENTS] = p.departments
-    firm[F_REORGANISED_WEEK] = NEVER
+    # an organisation adopted at the start of the run pays its transition from week 0
+    firm[F_REORGANISED_WEEK] = 0.0 if p.reorganising_at_start else NEVER
     firm[F_OWNER_SATISFACTION] = 0.5
     pending = np.zeros(weeks + MAX_HIRING_LAG + 2, np.int64)
     history = np.zeros((weeks, N_HISTORY))
