@@ -111,8 +111,12 @@ def create_customers(c, start, count, first_uid, p, dice, initial, t):
 
 
 @njit(cache=True)
-def _issues_range(c, lo, hi, p, dice, chances, t):
-    """Steps 3-4 for the customers in slots ``lo..hi`` (``week.customer_issue``)."""
+def _issues_range(c, lo, hi, records, r, dice, chances, tallies, k):
+    """Steps 3-4 for the customers in slots ``lo..hi`` (``week.customer_issue``), read
+    ``records[r]`` and tally into ``tallies[k]`` (rows, not records, cross into parallel
+    regions: numba's parallel loops run in turn when handed a record)."""
+    p = records[r]
+    t = tallies[k]
     for i in range(lo, hi):
         flags = np.int64(c.flags[i])
         if flags & ACTIVE == 0:
@@ -140,14 +144,18 @@ def _issues_range(c, lo, hi, p, dice, chances, t):
 def _issues_parallel(c, stored, records, r, dice, chances, tallies):
     for k in prange(n_chunks(stored)):
         lo = k * CHUNK
-        _issues_range(c, lo, min(lo + CHUNK, stored), records[r], dice, chances, tallies[k])
+        _issues_range(c, lo, min(lo + CHUNK, stored), records, r, dice, chances, tallies, k)
 
 
 @njit(cache=True)
-def _serve_range(c, lo, hi, p, week_, dice, share, servers, pools, bounds, t, served):
+def _serve_range(
+    c, lo, hi, records, r, week_, dice, share, servers, pools, bounds, tallies, k, served
+):
     """Steps 5-9 for the customers in slots ``lo..hi``: service (``week.customer_service``)
     for those with a routed issue, then churn, spend and word of mouth for everyone
     (``week.customer_settle``)."""
+    p = records[r]
+    t = tallies[k]
     pool_start, pool_len = pools
     bound_table, bound_expectation = bounds
     # each contact's (server, satisfaction) is added to the server's sums after the loop:
@@ -250,19 +258,20 @@ def _serve_parallel(
 ):
     for k in prange(n_chunks(stored)):
         lo = k * CHUNK
-        p = records[r]
         _serve_range(
             c,
             lo,
             min(lo + CHUNK, stored),
-            p,
+            records,
+            r,
             week_,
             dice,
             share,
             servers,
             pools,
             bounds,
-            tallies[k],
+            tallies,
+            k,
             served[numba.get_thread_id()],
         )
 
@@ -621,7 +630,7 @@ def advance(
         else:
             for k in range(chunks):
                 lo = k * CHUNK
-                _issues_range(c, lo, min(lo + CHUNK, stored), p, dice, chances, tallies[k])
+                _issues_range(c, lo, min(lo + CHUNK, stored), records, r, dice, chances, tallies, k)
         week_load = t.load
         for k in range(chunks):
             week_load += tallies[k].load
@@ -667,14 +676,16 @@ def advance(
                     c,
                     lo,
                     hi,
-                    p,
+                    records,
+                    r,
                     now,
                     dice,
                     share,
                     servers,
                     pools,
                     table,
-                    tallies[k],
+                    tallies,
+                    k,
                     served[0],
                 )
         for row in range(n_staff):
