@@ -31,6 +31,17 @@ PROGRESS_EVERY_WEEKS = 13
 
 _BOUNDS_CACHE: dict[tuple[bytes, str], tuple[np.ndarray, np.ndarray]] = {}
 _BOUNDS_CACHE_SIZE = 256
+# What the churn bounds depend on: the churn rule's constants and the segments' expectations.
+_BOUND_FIELDS = [
+    "churn_base",
+    "churn_steepness",
+    "competitor_pull",
+    "newcomer_boost",
+    "newcomer_weeks",
+    "churn_cap",
+    "n_segments",
+    "segment_expectation",
+]
 
 
 def _storage_dtype(precision: str) -> type:
@@ -46,7 +57,7 @@ def churn_tables(records: np.ndarray, precision: str) -> tuple[np.ndarray, np.nd
     bounds = np.empty((records.size, MAX_SEGMENTS, k.CHURN_BINS + 1))
     expectations = np.empty((records.size, MAX_SEGMENTS), dtype)
     for i, record in enumerate(records):
-        cache_key = (record.tobytes(), precision)
+        cache_key = (b"".join(np.asarray(record[f]).tobytes() for f in _BOUND_FIELDS), precision)
         cached = _BOUNDS_CACHE.get(cache_key)
         if cached is None:
             expectation = record["segment_expectation"].astype(dtype)
