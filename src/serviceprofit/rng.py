@@ -59,8 +59,13 @@ class Stream:
     SELF_SERVICE_OK = 21
     DEPARTMENT = 22
     HOP_CHANNEL = 23
+    # The customer network (serviceprofit.network); numbered from 40 so that streams the
+    # week adds below 40 never clash with them.
+    NETWORK_TARGET = 40
+    NETWORK_REWIRE = 41
+    NETWORK_MIX = 42
 
-    COUNT = 24
+    COUNT = 43
 
 
 @register_jitable

@@ -1,0 +1,391 @@
+"""The network of customers and prospects: who hears whom, built from the run's key.
+
+Word of mouth in the market travels along ties between people (referrals, reviews seen,
+churn contagion; :mod:`serviceprofit.choice`). The ties are generated once per run, in
+compiled code, straight into compressed sparse rows (CSR): ``indptr`` (int64, one more
+than the nodes) and ``indices`` (int32 below 2**31 nodes), each undirected tie stored in
+both rows, rows sorted, no self-loops, no duplicate ties. Memory is linear in the ties
+(8 bytes per tie plus 8 per node), so ten million people with ten friends each take
+about 0.5 GB; no networkx on this path.
+
+Every tie is a pure function of (run key, tie number): tie ``e`` draws
+``uniform(key, Stream.NETWORK_*, attempt, e)``. The builder therefore never stores an
+edge list: a first pass counts degrees, a second pass regenerates the same ties and
+fills the rows, and each row is then sorted and cleared of duplicates on its own (in
+parallel, with the same result on any number of threads). Same key, same arrays.
+
+Three kinds (``average_degree`` is the mean number of ties before the few that are
+dropped as self-loops or repeats):
+
+- ``small_world``: the ring lattice of Watts and Strogatz (1998), each person tied to
+  the ``average_degree / 2`` next people on each side, each tie's far end rewired to a
+  uniform person with probability ``rewiring``. High clustering, short paths.
+- ``scale_free``: the Chung and Lu (2002) model with a power-law degree sequence,
+  sampled tie by tie (Miller and Hagberg 2011): both ends of every tie are drawn in
+  proportion to weights ``(i + i0) ** (-1 / (exponent - 1))``, giving a degree
+  distribution with tail exponent ``exponent``. Barabasi-Albert preferential attachment
+  is not used because it is sequential by nature (each newcomer's ties depend on every
+  earlier tie), so it can neither be built in parallel nor drawn tie by tie from the
+  run's key; Chung-Lu reaches the same heavy tail with independent ties and lets the
+  exponent be a parameter (BA fixes it at 3). Like BA, low ids are the hubs. The
+  offset ``i0`` caps the largest expected degree at the structural cut-off
+  ``sqrt(n * average_degree)`` (Boguna, Pastor-Satorras and Vespignani 2004), above
+  which repeated ties between hubs would be lost.
+- ``homophily``: each person starts ``average_degree / 2`` ties on average (tie ``e``
+  starts at person ``e mod n``); its other end is a uniform person of the same segment
+  with probability ``homophily``, else a uniform person of another segment. The share
+  of ties within segments is ``homophily`` (McPherson, Smith-Lovin and Cook 2001 review
+  why ties are mostly between similar people); with ``homophily`` equal to the share
+  a uniform choice would give, the network is an Erdos-Renyi-like random graph.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numba import njit, prange
+
+from .rng import Stream, uniform
+
+if TYPE_CHECKING:
+    import networkx
+
+__all__ = [
+    "KINDS",
+    "CustomerNetwork",
+    "build_network",
+    "clustering",
+    "mesa_network",
+    "to_networkx",
+]
+
+Kind = Literal["small_world", "scale_free", "homophily"]
+KINDS: tuple[str, ...] = ("small_world", "scale_free", "homophily")
+_SMALL_WORLD, _SCALE_FREE, _HOMOPHILY = 0, 1, 2
+_ATTEMPTS = 8
+"""Redraws of a tie's far end that lands on its own start, before the tie is dropped."""
+_MESA_MAX_NODES = 1_000_000
+"""Largest network handed to networkx/Mesa (about 1 kB per node there)."""
+
+_TARGET = np.uint64(Stream.NETWORK_TARGET)
+_REWIRE = np.uint64(Stream.NETWORK_REWIRE)
+_MIX = np.uint64(Stream.NETWORK_MIX)
+
+
+@dataclass(frozen=True)
+class CustomerNetwork:
+    """Undirected ties in compressed sparse rows: person ``i``'s neighbours are
+    ``indices[indptr[i]:indptr[i + 1]]``, sorted ascending."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.indptr.size - 1)
+
+    @property
+    def n_ties(self) -> int:
+        """Undirected ties (each is stored twice)."""
+        return int(self.indptr[-1] // 2)
+
+    def degrees(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def neighbours(self, node: int) -> np.ndarray:
+        return self.indices[self.indptr[node] : self.indptr[node + 1]]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.indptr.nbytes + self.indices.nbytes)
+
+
+# ---------------------------------------------------------------------------
+# One tie from the run's key
+
+
+@njit(cache=True)
+def _index(u, size):
+    """A uniform integer in [0, size) from a uniform in [0, 1)."""
+    i = np.int64(u * size)
+    return i if i < size else size - 1
+
+
+@njit(cache=True)
+def _small_world_tie(key, e, n, half, rewiring):
+    source = e // half
+    target = (source + e % half + 1) % n
+    if rewiring > 0.0 and uniform(key, _REWIRE, np.uint64(0), np.uint64(e)) < rewiring:
+        for attempt in range(_ATTEMPTS):
+            target = _index(uniform(key, _TARGET, np.uint64(attempt), np.uint64(e)), n)
+            if target != source:
+                return source, target
+        return source, source
+    return source, target
+
+
+@njit(cache=True)
+def _power_law_node(u, n, lo, span, inv_power, offset):
+    """Inverse CDF of the continuous weights ``x ** -alpha`` on [offset, n + offset)."""
+    x = (lo + u * span) ** inv_power
+    return min(max(np.int64(x - offset), 0), n - 1)
+
+
+@njit(cache=True)
+def _scale_free_tie(key, e, n, lo, span, inv_power, offset):
+    source = _power_law_node(uniform(key, _TARGET, np.uint64(0), np.uint64(e)), n, lo, span,
+                             inv_power, offset)
+    for attempt in range(1, _ATTEMPTS + 1):
+        u = uniform(key, _TARGET, np.uint64(attempt), np.uint64(e))
+        target = _power_law_node(u, n, lo, span, inv_power, offset)
+        if target != source:
+            return source, target
+    return source, source
+
+
+@njit(cache=True)
+def _homophily_tie(key, e, n, homophily, segment, order, start, size):
+    source = e % n
+    s = segment[source]
+    own = size[s]
+    within = own == n or uniform(key, _MIX, np.uint64(0), np.uint64(e)) < homophily
+    for attempt in range(_ATTEMPTS):
+        u = uniform(key, _TARGET, np.uint64(attempt), np.uint64(e))
+        if within:
+            target = order[start[s] + _index(u, own)]
+        else:
+            k = _index(u, n - own)
+            target = order[k + own if k >= start[s] else k]
+        if target != source:
+            return source, target
+    return source, source
+
+
+@njit(cache=True)
+def _tie(kind, key, e, n, fparams, iparams, segment, order, start, size):
+    if kind == _SMALL_WORLD:
+        return _small_world_tie(key, e, n, iparams[0], fparams[0])
+    if kind == _SCALE_FREE:
+        return _scale_free_tie(key, e, n, fparams[0], fparams[1], fparams[2], fparams[3])
+    return _homophily_tie(key, e, n, fparams[0], segment, order, start, size)
+
+
+# ---------------------------------------------------------------------------
+# Building the rows
+
+
+@njit(cache=True)
+def _count(kind, key, m, n, fparams, iparams, segment, order, start, size):
+    degree = np.zeros(n, np.int64)
+    for e in range(m):
+        a, b = _tie(kind, key, e, n, fparams, iparams, segment, order, start, size)
+        if a != b:
+            degree[a] += 1
+            degree[b] += 1
+    return degree
+
+
+@njit(cache=True)
+def _fill(kind, key, m, n, fparams, iparams, segment, order, start, size, indptr, indices):
+    cursor = indptr[:-1].copy()
+    for e in range(m):
+        a, b = _tie(kind, key, e, n, fparams, iparams, segment, order, start, size)
+        if a != b:
+            indices[cursor[a]] = b
+            cursor[a] += 1
+            indices[cursor[b]] = a
+            cursor[b] += 1
+
+
+@njit(cache=True, parallel=True)
+def _sort_unique_rows(indptr, indices):
+    """Sort each row and move its distinct neighbours to the front; return their counts."""
+    n = indptr.size - 1
+    kept = np.zeros(n, np.int64)
+    for i in prange(n):
+        lo, hi = indptr[i], indptr[i + 1]
+        if hi == lo:
+            continue
+        row = indices[lo:hi]
+        row.sort()
+        k = 1
+        for j in range(1, hi - lo):
+            if row[j] != row[k - 1]:
+                row[k] = row[j]
+                k += 1
+        kept[i] = k
+    return kept
+
+
+@njit(cache=True)
+def _compact(indptr, indices, kept):
+    """Close the gaps left by removed repeats (rows only move left, so in place)."""
+    n = indptr.size - 1
+    out = 0
+    for i in range(n):
+        lo = indptr[i]
+        for j in range(kept[i]):
+            indices[out + j] = indices[lo + j]
+        indptr[i] = out
+        out += kept[i]
+    indptr[n] = out
+    return out
+
+
+def _power_law_offset(n: int, ties: int, alpha: float) -> float:
+    """The offset ``i0`` whose largest expected degree is ``sqrt(2 * ties)`` (bisection)."""
+    cap = math.sqrt(2.0 * ties)
+    one = 1.0 - alpha
+
+    def top_degree(i0: float) -> float:
+        total = (n + i0) ** one - i0**one
+        return 2.0 * ties * ((i0 + 1.0) ** one - i0**one) / total
+
+    lo, hi = 1e-9, float(n)
+    if top_degree(lo) <= cap:
+        return lo
+    for _ in range(200):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if top_degree(mid) > cap else (lo, mid)
+    return hi
+
+
+def build_network(
+    key: np.uint64,
+    n_nodes: int,
+    kind: Kind,
+    average_degree: int,
+    *,
+    rewiring: float = 0.1,
+    exponent: float = 2.5,
+    homophily: float = 0.8,
+    segment: np.ndarray | None = None,
+) -> CustomerNetwork:
+    """The run's network over ``n_nodes`` people (customers and prospects, one id space).
+
+    ``segment`` (integer codes, one per person) is needed by the ``homophily`` kind.
+    Raises ``ValueError`` for parameters outside their ranges (the market schema checks
+    them first, so a user meets that message instead).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if n_nodes < 2 or average_degree < 1 or average_degree >= n_nodes:
+        raise ValueError("need at least 2 people and 1 <= average_degree < people")
+    n = int(n_nodes)
+    ties = n * int(average_degree) // 2
+    fparams = np.zeros(4)
+    iparams = np.zeros(1, np.int64)
+    segment_codes = np.zeros(1, np.int64)
+    order = np.zeros(1, np.int64)
+    start = np.zeros(1, np.int64)
+    size = np.zeros(1, np.int64)
+    if kind == "small_world":
+        if average_degree % 2:
+            raise ValueError(f"a small-world ring needs an even average_degree, got {average_degree}")
+        if not 0.0 <= rewiring <= 1.0:
+            raise ValueError(f"rewiring must be in [0, 1], got {rewiring}")
+        code = _SMALL_WORLD
+        iparams[0] = average_degree // 2
+        fparams[0] = rewiring
+    elif kind == "scale_free":
+        if not 2.0 < exponent <= 4.0:
+            raise ValueError(f"exponent must be in (2, 4], got {exponent}")
+        code = _SCALE_FREE
+        alpha = 1.0 / (exponent - 1.0)
+        offset = _power_law_offset(n, ties, alpha)
+        one = 1.0 - alpha
+        lo = offset**one
+        fparams[:] = (lo, (n + offset) ** one - lo, 1.0 / one, offset)
+    else:
+        if segment is None or len(segment) != n:
+            raise ValueError("the homophily kind needs one segment code per person")
+        if not 0.0 <= homophily <= 1.0:
+            raise ValueError(f"homophily must be in [0, 1], got {homophily}")
+        code = _HOMOPHILY
+        segment_codes = np.ascontiguousarray(segment, dtype=np.int64)
+        if segment_codes.min() < 0:
+            raise ValueError("segment codes must be non-negative")
+        size = np.bincount(segment_codes)
+        start = np.concatenate(([0], np.cumsum(size)[:-1]))
+        order = np.argsort(segment_codes, kind="stable")
+        fparams[0] = homophily
+    key = np.uint64(key)
+    args = (code, key, ties, n, fparams, iparams, segment_codes, order, start, size)
+    degree = _count(*args)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(degree, out=indptr[1:])
+    del degree
+    indices = np.empty(int(indptr[-1]), np.int32 if n < 2**31 else np.int64)
+    _fill(*args, indptr, indices)
+    kept = _sort_unique_rows(indptr, indices)
+    total = _compact(indptr, indices, kept)
+    del kept
+    if total < indices.size:
+        indices = indices[:total].copy()
+    return CustomerNetwork(indptr, indices)
+
+
+# ---------------------------------------------------------------------------
+# Measures and the Mesa side
+
+
+@njit(cache=True, parallel=True)
+def _local_clustering(indptr, indices):
+    n = indptr.size - 1
+    out = np.zeros(n)
+    for i in prange(n):
+        lo, hi = indptr[i], indptr[i + 1]
+        k = hi - lo
+        if k < 2:
+            continue
+        closed = 0
+        for a in range(lo, hi):
+            j = indices[a]
+            # sorted rows: count common neighbours of i and j by merging
+            p, q = lo, indptr[j]
+            qe = indptr[j + 1]
+            while p < hi and q < qe:
+                if indices[p] == indices[q]:
+                    closed += 1
+                    p += 1
+                    q += 1
+                elif indices[p] < indices[q]:
+                    p += 1
+                else:
+                    q += 1
+        out[i] = closed / (k * (k - 1))
+    return out
+
+
+def clustering(network: CustomerNetwork) -> float:
+    """Average local clustering coefficient (Watts and Strogatz 1998), nodes of degree
+    below 2 counting zero, as ``networkx.average_clustering`` does."""
+    return float(_local_clustering(network.indptr, network.indices).mean())
+
+
+def to_networkx(network: CustomerNetwork) -> networkx.Graph:
+    """The same ties as a networkx graph, for small populations (the Mesa backend)."""
+    import networkx as nx
+
+    if network.n_nodes > _MESA_MAX_NODES:
+        raise ValueError(
+            f"{network.n_nodes} people is too many for networkx (at most {_MESA_MAX_NODES}); "
+            "use the numba backend"
+        )
+    graph = nx.Graph()
+    graph.add_nodes_from(range(network.n_nodes))
+    rows = np.repeat(np.arange(network.n_nodes), network.degrees())
+    upper = rows < network.indices
+    graph.add_edges_from(zip(rows[upper].tolist(), network.indices[upper].tolist(), strict=True))
+    return graph
+
+
+def mesa_network(network: CustomerNetwork, random: Any = None) -> Any:
+    """A ``mesa.discrete_space.Network`` over the same ties: one cell per person, so a
+    Mesa customer's neighbours are exactly the compiled backend's row."""
+    from mesa.discrete_space import Network
+
+    return Network(to_networkx(network), random=random)
