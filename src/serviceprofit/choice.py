@@ -206,6 +206,8 @@ def logit_probabilities_array(
     """:func:`logit_probabilities` into a new array (the Python convenience)."""
     out = np.empty(values.size + 1)
     return logit_probabilities(
-        np.asarray(values, dtype=np.float64), np.asarray(considered, dtype=np.bool_),
-        float(outside_value), out,
+        np.asarray(values, dtype=np.float64),
+        np.asarray(considered, dtype=np.bool_),
+        float(outside_value),
+        out,
     )

@@ -35,8 +35,8 @@ dropped as self-loops or repeats):
   starts at person ``e mod n``); its other end is a uniform person of the same segment
   with probability ``homophily``, else a uniform person of another segment. The share
   of ties within segments is ``homophily`` (McPherson, Smith-Lovin and Cook 2001 review
-  why ties are mostly between similar people); with ``homophily`` equal to the share
-  a uniform choice would give, the network is an Erdos-Renyi-like random graph.
+  why ties are mostly between similar people). The degrees are those of a random
+  graph (half fixed, half Poisson); clustering is low.
 """
 
 from __future__ import annotations
@@ -136,8 +136,9 @@ def _power_law_node(u, n, lo, span, inv_power, offset):
 
 @njit(cache=True)
 def _scale_free_tie(key, e, n, lo, span, inv_power, offset):
-    source = _power_law_node(uniform(key, _TARGET, np.uint64(0), np.uint64(e)), n, lo, span,
-                             inv_power, offset)
+    source = _power_law_node(
+        uniform(key, _TARGET, np.uint64(0), np.uint64(e)), n, lo, span, inv_power, offset
+    )
     for attempt in range(1, _ATTEMPTS + 1):
         u = uniform(key, _TARGET, np.uint64(attempt), np.uint64(e))
         target = _power_law_node(u, n, lo, span, inv_power, offset)
@@ -284,7 +285,9 @@ def build_network(
     size = np.zeros(1, np.int64)
     if kind == "small_world":
         if average_degree % 2:
-            raise ValueError(f"a small-world ring needs an even average_degree, got {average_degree}")
+            raise ValueError(
+                f"a small-world ring needs an even average_degree, got {average_degree}"
+            )
         if not 0.0 <= rewiring <= 1.0:
             raise ValueError(f"rewiring must be in [0, 1], got {rewiring}")
         code = _SMALL_WORLD
