@@ -64,8 +64,13 @@ class Stream:
     NETWORK_TARGET = 40
     NETWORK_REWIRE = 41
     NETWORK_MIX = 42
+    # The market's choices (serviceprofit.choice; docs/market.md says where each is drawn).
+    CONSIDERATION = 43
+    CHOICE = 44
+    REVIEW_REACH = 45
+    PROSPECT_ARRIVAL = 46
 
-    COUNT = 43
+    COUNT = 47
 
 
 @register_jitable
