@@ -42,6 +42,7 @@ dropped as self-loops or repeats):
 from __future__ import annotations
 
 import math
+import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KINDS",
     "CustomerNetwork",
+    "Kind",
     "build_network",
     "clustering",
     "mesa_network",
@@ -63,7 +65,7 @@ __all__ = [
 ]
 
 Kind = Literal["small_world", "scale_free", "homophily"]
-KINDS: tuple[str, ...] = ("small_world", "scale_free", "homophily")
+KINDS: tuple[str, ...] = typing.get_args(Kind)
 _SMALL_WORLD, _SCALE_FREE, _HOMOPHILY = 0, 1, 2
 _ATTEMPTS = 8
 """Redraws of a tie's far end that lands on its own start, before the tie is dropped."""
