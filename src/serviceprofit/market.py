@@ -31,7 +31,9 @@ firm, since it is that firm's price to the segment. A firm's ``weeks`` and
 
 from __future__ import annotations
 
+import difflib
 import math
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -185,20 +187,24 @@ def _split(total: int, shares: dict[str, float]) -> dict[str, int]:
 # Loading
 
 
-def _describe_market(error: dict[str, Any]) -> tuple[str, str]:
-    """A market-level problem: unknown keys list what is allowed where they sit."""
-    loc = tuple(error["loc"])
+def _describe_market(error: dict[str, Any], root: type[_Strict] = Market) -> tuple[str, str]:
+    """A market-level problem; an unknown key gets a 'did you mean' and the keys allowed
+    where it sits (``root`` is the model validated: the market or its section)."""
     if error["type"] != "extra_forbidden":
         return _describe(error)
+    loc = tuple(error["loc"])
     key = ".".join(str(p) for p in loc)
-    model: Any = Market
+    model: Any = root
     for part in loc[:-1]:
         field = model.model_fields.get(part) if isinstance(part, str) else None
         annotation = field.annotation if field else None
         if not (isinstance(annotation, type) and issubclass(annotation, _Strict)):
             return key, "unknown key"
         model = annotation
-    return key, f"unknown key. Allowed keys: {', '.join(sorted(model.model_fields))}"
+    allowed = sorted(model.model_fields)
+    hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    problem = "unknown key" + (f"; did you mean {hint[0]!r}?" if hint else "")
+    return key, f"{problem} Allowed keys: {', '.join(allowed)}"
 
 
 def _firm_data(
@@ -251,7 +257,7 @@ def _validate_market(data: dict[str, Any], source: str, folder: Path | None) -> 
     try:
         spec = MarketSpec.model_validate(data["market"])
     except ValidationError as exc:
-        key, problem = first_problem(exc, _describe_market)
+        key, problem = first_problem(exc, partial(_describe_market, root=MarketSpec))
         raise ScenarioError(source, f"market.{key}" if key else "market", problem) from None
     if set(spec.shares) != set(firms):
         raise ScenarioError(
