@@ -66,7 +66,6 @@ __all__ = [
 
 Kind = Literal["small_world", "scale_free", "homophily"]
 KINDS: tuple[str, ...] = typing.get_args(Kind)
-_SMALL_WORLD, _SCALE_FREE, _HOMOPHILY = 0, 1, 2
 _ATTEMPTS = 8
 """Redraws of a tie's far end that lands on its own start, before the tie is dropped."""
 _MESA_MAX_NODES = 1_000_000
@@ -168,11 +167,17 @@ def _homophily_tie(key, e, n, homophily, segment, order, start, size):
 
 
 @njit(cache=True)
-def _tie(kind, key, e, n, fparams, iparams, segment, order, start, size):
-    if kind == _SMALL_WORLD:
-        return _small_world_tie(key, e, n, iparams[0], fparams[0])
-    if kind == _SCALE_FREE:
-        return _scale_free_tie(key, e, n, fparams[0], fparams[1], fparams[2], fparams[3])
+def _small_world(key, e, n, fparams, iparams, segment, order, start, size):
+    return _small_world_tie(key, e, n, iparams[0], fparams[0])
+
+
+@njit(cache=True)
+def _scale_free(key, e, n, fparams, iparams, segment, order, start, size):
+    return _scale_free_tie(key, e, n, fparams[0], fparams[1], fparams[2], fparams[3])
+
+
+@njit(cache=True)
+def _homophily(key, e, n, fparams, iparams, segment, order, start, size):
     return _homophily_tie(key, e, n, fparams[0], segment, order, start, size)
 
 
@@ -181,10 +186,12 @@ def _tie(kind, key, e, n, fparams, iparams, segment, order, start, size):
 
 
 @njit(cache=True)
-def _count(kind, key, m, n, fparams, iparams, segment, order, start, size):
+def _count(tie, key, m, n, fparams, iparams, segment, order, start, size):
+    """Each person's ties, counting repeats (``tie`` is one kind's compiled tie function:
+    the loop is compiled for each kind, so the tie is inlined)."""
     degree = np.zeros(n, np.int64)
     for e in range(m):
-        a, b = _tie(kind, key, e, n, fparams, iparams, segment, order, start, size)
+        a, b = tie(key, e, n, fparams, iparams, segment, order, start, size)
         if a != b:
             degree[a] += 1
             degree[b] += 1
@@ -192,15 +199,31 @@ def _count(kind, key, m, n, fparams, iparams, segment, order, start, size):
 
 
 @njit(cache=True)
-def _fill(kind, key, m, n, fparams, iparams, segment, order, start, size, indptr, indices):
+def _fill(tie, key, m, n, fparams, iparams, segment, order, start, size, indptr, indices):
+    """Write each tie into both its rows, in tie order."""
     cursor = indptr[:-1].copy()
     for e in range(m):
-        a, b = _tie(kind, key, e, n, fparams, iparams, segment, order, start, size)
+        a, b = tie(key, e, n, fparams, iparams, segment, order, start, size)
         if a != b:
             indices[cursor[a]] = b
             cursor[a] += 1
             indices[cursor[b]] = a
             cursor[b] += 1
+
+
+_SHORT_ROW = 32
+"""Rows up to this length are sorted by insertion (faster than a general sort there)."""
+
+
+@njit(cache=True)
+def _insertion_sort(row):
+    for i in range(1, row.size):
+        value = row[i]
+        j = i - 1
+        while j >= 0 and row[j] > value:
+            row[j + 1] = row[j]
+            j -= 1
+        row[j + 1] = value
 
 
 @njit(cache=True, parallel=True)
@@ -213,7 +236,10 @@ def _sort_unique_rows(indptr, indices):
         if hi == lo:
             continue
         row = indices[lo:hi]
-        row.sort()
+        if hi - lo <= _SHORT_ROW:
+            _insertion_sort(row)
+        else:
+            row.sort()
         k = 1
         for j in range(1, hi - lo):
             if row[j] != row[k - 1]:
@@ -292,13 +318,13 @@ def build_network(
             )
         if not 0.0 <= rewiring <= 1.0:
             raise ValueError(f"rewiring must be in [0, 1], got {rewiring}")
-        code = _SMALL_WORLD
+        tie = _small_world
         iparams[0] = average_degree // 2
         fparams[0] = rewiring
     elif kind == "scale_free":
         if not 2.0 < exponent <= 4.0:
             raise ValueError(f"exponent must be in (2, 4], got {exponent}")
-        code = _SCALE_FREE
+        tie = _scale_free
         alpha = 1.0 / (exponent - 1.0)
         offset = _power_law_offset(n, ties, alpha)
         one = 1.0 - alpha
@@ -309,7 +335,7 @@ def build_network(
             raise ValueError("the homophily kind needs one segment code per person")
         if not 0.0 <= homophily <= 1.0:
             raise ValueError(f"homophily must be in [0, 1], got {homophily}")
-        code = _HOMOPHILY
+        tie = _homophily
         segment_codes = np.ascontiguousarray(segment, dtype=np.int64)
         if segment_codes.min() < 0:
             raise ValueError("segment codes must be non-negative")
@@ -318,7 +344,7 @@ def build_network(
         order = np.argsort(segment_codes, kind="stable")
         fparams[0] = homophily
     key = np.uint64(key)
-    args = (code, key, ties, n, fparams, iparams, segment_codes, order, start, size)
+    args = (tie, key, ties, n, fparams, iparams, segment_codes, order, start, size)
     degree = _count(*args)
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(degree, out=indptr[1:])
@@ -328,8 +354,8 @@ def build_network(
     kept = _sort_unique_rows(indptr, indices)
     total = _compact(indptr, indices, kept)
     del kept
-    if total < indices.size:
-        indices = indices[:total].copy()
+    if total < indices.size:  # give back the repeats' room in place (no copy)
+        indices.resize(total, refcheck=False)
     return CustomerNetwork(indptr, indices)
 
 
