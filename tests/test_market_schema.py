@@ -124,6 +124,7 @@ def test_defaults_state_the_contagion_source():
         (_with(market__choice={"review_reach": 2}), "market.choice.review_reach", "less than or"),
         (_with(market__prospects={"initial": -1}), "market.prospects.initial", "greater than"),
         (_with(weeks=0), "weeks", "greater than or equal to 1"),
+        (_with(firms={"a.b": {}, "c": {}}), "firms.a.b", "letters, digits"),
         (_with(colour="red"), "colour", "Allowed keys: description, firms, market, name, weeks"),
         (
             _with(firms__a={"strategy": {"process": "cheap"}}),

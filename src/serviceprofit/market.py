@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,6 +42,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from .choice import CONTAGION_HALF_LIFE_WEEKS, CONTAGION_UPLIFT
 from .network import Kind
+from .safe_yaml import clip
 from .scenario import (
     Fraction,
     NonNegative,
@@ -49,16 +51,21 @@ from .scenario import (
     ScenarioError,
     _deep_merge,
     _describe,
+    _organisation_since,
     _read_yaml,
+    _shown,
     _Strict,
     _validate,
     apply_overrides,
     first_problem,
+    read_mapping,
 )
 
 __all__ = ["ChoiceModel", "Market", "MarketSpec", "NetworkSpec", "Prospects", "load_market"]
 
 MAX_FIRMS = 16
+_FIRM_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
+"""A firm's name is one part of a dotted key (``firms.NAME.strategy...``): no dots."""
 """Most firms in one market (the choice loops over them for every chooser)."""
 
 
@@ -230,7 +237,9 @@ def _firm_data(
             raise ScenarioError(source, f"firms.{name}.extends", "must be a scenario file name")
         base = _read_yaml((folder / parent).resolve())
         base.pop("name", None)
-        data = _deep_merge(base, data)
+        merged = _deep_merge(base, data)
+        _organisation_since(base, data, merged)  # as a scenario's extends: does
+        data = merged
     data.setdefault("name", name)
     data["weeks"] = weeks
     population = data.get("population")
@@ -254,6 +263,11 @@ def _validate_market(data: dict[str, Any], source: str, folder: Path | None) -> 
         raise ScenarioError(
             source, "firms", f"name between 2 and {MAX_FIRMS} firms, each a mapping"
         )
+    for name in firms:
+        if not (isinstance(name, str) and _FIRM_NAME.fullmatch(name)):
+            raise ScenarioError(
+                source, f"firms.{clip(name, 40)}", "a firm name is 1-40 letters, digits, _ or -"
+            )
     try:
         spec = MarketSpec.model_validate(data["market"])
     except ValidationError as exc:
@@ -263,7 +277,7 @@ def _validate_market(data: dict[str, Any], source: str, folder: Path | None) -> 
         raise ScenarioError(
             source,
             "market.shares",
-            f"give one share for each firm, exactly: {', '.join(sorted(map(str, firms)))}",
+            f"give one share for each firm, exactly: {', '.join(sorted(firms))}",
         )
     try:  # the market's own keys (weeks, name, unknown keys) before the firms that use them
         top = Market.model_validate({**data, "firms": {}, "market": spec})
@@ -325,13 +339,13 @@ def load_market(
         data, source, folder = dict(path), "<dict>", None
     else:
         source = str(path)
-        data = _read_yaml(Path(path).resolve())
+        data = read_mapping(Path(path).resolve(), "market")
         data.setdefault("name", Path(path).stem)
         folder = Path(path).resolve().parent
     market = _validate_market(data, source, folder)
     if not overrides:
         return market
-    described = ", ".join(f"{k}={v}" for k, v in overrides.items())
+    described = ", ".join(f"{k}={_shown(v)}" for k, v in overrides.items())
     where = f"{source} (with --set {described})"
     for dotted in overrides:
         if dotted.split(".")[0] == "firms" and dotted.split(".")[2:] in (
