@@ -42,7 +42,6 @@ from pydantic import Field, ValidationError, model_validator
 
 from .choice import CONTAGION_HALF_LIFE_WEEKS, CONTAGION_UPLIFT
 from .network import Kind
-from .safe_yaml import clip
 from .scenario import (
     Fraction,
     NonNegative,
@@ -266,7 +265,7 @@ def _validate_market(data: dict[str, Any], source: str, folder: Path | None) -> 
     for name in firms:
         if not (isinstance(name, str) and _FIRM_NAME.fullmatch(name)):
             raise ScenarioError(
-                source, f"firms.{clip(name, 40)}", "a firm name is 1-40 letters, digits, _ or -"
+                source, f"firms.{_shown(name)}", "a firm name is 1-40 letters, digits, _ or -"
             )
     try:
         spec = MarketSpec.model_validate(data["market"])
