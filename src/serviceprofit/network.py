@@ -46,6 +46,7 @@ import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -68,6 +69,8 @@ Kind = Literal["small_world", "scale_free", "homophily"]
 KINDS: tuple[str, ...] = typing.get_args(Kind)
 _ATTEMPTS = 8
 """Redraws of a tie's far end that lands on its own start, before the tie is dropped."""
+_MAX_CHUNKS = 4
+"""Most chunks of ties built in parallel (each holds 4 bytes per person while building)."""
 _MESA_MAX_NODES = 1_000_000
 """Largest network handed to networkx/Mesa (about 1 kB per node there)."""
 
@@ -185,30 +188,55 @@ def _homophily(key, e, n, fparams, iparams, segment, order, start, size):
 # Building the rows
 
 
-@njit(cache=True)
-def _count(tie, key, m, n, fparams, iparams, segment, order, start, size):
-    """Each person's ties, counting repeats (``tie`` is one kind's compiled tie function:
-    the loop is compiled for each kind, so the tie is inlined)."""
+@njit(cache=True, parallel=True)
+def _count(tie, key, m, n, fparams, iparams, segment, order, start, size, chunks):
+    """Ties per person and chunk of tie numbers (``tie`` is one kind's compiled tie
+    function, so the loop is compiled and inlined per kind). Chunks run in parallel,
+    each with its own row of counts: no two threads write one number."""
+    counts = np.zeros((chunks, n), np.int32)
+    for c in prange(chunks):
+        mine = counts[c]
+        for e in range(m * c // chunks, m * (c + 1) // chunks):
+            a, b = tie(key, e, n, fparams, iparams, segment, order, start, size)
+            if a != b:
+                mine[a] += 1
+                mine[b] += 1
+    return counts
+
+
+@njit(cache=True, parallel=True)
+def _offsets(counts, indptr):
+    """Row starts (``indptr``) from the counts, and each chunk's count turned into where
+    its ties start within the row (the counts of the chunks before it)."""
+    chunks, n = counts.shape
     degree = np.zeros(n, np.int64)
-    for e in range(m):
-        a, b = tie(key, e, n, fparams, iparams, segment, order, start, size)
-        if a != b:
-            degree[a] += 1
-            degree[b] += 1
-    return degree
+    for i in prange(n):
+        run = 0
+        for c in range(chunks):
+            here = counts[c, i]
+            counts[c, i] = run
+            run += here
+        degree[i] = run
+    indptr[0] = 0
+    for i in range(n):
+        indptr[i + 1] = indptr[i] + degree[i]
 
 
-@njit(cache=True)
-def _fill(tie, key, m, n, fparams, iparams, segment, order, start, size, indptr, indices):
-    """Write each tie into both its rows, in tie order."""
-    cursor = indptr[:-1].copy()
-    for e in range(m):
-        a, b = tie(key, e, n, fparams, iparams, segment, order, start, size)
-        if a != b:
-            indices[cursor[a]] = b
-            cursor[a] += 1
-            indices[cursor[b]] = a
-            cursor[b] += 1
+@njit(cache=True, parallel=True)
+def _fill(tie, key, m, n, fparams, iparams, segment, order, start, size, counts, indptr, indices):
+    """Write each tie into both its rows; chunk ``c`` writes only its own slots of each
+    row, so the chunks run in parallel. Rows are sorted afterwards, so the result does not
+    depend on the number of chunks."""
+    chunks = counts.shape[0]
+    for c in prange(chunks):
+        cursor = counts[c]
+        for e in range(m * c // chunks, m * (c + 1) // chunks):
+            a, b = tie(key, e, n, fparams, iparams, segment, order, start, size)
+            if a != b:
+                indices[indptr[a] + cursor[a]] = b
+                cursor[a] += 1
+                indices[indptr[b] + cursor[b]] = a
+                cursor[b] += 1
 
 
 _SHORT_ROW = 32
@@ -345,12 +373,13 @@ def build_network(
         fparams[0] = homophily
     key = np.uint64(key)
     args = (tie, key, ties, n, fparams, iparams, segment_codes, order, start, size)
-    degree = _count(*args)
-    indptr = np.zeros(n + 1, np.int64)
-    np.cumsum(degree, out=indptr[1:])
-    del degree
+    # one chunk of ties per thread, at most _MAX_CHUNKS: 4 bytes per person per chunk
+    counts = _count(*args, min(numba.get_num_threads(), _MAX_CHUNKS))
+    indptr = np.empty(n + 1, np.int64)
+    _offsets(counts, indptr)
     indices = np.empty(int(indptr[-1]), np.int32 if n < 2**31 else np.int64)
-    _fill(*args, indptr, indices)
+    _fill(*args, counts, indptr, indices)
+    del counts
     kept = _sort_unique_rows(indptr, indices)
     total = _compact(indptr, indices, kept)
     del kept
