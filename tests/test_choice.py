@@ -15,8 +15,10 @@ from serviceprofit.choice import (
     choose,
     contagion_multiplier,
     decay_exposure,
+    exposure_at,
     firm_value,
     logit_probabilities_array,
+    neighbour_view,
     perceived_reputation,
 )
 from serviceprofit.rng import Stream, draw, run_key
@@ -177,3 +179,55 @@ def test_contagion_adds_up_over_neighbours():
         exposure = decay_exposure(exposure, h)
     assert exposure == pytest.approx(2 ** (-5 / h) + 2 ** (-2 / h))
     assert contagion_multiplier(0.0, CONTAGION_UPLIFT) == 1.0
+
+
+def test_lazy_exposure_equals_weekly_decay():
+    """The contagion clock (exposure and the week it was set) gives the weekly decay's
+    value in any later week, to 1e-12."""
+    weekly = 1.7
+    for week in range(1, 30):
+        weekly = decay_exposure(weekly, 5.0)
+        assert exposure_at(1.7, 0, week, 5.0) == pytest.approx(weekly, rel=1e-12)
+
+
+def _star():
+    """Person 0 tied to 1, 2, 3, 4; 1 and 2 are firm 0's customers (sat 0.9, 0.5), 3 is
+    firm 1's (sat 0.3) and posted a complaint about firm 1, 4 is a prospect."""
+    indptr = np.array([0, 4, 5, 6, 7, 8], np.int64)
+    indices = np.array([1, 2, 3, 4, 0, 0, 0, 0], np.int32)
+    firm = np.array([-1, 0, 0, 1, -1], np.int64)
+    satisfaction = np.array([0.0, 0.9, 0.5, 0.3, 0.0])
+    review_firm = np.array([-1, -1, -1, 1, -1], np.int64)
+    return indptr, indices, firm, satisfaction, review_firm
+
+
+def test_neighbour_view_counts_friends_reviews_and_promoters():
+    """Friends at each firm count once at their satisfaction, a review once more, a
+    promoter (satisfaction >= 0.85) once; prospects count for no firm."""
+    indptr, indices, firm, satisfaction, review_firm = _star()
+    total, count, promoters = np.full(2, 9.0), np.full(2, 9.0), np.full(2, 9.0)
+    neighbour_view(
+        indptr, indices, 0, firm, satisfaction, 0.85, review_firm, total, count, promoters
+    )
+    assert total.tolist() == pytest.approx([1.4, 0.6])
+    assert count.tolist() == [2.0, 2.0] and promoters.tolist() == [1.0, 0.0]
+    # person 4 hears only person 0, a prospect: nothing about any firm
+    neighbour_view(
+        indptr, indices, 4, firm, satisfaction, 0.85, review_firm, total, count, promoters
+    )
+    assert not total.any() and not count.any() and not promoters.any()
+
+
+def test_neighbour_view_compiles():
+    """The compiled view equals the Python one (one definition for both backends)."""
+
+    @numba.njit
+    def compiled(indptr, indices, firm, satisfaction, review_firm):
+        total, count, promoters = np.zeros(2), np.zeros(2), np.zeros(2)
+        neighbour_view(
+            indptr, indices, 0, firm, satisfaction, 0.85, review_firm, total, count, promoters
+        )
+        return total, count, promoters
+
+    got = compiled(*_star())
+    assert got[0].tolist() == pytest.approx([1.4, 0.6]) and got[2].tolist() == [1.0, 0.0]

@@ -50,9 +50,11 @@ __all__ = [
     "choose",
     "contagion_multiplier",
     "decay_exposure",
+    "exposure_at",
     "firm_value",
     "logit_probabilities",
     "logit_probabilities_array",
+    "neighbour_view",
     "perceived_reputation",
     "referral_lean",
 ]
@@ -211,3 +213,49 @@ def logit_probabilities_array(
         float(outside_value),
         out,
     )
+
+
+@register_jitable
+def exposure_at(exposure, since_week, week, half_life_weeks):
+    """The exposure in ``week`` of one last set to ``exposure`` in ``since_week``.
+
+    The lazy form of :func:`decay_exposure`: a customer stores the exposure and the week
+    it was last changed (the contagion clock), so no week sweeps every customer; the
+    value is the same as decaying it week by week.
+    """
+    return exposure * 2.0 ** (-(week - since_week) / half_life_weeks)
+
+
+@register_jitable
+def neighbour_view(
+    indptr, indices, person, firm, satisfaction, promoter_threshold, review_firm,
+    observed_sum, observed_count, promoters,
+):  # fmt: skip
+    """What ``person`` learns from their neighbours about each firm, this week.
+
+    Fills, per firm ``f`` (arrays of the number of firms, zeroed here): the sum and count
+    of observations for :func:`perceived_reputation` (each neighbour who is ``f``'s
+    customer, at their satisfaction, and each neighbour's review of ``f`` this week, at
+    the reviewer's satisfaction: a complaint on the social channel is heard on top of
+    its author's experience) and the promoters of ``f`` among the neighbours
+    (:func:`referral_lean`). ``firm[j]`` is ``j``'s firm or -1, ``review_firm[j]`` the
+    firm ``j`` posted a complaint about this week or -1. The network's rows
+    (``indptr``, ``indices``) are those of :mod:`serviceprofit.network`; every array is
+    read at the same moment of the week by every chooser, so the order of choosers does
+    not matter.
+    """
+    observed_sum[:] = 0.0
+    observed_count[:] = 0.0
+    promoters[:] = 0.0
+    for k in range(indptr[person], indptr[person + 1]):
+        j = indices[k]
+        f = firm[j]
+        if f >= 0:
+            observed_sum[f] += satisfaction[j]
+            observed_count[f] += 1.0
+            if satisfaction[j] >= promoter_threshold:
+                promoters[f] += 1.0
+        r = review_firm[j]
+        if r >= 0:
+            observed_sum[r] += satisfaction[j]
+            observed_count[r] += 1.0
