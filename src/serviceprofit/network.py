@@ -3,7 +3,7 @@
 Word of mouth in the market travels along ties between people (referrals, reviews seen,
 churn contagion; :mod:`serviceprofit.choice`). The ties are generated once per run, in
 compiled code, straight into compressed sparse rows (CSR): ``indptr`` (int64, one more
-than the nodes) and ``indices`` (int32 below 2**31 nodes), each undirected tie stored in
+than the nodes) and ``indices`` (int32: at most 2**31 - 1 people), each undirected tie stored in
 both rows, rows sorted, no self-loops, no duplicate ties. Memory is linear in the ties
 (8 bytes per tie plus 8 per node), so ten million people with ten friends each take
 about 0.5 GB; no networkx on this path.
@@ -77,6 +77,10 @@ _ATTEMPTS = 8
 """Redraws of a tie's far end that lands on its own start, before the tie is dropped."""
 _MAX_CHUNKS = 4
 """Most chunks of ties built in parallel (each holds 4 bytes per person while building)."""
+_BLOCK = 1 << 18
+"""Ties generated and sorted by bucket of rows at a time (16 MB of buffers per chunk)."""
+_BUCKET_BITS = 10
+"""Buckets of rows a block is sorted into (2**10)."""
 _MESA_MAX_NODES = 1_000_000
 """Largest network handed to networkx/Mesa (about 1 kB per node there)."""
 
@@ -194,19 +198,60 @@ def _homophily(key, e, n, fparams, iparams, segment, order, start, size):
 # Building the rows
 
 
+@njit(cache=True)
+def _endpoints(tie, key, lo, hi, n, fparams, iparams, segment, order, start, size, rows, cols):
+    """Ties ``lo .. hi - 1`` as row entries both ways (``rows[k]`` holds ``cols[k]``)."""
+    k = 0
+    for e in range(lo, hi):
+        a, b = tie(key, e, n, fparams, iparams, segment, order, start, size)
+        if a != b:
+            rows[k] = a
+            cols[k] = b
+            rows[k + 1] = b
+            cols[k + 1] = a
+            k += 2
+    return k
+
+
+@njit(cache=True)
+def _by_bucket(rows, cols, k, shift, heads, out_rows, out_cols):
+    """Counting sort of ``k`` entries by ``row >> shift`` (a stable bucket order): the
+    entries then touch the big arrays in address order, so memory is read in runs
+    instead of at random (twice as fast for the kinds whose ties land anywhere)."""
+    heads[:] = 0
+    for j in range(k):
+        heads[(rows[j] >> shift) + 1] += 1
+    for b in range(1, heads.size):
+        heads[b] += heads[b - 1]
+    for j in range(k):
+        b = rows[j] >> shift
+        p = heads[b]
+        out_rows[p] = rows[j]
+        out_cols[p] = cols[j]
+        heads[b] = p + 1
+
+
 @njit(cache=True, parallel=True)
-def _count(tie, key, m, n, fparams, iparams, segment, order, start, size, chunks):
+def _count(tie, key, m, n, fparams, iparams, segment, order, start, size, chunks, shift):
     """Ties per person and chunk of tie numbers (``tie`` is one kind's compiled tie
     function, so the loop is compiled and inlined per kind). Chunks run in parallel,
-    each with its own row of counts: no two threads write one number."""
+    each with its own row of counts: no two threads write one number. Each chunk works
+    in blocks of ties, sorted by bucket of rows before counting."""
     counts = np.zeros((chunks, n), np.int32)
     for c in prange(chunks):
         mine = counts[c]
-        for e in range(m * c // chunks, m * (c + 1) // chunks):
-            a, b = tie(key, e, n, fparams, iparams, segment, order, start, size)
-            if a != b:
-                mine[a] += 1
-                mine[b] += 1
+        rows, cols = np.empty(2 * _BLOCK, np.int32), np.empty(2 * _BLOCK, np.int32)
+        out_rows, out_cols = np.empty(2 * _BLOCK, np.int32), np.empty(2 * _BLOCK, np.int32)
+        heads = np.zeros((1 << _BUCKET_BITS) + 2, np.int64)
+        lo, hi = m * c // chunks, m * (c + 1) // chunks
+        for block in range(lo, hi, _BLOCK):
+            end = min(block + _BLOCK, hi)
+            k = _endpoints(
+                tie, key, block, end, n, fparams, iparams, segment, order, start, size, rows, cols
+            )
+            _by_bucket(rows, cols, k, shift, heads, out_rows, out_cols)
+            for j in range(k):
+                mine[out_rows[j]] += 1
     return counts
 
 
@@ -229,20 +274,30 @@ def _offsets(counts, indptr):
 
 
 @njit(cache=True, parallel=True)
-def _fill(tie, key, m, n, fparams, iparams, segment, order, start, size, counts, indptr, indices):
-    """Write each tie into both its rows; chunk ``c`` writes only its own slots of each
-    row, so the chunks run in parallel. Rows are sorted afterwards, so the result does not
-    depend on the number of chunks."""
-    chunks = counts.shape[0]
+def _fill(
+    tie, key, m, n, fparams, iparams, segment, order, start, size, chunks, shift,
+    counts, indptr, indices,
+):  # fmt: skip
+    """Write each tie into both its rows, in the blocks and bucket order of
+    :func:`_count`; chunk ``c`` writes only its own slots of each row, so the chunks run
+    in parallel. Rows are sorted afterwards, so the result does not depend on the number
+    of chunks."""
     for c in prange(chunks):
         cursor = counts[c]
-        for e in range(m * c // chunks, m * (c + 1) // chunks):
-            a, b = tie(key, e, n, fparams, iparams, segment, order, start, size)
-            if a != b:
-                indices[indptr[a] + cursor[a]] = b
+        rows, cols = np.empty(2 * _BLOCK, np.int32), np.empty(2 * _BLOCK, np.int32)
+        out_rows, out_cols = np.empty(2 * _BLOCK, np.int32), np.empty(2 * _BLOCK, np.int32)
+        heads = np.zeros((1 << _BUCKET_BITS) + 2, np.int64)
+        lo, hi = m * c // chunks, m * (c + 1) // chunks
+        for block in range(lo, hi, _BLOCK):
+            end = min(block + _BLOCK, hi)
+            k = _endpoints(
+                tie, key, block, end, n, fparams, iparams, segment, order, start, size, rows, cols
+            )
+            _by_bucket(rows, cols, k, shift, heads, out_rows, out_cols)
+            for j in range(k):
+                a = out_rows[j]
+                indices[indptr[a] + cursor[a]] = out_cols[j]
                 cursor[a] += 1
-                indices[indptr[b] + cursor[b]] = a
-                cursor[b] += 1
 
 
 _SHORT_ROW = 32
@@ -335,8 +390,8 @@ def build_network(
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    if n_nodes < 2 or average_degree < 1 or average_degree >= n_nodes:
-        raise ValueError("need at least 2 people and 1 <= average_degree < people")
+    if not 2 <= n_nodes < 2**31 or average_degree < 1 or average_degree >= n_nodes:
+        raise ValueError("need 2 to 2**31 - 1 people and 1 <= average_degree < people")
     n = int(n_nodes)
     ties = n * int(average_degree) // 2
     fparams = np.zeros(4)
@@ -380,11 +435,13 @@ def build_network(
     key = np.uint64(key)
     args = (tie, key, ties, n, fparams, iparams, segment_codes, order, start, size)
     # one chunk of ties per thread, at most _MAX_CHUNKS: 4 bytes per person per chunk
-    counts = _count(*args, min(numba.get_num_threads(), _MAX_CHUNKS))
+    chunks = min(numba.get_num_threads(), _MAX_CHUNKS)
+    shift = max(0, (n - 1).bit_length() - _BUCKET_BITS)
+    counts = _count(*args, chunks, shift)
     indptr = np.empty(n + 1, np.int64)
     _offsets(counts, indptr)
-    indices = np.empty(int(indptr[-1]), np.int32 if n < 2**31 else np.int64)
-    _fill(*args, counts, indptr, indices)
+    indices = np.empty(int(indptr[-1]), np.int32)
+    _fill(*args, chunks, shift, counts, indptr, indices)
     del counts
     kept = _sort_unique_rows(indptr, indices)
     total = _compact(indptr, indices, kept)
