@@ -188,3 +188,14 @@ def test_segment_prices_may_differ_by_firm():
     market = load_market(_with(firms__b={"segments": segments}))
     assert market.firms["b"].segments[0].weekly_spend == 9.0
     assert market.firms["a"].segments[0].weekly_spend != 9.0
+
+
+def test_bare_names_find_shipped_markets_and_scenarios(tmp_path):
+    """`load_market("three_firms")` finds the shipped market; a firm's bare `extends:`
+    finds a shipped scenario when no file of that name sits beside the market."""
+    assert load_market("three_firms") == load_market(SHIPPED / "three_firms.yaml")
+    path = _write(tmp_path, _with(firms__a={"extends": "cost_minimised"}))
+    shipped = load_scenario("cost_minimised")
+    assert load_market(path).firms["a"].strategy == shipped.strategy
+    with pytest.raises(ScenarioError, match="nor a shipped market"):
+        load_market("no_such_market")

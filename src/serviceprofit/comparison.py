@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .provenance import record
 from .result import SUMMARY_FIELDS
 from .scenario import Scenario, ScenarioError, load_scenario
 
@@ -87,6 +88,7 @@ class Comparison:
     weekly: pd.DataFrame
     sources: dict[str, Path | None] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)  # see provenance.record
 
     @property
     def names(self) -> list[str]:
@@ -329,6 +331,7 @@ def compare(
     overrides = dict(overrides or {})
     loaded, sources = _resolve(scenarios, baseline, overrides)
     seeds = replicate_seeds(seed, replicates)
+    made = record(scenarios=loaded, backend=backend, seeds=seeds, overrides=overrides, seed=seed)
     tasks = [(s, backend, rs) for s in loaded for rs in seeds]
     results = _execute(tasks, default_workers() if workers is None else workers, progress)
 
@@ -341,6 +344,7 @@ def compare(
     runs = runs[
         ["scenario", "replicate", *[c for c in runs.columns if c not in ("scenario", "replicate")]]
     ]
+    runs.insert(0, "run_id", range(len(runs)))  # the id `serviceprofit rerun` takes
     weekly_frame = pd.concat(weekly, ignore_index=True)
     front = ["scenario", "replicate", "week"]
     weekly_frame = weekly_frame[[*front, *[c for c in weekly_frame.columns if c not in front]]]
@@ -356,4 +360,5 @@ def compare(
         weekly=weekly_frame,
         sources=sources,
         overrides=overrides,
+        provenance=made,
     )

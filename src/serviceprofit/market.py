@@ -59,6 +59,7 @@ from .scenario import (
     first_problem,
     read_mapping,
 )
+from .shipped import locate, not_found
 
 __all__ = ["ChoiceModel", "Market", "MarketSpec", "NetworkSpec", "Prospects", "load_market"]
 
@@ -234,7 +235,10 @@ def _firm_data(
     if parent is not None:
         if not isinstance(parent, str) or folder is None:
             raise ScenarioError(source, f"firms.{name}.extends", "must be a scenario file name")
-        base = _read_yaml((folder / parent).resolve())
+        path = locate(parent, "scenarios", folder)  # beside the market, else shipped
+        if problem := not_found(path, "scenarios"):
+            raise ScenarioError(source, f"firms.{name}.extends", problem)
+        base = _read_yaml(path.resolve())
         base.pop("name", None)
         merged = _deep_merge(base, data)
         _organisation_since(base, data, merged)  # as a scenario's extends: does
@@ -337,10 +341,13 @@ def load_market(
     if isinstance(path, dict):
         data, source, folder = dict(path), "<dict>", None
     else:
+        path = locate(path, "markets")  # a bare name may be a shipped market
         source = str(path)
-        data = read_mapping(Path(path).resolve(), "market")
-        data.setdefault("name", Path(path).stem)
-        folder = Path(path).resolve().parent
+        if problem := not_found(path, "markets"):
+            raise ScenarioError(source, "", problem)
+        data = read_mapping(path.resolve(), "market")
+        data.setdefault("name", path.stem)
+        folder = path.resolve().parent
     market = _validate_market(data, source, folder)
     if not overrides:
         return market
