@@ -231,3 +231,12 @@ def test_neighbour_view_compiles():
 
     got = compiled(*_star())
     assert got[0].tolist() == pytest.approx([1.4, 0.6]) and got[2].tolist() == [1.0, 0.0]
+
+
+def test_no_outside_option_for_a_reached_customer():
+    """With the outside option's value at -inf (a customer reached by a rival), the
+    outside option gets probability 0 and is never chosen; the firms share the rest."""
+    p = logit_probabilities_array(VALUES, ALL, -np.inf)
+    assert p[0] == 0.0 and np.allclose(p[1:], softmax(VALUES), atol=1e-12)
+    u = draw(run_key(2), Stream.CHOICE, 0, np.arange(2000))
+    assert all(choose(VALUES, ALL, -np.inf, x) != OUTSIDE for x in u)

@@ -137,7 +137,9 @@ def logit_probabilities(values, considered, outside_value, out):
     ``values[f]`` is firm ``f``'s perceived value, ``considered[f]`` whether it is in
     the set; ``out[0]`` receives the outside option's probability and ``out[1 + f]``
     firm ``f``'s. Values are shifted by their maximum before ``exp`` so that large
-    values never overflow. Returns ``out``.
+    values never overflow. ``outside_value = -inf`` offers no outside option (a customer
+    reached by a rival: leaving is churn's decision); then at least one firm must be
+    considered. Returns ``out``.
     """
     top = outside_value
     for f in range(values.size):
