@@ -149,6 +149,7 @@ class Customer(mesa.Agent):
             self.outcome_week,
             self.contacted,
             1.0,  # no bound on the churn hazard: the rule is evaluated for everyone
+            model.churn_multiplier(self.uid),
             model.survivors,
             t,
         )

@@ -115,6 +115,11 @@ class ServiceProfitModel(mesa.Model):
             department = week.least_staffed(sizes, len(sizes))
             self.dept_staff[department].append(Staff(self, uid, department, initial))
 
+    def churn_multiplier(self, uid: int) -> float:
+        """Factor on a customer's churn hazard: 1 for a firm alone (a market's firm
+        multiplies by its neighbours' recent defections)."""
+        return 1.0
+
     def retire(self, customer: Customer) -> None:
         if self.keep_agents:
             self.departed.append(_customer_record(customer, status="churned"))
