@@ -332,7 +332,7 @@ def show_customer(people, person, firm, satisfaction, reviews, detractor_thresho
     """What the market sees of a customer of ``firm`` after step 9: their satisfaction
     (friends read it) and, for a detractor who has complained, a standing review of the
     firm (``reviews[firm]`` gets its count and satisfaction sum)."""
-    status, _segment, sat, review, _former, _memory, _exposure, _since = people
+    _status, _segment, sat, review, _former, _memory, _exposure, _since = people
     sat[person] = satisfaction
     if complained and satisfaction < detractor_threshold:
         review[person] = firm
@@ -361,13 +361,15 @@ def _decide(people, person, indptr, indices, reputation, attention_, price, refe
     status, segment, sat, review, former, memory, _exposure, _since = people
     n_firms = reputation.size
     current = np.int64(status[person])
-    if current == DORMANT or current == LEFT:
+    if current in (DORMANT, LEFT):
         return STAY
     old = np.int64(former[person])
     considered = scratch[0]
     any_rival = False
     for g in range(n_firms):
-        u = uniform(key, np.uint64(Stream.CONSIDERATION), np.uint64(week), np.uint64(person * n_firms + g))
+        u = uniform(
+            key, np.uint64(Stream.CONSIDERATION), np.uint64(week), np.uint64(person * n_firms + g)
+        )
         seen = u < attention_[g]
         if current == CHURNER and g == old:
             seen = False  # the firm just left is never reconsidered this week
@@ -393,7 +395,12 @@ def _decide(people, person, indptr, indices, reputation, attention_, price, refe
         if considered[g] == 0.0:
             continue
         if current < 0 and reviews[g, 0] > 0.0:  # reviews reach those looking from outside
-            u = uniform(key, np.uint64(Stream.REVIEW_REACH), np.uint64(week), np.uint64(person * n_firms + g))
+            u = uniform(
+                key,
+                np.uint64(Stream.REVIEW_REACH),
+                np.uint64(week),
+                np.uint64(person * n_firms + g),
+            )
             seen_reviews = poisson_from_uniform(u, constants[K_REVIEW_REACH] * reviews[g, 0])
             observed_sum[g] += seen_reviews * (reviews[g, 1] / reviews[g, 0])
             observed_count[g] += seen_reviews
@@ -448,7 +455,7 @@ def market_phase(people, arrived, indptr, indices, reputation, attention_, price
     ``sat`` is then their starting satisfaction if they return to a former firm, else
     NaN. Returns the number of joiners.
     """
-    status, segment, sat, review, former, memory, exposure, since = people
+    status, _segment, sat, review, former, memory, exposure, since = people
     n_firms = reputation.size
     half_life = constants[K_HALF_LIFE]
     for i in range(arrived):  # a. contagion: each churner's ties hear of it

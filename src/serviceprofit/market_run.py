@@ -74,7 +74,7 @@ def _arrivals_bound(mean: float, weeks: int) -> int:
     """Prospects who can arrive in ``weeks`` weeks of Poisson(``mean``) arrivals, with room
     for eight standard deviations (a run that meets the bound stops waking people)."""
     total = mean * weeks
-    return int(math.ceil(total + 8.0 * math.sqrt(total) + 10.0)) if total > 0 else 0
+    return math.ceil(total + 8.0 * math.sqrt(total) + 10.0) if total > 0 else 0
 
 
 def prepare(market: Market, seed: int) -> MarketSetup:
@@ -83,7 +83,9 @@ def prepare(market: Market, seed: int) -> MarketSetup:
     names = list(market.firms)
     sequence = np.random.SeedSequence(seed)
     key = run_key(sequence)
-    firm_keys = [run_key(np.random.SeedSequence(seed, spawn_key=(1 + f,))) for f in range(len(names))]
+    firm_keys = [
+        run_key(np.random.SeedSequence(seed, spawn_key=(1 + f,))) for f in range(len(names))
+    ]
     schedules = [ParamSchedule(market.firms[name]) for name in names]
     arrived = spec.customers + spec.prospects.initial
     capacity = arrived + _arrivals_bound(spec.prospects.arrivals_per_week, market.weeks)
@@ -94,7 +96,9 @@ def prepare(market: Market, seed: int) -> MarketSetup:
     segment = np.minimum(np.searchsorted(cumulative, u, side="right"), p0.n_segments - 1)
     segment = segment.astype(np.uint8)
     # week 0's customers: a random order of the first ``customers`` people, cut by share
-    order = np.argsort(draw(key, Stream.CHOICE, SETUP_WEEK, people[: spec.customers]), kind="stable")
+    order = np.argsort(
+        draw(key, Stream.CHOICE, SETUP_WEEK, people[: spec.customers]), kind="stable"
+    )
     counts = market.initial_customers()
     initial, at = [], 0
     for name in names:
@@ -173,9 +177,7 @@ class MarketResult:
         return {name: run.summary for name, run in self.firms.items()}
 
 
-def add_market_columns(
-    names: list[str], runs: dict[str, RunResult], flows: np.ndarray
-) -> None:
+def add_market_columns(names: list[str], runs: dict[str, RunResult], flows: np.ndarray) -> None:
     """Each firm's ``market_share`` (of all firms' customers at the end of the week) and
     its switching flows per week, into its time series; with two summary figures."""
     active = np.stack([runs[n].timeseries["customers_active"].to_numpy() for n in names])
