@@ -42,7 +42,7 @@ import math
 import numpy as np
 from numba.extending import register_jitable
 
-from .rng import Stream, uniform
+from .rng import Stream, poisson, uniform
 
 __all__ = [
     "CONTAGION_HALF_LIFE_WEEKS",
@@ -436,6 +436,17 @@ def _decide(people, person, indptr, indices, reputation, attention_, price, refe
     if chosen >= 0 and chosen == old:
         return chosen + RETURNING
     return chosen
+
+
+@register_jitable
+def arrive(status, arrived, capacity, key, week, arrivals_per_week):
+    """This week's new prospects (Poisson, ``Stream.PROSPECT_ARRIVAL``), woken in id
+    order up to the people the network was built for. Returns the people arrived."""
+    new = poisson((key, np.uint64(week)), Stream.PROSPECT_ARRIVAL, arrivals_per_week)
+    stop = min(capacity, arrived + new)
+    for i in range(arrived, stop):
+        status[i] = PROSPECT
+    return stop
 
 
 @register_jitable

@@ -19,7 +19,6 @@ import numpy as np
 from numba import njit
 
 from .. import choice, firm, week
-from ..rng import Stream, poisson
 from ..week import (
     ACTIVE,
     C_ACQUIRED,
@@ -232,17 +231,6 @@ def firm_back(c, s, counters, firm_state, history, totals, week_tally, records, 
 
 
 @njit(cache=True)
-def arrive(people, arrived, capacity, market_key, now, arrivals_per_week):
-    """This week's new prospects (Poisson, ``Stream.PROSPECT_ARRIVAL``), woken in id
-    order up to the people the network was built for. Returns the people arrived."""
-    new = poisson((market_key, np.uint64(now)), Stream.PROSPECT_ARRIVAL, arrivals_per_week)
-    stop = min(capacity, arrived + new)
-    for i in range(arrived, stop):
-        people[0][i] = choice.PROSPECT
-    return stop
-
-
-@njit(cache=True)
 def market_phase(people, arrived, indptr, indices, reputation, attention_, price,
                  reference_price, reviews, promoter_threshold, constants, key, week, flows,
                  joiners):  # fmt: skip
@@ -250,3 +238,9 @@ def market_phase(people, arrived, indptr, indices, reputation, attention_, price
     return choice.market_phase(people, arrived, indptr, indices, reputation, attention_, price,
                                reference_price, reviews, promoter_threshold, constants, key,
                                week, flows, joiners)  # fmt: skip
+
+
+@njit(cache=True)
+def arrive(status, arrived, capacity, key, week, arrivals_per_week):
+    """``choice.arrive``, compiled."""
+    return choice.arrive(status, arrived, capacity, key, week, arrivals_per_week)

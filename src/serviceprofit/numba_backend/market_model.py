@@ -64,7 +64,7 @@ def run_market(market: Market, seed: int = 0, precision: str = "float32") -> Mar
     arrivals = market.market.prospects.arrivals_per_week
     indptr, indices = setup.network.indptr, setup.network.indices
     for now in range(weeks):
-        arrived = mk.arrive(people, arrived, setup.capacity, setup.key, now, arrivals)
+        arrived = mk.arrive(people[0], arrived, setup.capacity, setup.key, now, arrivals)
         for x in firms:
             x.s = mk.firm_front(
                 x.c, x.s, x.counters, x.state, x.pending, x.history, x.pressure, x.week_tally,
