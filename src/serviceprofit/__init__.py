@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .result import RunResult
 from .scenario import Scenario, ScenarioError, load_scenario
-from .simulate import simulate, simulate_many
+from .simulate import simulate, simulate_many, simulate_market
 
 __all__ = [
     "Comparison",
@@ -18,6 +18,7 @@ __all__ = [
     "load_scenario",
     "simulate",
     "simulate_many",
+    "simulate_market",
     "sweep",
 ]
 __version__ = "0.1.0"
