@@ -297,8 +297,9 @@ RETURNING = 16
     K_REVIEW_REACH,
     K_UPLIFT,
     K_HALF_LIFE,
+    K_CHURNER_SEARCH,
     N_CHOICE_CONSTANTS,
-) = range(11)
+) = range(12)
 
 _NO_OUTSIDE = -math.inf
 
@@ -371,6 +372,8 @@ def _decide(people, person, indptr, indices, reputation, attention_, price, refe
             key, np.uint64(Stream.CONSIDERATION), np.uint64(week), np.uint64(person * n_firms + g)
         )
         seen = u < attention_[g]
+        if current == CHURNER:  # one who leaves is shopping
+            seen = u < max(attention_[g], constants[K_CHURNER_SEARCH])
         if current == CHURNER and g == old:
             seen = False  # the firm just left is never reconsidered this week
         elif current == PROSPECT and g == old:
@@ -390,6 +393,9 @@ def _decide(people, person, indptr, indices, reputation, attention_, price, refe
     neighbour_view(indptr, indices, person, status, sat, promoter_threshold, review,
                    observed_sum, observed_count, promoters)  # fmt: skip
     seg = np.int64(segment[person])
+    # the switching cost holds a customer at its current firm; a churner has already
+    # left, a prospect has no firm to leave
+    switching_cost = constants[K_SWITCHING_COST] if current >= 0 else 0.0
     for g in range(n_firms):
         values[g] = 0.0
         if considered[g] == 0.0:
@@ -424,7 +430,7 @@ def _decide(people, person, indptr, indices, reputation, attention_, price, refe
             constants[K_BETA_EXPERIENCE],
             constants[K_BETA_PRICE],
             constants[K_BETA_REFERRAL],
-            constants[K_SWITCHING_COST],
+            switching_cost,
         )
     outside = _NO_OUTSIDE if current >= 0 else constants[K_OUTSIDE_VALUE]
     u = uniform(key, np.uint64(Stream.CHOICE), np.uint64(week), np.uint64(person))

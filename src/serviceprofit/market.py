@@ -122,10 +122,13 @@ class ChoiceModel(_Strict):
     review_reach: Fraction = 0.01
     """Chance a prospect considering a firm sees one given complaint about it on the social
     channel (neighbours always see it)."""
-    cost_per_impression: Positive = 0.5
+    cost_per_impression: Positive = 10.0
     """Marketing spend per person that gives one expected impression a week."""
-    attention_floor: Fraction = 0.02
+    attention_floor: Fraction = 0.01
     """Weekly chance a person considers a firm with no marketing reaching them."""
+    churner_search: Fraction = 1.0
+    """Chance a churner considers each rival whatever its marketing (one who leaves is
+    shopping: an assumption)."""
     contagion_uplift: NonNegative = CONTAGION_UPLIFT
     """Rise of the churn hazard per freshly defected neighbour (Nitzan and Libai 2011: 0.8)."""
     contagion_half_life_weeks: Annotated[float, Field(ge=0.5, le=520.0)] = CONTAGION_HALF_LIFE_WEEKS

@@ -130,6 +130,7 @@ def prepare(market: Market, seed: int) -> MarketSetup:
     constants[choice.K_REVIEW_REACH] = c.review_reach
     constants[choice.K_UPLIFT] = c.contagion_uplift
     constants[choice.K_HALF_LIFE] = c.contagion_half_life_weeks
+    constants[choice.K_CHURNER_SEARCH] = c.churner_search
     return MarketSetup(
         market, seed, names, key, firm_keys, schedules, capacity, arrived, segment, initial,
         network, constants,

@@ -51,6 +51,9 @@ class _Firm:
 
 def run_market(market: Market, seed: int = 0, precision: str = "float32") -> MarketResult:
     """One run of a market (docs/ODD.md, the market's week)."""
+    from . import _ensure_fresh_cache
+
+    _ensure_fresh_cache()
     setup = prepare(market, seed)
     weeks = market.weeks
     firms = [_Firm(setup, f, precision) for f in range(len(setup.names))]
