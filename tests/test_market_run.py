@@ -148,3 +148,30 @@ def test_people_are_conserved_and_books_balance(seed, people, share, kind, degre
         },
     )
     check_market_invariants(simulate_market(market, seed=seed))
+
+
+def test_cli_runs_a_market_and_writes_one_row_per_firm_per_week(tmp_path, capsys):
+    from serviceprofit.cli import main
+
+    out = tmp_path / "out"
+    code = main(
+        [
+            "run", "rivals_one_cuts_cost", "--backend", "numba", "--weeks", "30",
+            "--set", "market.customers=300", "--set", "market.prospects.initial=60",
+            "--set", "firms.frugal.events.0.week=10", "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    import json
+
+    import pandas as pd
+
+    ts = pd.read_csv(out / "timeseries.csv")
+    assert len(ts) == 60 and set(ts["firm"]) == {"steady", "frugal"}
+    assert set(MARKET_COLUMNS) <= set(ts.columns)
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["firms"]) == {"steady", "frugal"}
+    assert "provenance" in summary and summary["provenance"]["seeds"] == 0
+    switching = pd.read_csv(out / "switching.csv")
+    assert list(switching.columns) == ["year", "from", "to", "people"]
+    assert switching["people"].sum() == ts["customers_acquired"].sum() + ts["lost_to_outside"].sum()

@@ -343,6 +343,26 @@ def show_customer(people, person, firm, satisfaction, reviews, detractor_thresho
         review[person] = -1
 
 
+RECENT_EXPOSURE = 0.5
+"""Exposure from which a customer counts as having a recently churned neighbour (one
+within a half-life, or several before) in the contagion tally."""
+
+
+@register_jitable
+def tally_contagion(people, person, week, constants, churned, tally):
+    """Count a customer who went through this week's churn decision in the contagion
+    tally: ``tally[0:3]`` customers with a recently churned neighbour (exposure at least
+    :data:`RECENT_EXPOSURE`), how many churned, the sum of their hazard multipliers;
+    ``tally[3:6]`` the same for the others. The claim that churn clusters on the network
+    reads it."""
+    exposure, since = people[6], people[7]
+    x = exposure_at(exposure[person], since[person], week, constants[K_HALF_LIFE])
+    row = 0 if x >= RECENT_EXPOSURE else 3
+    tally[row] += 1.0
+    tally[row + 1] += 1.0 if churned else 0.0
+    tally[row + 2] += contagion_multiplier(x, constants[K_UPLIFT])
+
+
 @register_jitable
 def show_churner(people, person, firm, satisfaction):
     """A customer of ``firm`` who churned this week: a chooser of the market phase, who

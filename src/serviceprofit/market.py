@@ -61,7 +61,15 @@ from .scenario import (
 )
 from .shipped import locate, not_found
 
-__all__ = ["ChoiceModel", "Market", "MarketSpec", "NetworkSpec", "Prospects", "load_market"]
+__all__ = [
+    "ChoiceModel",
+    "Market",
+    "MarketSpec",
+    "NetworkSpec",
+    "Prospects",
+    "is_market",
+    "load_market",
+]
 
 MAX_FIRMS = 16
 _FIRM_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -114,7 +122,8 @@ class ChoiceModel(_Strict):
     beta_referral: NonNegative = 1.0
     """Utility of promoting friends at the firm, at saturation (q / (1 + q))."""
     switching_cost: NonNegative = 1.0
-    """Utility lost by moving to a firm other than the current one."""
+    """Utility a customer loses by choosing a rival over its current firm (a churner has
+    already left and a prospect has no firm: they pay none)."""
     outside_value: Annotated[float, Field(ge=-20.0, le=20.0)] = 0.0
     """Utility of choosing no firm (leaving the category, or staying a prospect)."""
     reputation_prior_weight: Positive = 5.0
@@ -372,3 +381,17 @@ def load_market(
     except ScenarioError as exc:
         raise ScenarioError(where, exc.key, exc.problem) from None
     return _validate_market(changed, where, None)
+
+
+def is_market(path: str | Path) -> bool:
+    """Whether ``path`` names a market (a file with ``firms:`` and ``market:``, or a shipped
+    market's bare name) rather than a scenario. A file that cannot be read is not one:
+    loading it as a scenario then says what is wrong with it."""
+    located = locate(path, "markets")
+    if not_found(located, "markets"):
+        return False
+    try:
+        data = read_mapping(located.resolve(), "market")
+    except (ScenarioError, OSError):
+        return False
+    return isinstance(data, dict) and "market" in data and "firms" in data

@@ -164,6 +164,17 @@ class MarketResult:
     firms: dict[str, RunResult]
     flows: np.ndarray  # (weeks, 1 + firms, 1 + firms): origin prospect/firm -> outside/firm
     people: dict[str, Any] = field(default_factory=dict)
+    contagion: np.ndarray = field(default_factory=lambda: np.zeros(6))
+    """``choice.tally_contagion`` over the run: customers with a recently churned
+    neighbour (decisions, churns, sum of hazard multipliers), then the others."""
+
+    def contagion_ratio(self) -> tuple[float, float]:
+        """(churn rate of customers with a recently churned neighbour over the others',
+        the ratio their mean hazard multipliers imply)."""
+        t = self.contagion
+        measured = (t[1] / t[0]) / (t[4] / t[3])
+        implied = (t[2] / t[0]) / (t[5] / t[3])
+        return float(measured), float(implied)
 
     def timeseries(self) -> pd.DataFrame:
         """One row per firm per week: a ``firm`` column, every metric and the market's."""

@@ -60,6 +60,7 @@ def run_market(market: Market, seed: int = 0) -> MarketResult:
     joiners = np.empty(setup.capacity, np.int64)
     flows = np.zeros((weeks, n_firms + 1, n_firms + 1), np.int64)
     arrived = setup.arrived
+    contagion_tally = np.zeros(6)
     arrivals = market.market.prospects.arrivals_per_week
     indptr, indices = setup.network.indptr, setup.network.indices
     status = people[0]
@@ -72,11 +73,13 @@ def run_market(market: Market, seed: int = 0) -> MarketResult:
             reviews = np.zeros((n_firms, 2))
             for f, x in enumerate(firms):
                 for c in x.customers:
+                    choice.tally_contagion(people, c.uid, now, constants, False, contagion_tally)
                     choice.show_customer(
                         people, c.uid, f, c.satisfaction, reviews,
                         x.params.detractor_threshold, c.ever_complained,
                     )  # fmt: skip
                 for uid, satisfaction in x.churned:
+                    choice.tally_contagion(people, uid, now, constants, True, contagion_tally)
                     if status[uid] == f:
                         choice.show_churner(people, uid, f, satisfaction)
             records = [x.params for x in firms]
@@ -121,4 +124,5 @@ def run_market(market: Market, seed: int = 0) -> MarketResult:
             "left": int((final == choice.LEFT).sum()),
             "customers": [int((final == f).sum()) for f in range(n_firms)],
         },
+        contagion=contagion_tally,
     )

@@ -162,7 +162,7 @@ def firm_front(c, s, counters, firm_state, pending, history, pressure, week_tall
 
 
 @njit(cache=True)
-def show_firm(c, counters, f, people, reviews, detractor_threshold):
+def show_firm(c, counters, f, people, reviews, detractor_threshold, now, constants, tally):
     """Tell the market what its people see of firm ``f``'s customers after step 9
     (``choice.show_customer``) and who churned this week (``choice.show_churner``)."""
     status = people[0]
@@ -170,10 +170,12 @@ def show_firm(c, counters, f, people, reviews, detractor_threshold):
         flags = c.flags[i]
         person = c.uid[i]
         if flags & ACTIVE:
+            choice.tally_contagion(people, person, now, constants, False, tally)
             choice.show_customer(people, person, f, np.float64(c.satisfaction[i]), reviews,
                                  detractor_threshold, flags & EVER_COMPLAINED != 0)  # fmt: skip
         elif flags & GONE == 0:
             c.flags[i] = flags | GONE
+            choice.tally_contagion(people, person, now, constants, True, tally)
             if status[person] == f:
                 choice.show_churner(people, person, f, np.float64(c.satisfaction[i]))
 

@@ -64,6 +64,7 @@ def run_market(market: Market, seed: int = 0, precision: str = "float32") -> Mar
     n_firms = len(firms)
     flows = np.zeros((weeks, n_firms + 1, n_firms + 1), np.int64)
     arrived = setup.arrived
+    contagion_tally = np.zeros(6)
     arrivals = market.market.prospects.arrivals_per_week
     indptr, indices = setup.network.indptr, setup.network.indices
     for now in range(weeks):
@@ -76,7 +77,10 @@ def run_market(market: Market, seed: int = 0, precision: str = "float32") -> Mar
         reviews = np.zeros((n_firms, 2))
         records = [x.schedule.records[x.index[now]] for x in firms]
         for f, x in enumerate(firms):
-            mk.show_firm(x.c, x.counters, f, people, reviews, records[f].detractor_threshold)
+            mk.show_firm(
+                x.c, x.counters, f, people, reviews, records[f].detractor_threshold, now,
+                constants, contagion_tally,
+            )  # fmt: skip
         attention, price, reference = firm_view(setup, records, arrived)
         reputation = np.array([x.state[firm.F_REPUTATION] for x in firms])
         n_joiners = mk.market_phase(
@@ -113,4 +117,5 @@ def run_market(market: Market, seed: int = 0, precision: str = "float32") -> Mar
             "left": int((status == choice.LEFT).sum()),
             "customers": [int((status == f).sum()) for f in range(n_firms)],
         },
+        contagion=contagion_tally,
     )
