@@ -3,8 +3,8 @@
 Pure functions of a person's view of the firms and one uniform draw, compiled with
 ``register_jitable`` so that the Mesa backend (one person at a time, in Python) and the
 numba backend (loops over arrays) call the same arithmetic and, given the same draw from
-:func:`serviceprofit.rng.uniform`, make the same choice. They will join the week's rules
-when the market is wired into the week (docs/market.md gives the plan).
+:func:`serviceprofit.rng.uniform`, make the same choice. The market phase of the week
+(:func:`market_phase`) is built from them (docs/ODD.md, section 7).
 
 The model is a multinomial logit (McFadden 1974) over the firms a person considers and
 the outside option (no firm), on each firm's perceived value:
@@ -266,7 +266,7 @@ def neighbour_view(
 
 
 # ---------------------------------------------------------------------------
-# The market phase of a week (docs/market.md, 1.3 step 10), one definition for both
+# The market phase of a week (docs/ODD.md, 7.2 step 10), one definition for both
 # backends: the Mesa market model calls these in Python, the numba market run inside its
 # compiled loop. A person's state is a tuple of arrays indexed by person id (``People``
 # in the order below); each firm's own customers keep their state with the firm, and the

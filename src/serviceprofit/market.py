@@ -78,7 +78,7 @@ _FIRM_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 class NetworkSpec(_Strict):
-    """Who hears whom: the ties between customers and prospects (docs/market.md)."""
+    """Who hears whom: the ties between customers and prospects (docs/ODD.md, 7)."""
 
     kind: Kind = "small_world"
     """`small_world` (Watts-Strogatz ring with rewiring), `scale_free` (Chung-Lu, power-law
@@ -111,7 +111,7 @@ class Prospects(_Strict):
 
 
 class ChoiceModel(_Strict):
-    """The multinomial logit people choose firms by, and what moves it (docs/market.md)."""
+    """The multinomial logit people choose firms by, and what moves it (docs/ODD.md, 7)."""
 
     beta_reputation: NonNegative = 4.0
     """Utility per unit perceived reputation above 0.5."""

@@ -3,7 +3,7 @@
 A firm in a market is a firm of :mod:`.kernel` (its customer and staff arrays, counters,
 owner, records, key), whose customers are people of the market: a customer's ``uid`` is
 the person's id, so the person's draws at the firm are the firm's draws for that id.
-The week (docs/market.md, 1.3) is :func:`firm_front` (steps 1-9, churn multiplied by
+The week (docs/ODD.md, 7.2) is :func:`firm_front` (steps 1-9, churn multiplied by
 contagion) for every firm, :func:`show_firm` (what the market sees of each firm's
 customers), ``choice.market_phase`` (contagion, choices, moves: the one definition the
 Mesa market calls too), then :func:`firm_back` (leavers go, joiners arrive, the books
