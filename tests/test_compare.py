@@ -13,10 +13,12 @@ from scipy import stats
 
 from serviceprofit import load_scenario
 from serviceprofit.cli import main
-from serviceprofit.comparison import OUTCOMES, compare, replicate_seeds, t_interval
+from serviceprofit.comparison import compare, t_interval
 from serviceprofit.crossing import find_crossing, first_week_ahead_for_good
+from serviceprofit.outcomes import OUTCOMES
 from serviceprofit.report import format_table, reading, scenario_differences, write_comparison
 from serviceprofit.result import SUMMARY_FIELDS
+from serviceprofit.seeds import replicate_seeds
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SMALL = {"population.customers": 800, "population.staff": 8, "weeks": 52}
@@ -144,7 +146,7 @@ def test_table_marks_exactly_the_clear_differences(parallel):
 
 def test_reading_follows_the_intervals(parallel):
     """The reading names only clear differences (the leading ones), and counts the rest."""
-    from serviceprofit.compare_figures import OUTCOME_LABELS
+    from serviceprofit.outcomes import SUMMARY
     from serviceprofit.report import lead_differences
 
     paragraph = next(p for p in reading(parallel) if p.startswith("Compared with"))
@@ -152,7 +154,7 @@ def test_reading_follows_the_intervals(parallel):
     lead = lead_differences(parallel, "cost_minimised")
     assert set(lead) <= set(clear)
     for outcome in lead:
-        assert OUTCOME_LABELS[outcome] in paragraph
+        assert SUMMARY[outcome].label in paragraph
     unclear = len(OUTCOMES) - len(clear)
     assert ("no clear difference" in paragraph) == (unclear > 0 or not clear)
     if lead and unclear:

@@ -138,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.weeks is not None:
         overrides["weeks"] = args.weeks
     scenario = load_scenario(args.scenario, overrides)
-    from .compare_figures import OUTCOME_UNITS
+    from .outcomes import RUN_FIELDS, SUMMARY
     from .provenance import now, record, write_record
     from .simulate import simulate
 
@@ -154,9 +154,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     width = max(len(k) for k in result.summary)
     print(f"{scenario.name}: {scenario.weeks} weeks, backend {args.backend}, seed {args.seed}")
     for key, value in result.summary.items():
-        if key not in ("scenario", "backend", "seed", "weeks"):
-            unit = OUTCOME_UNITS.get(key, (1.0, ""))[1]
-            unit = unit.replace("money", scenario.economics.currency) if "money" in unit else ""
+        if key not in RUN_FIELDS:
+            unit = SUMMARY[key].unit
+            unit = SUMMARY[key].unit_in(scenario.economics.currency) if "{currency}" in unit else ""
             print(f"  {key:<{width}}  {_format(value, unit)}")
     if out is not None:
         from .plots import plot_chain

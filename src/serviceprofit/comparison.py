@@ -36,14 +36,13 @@ import numpy as np
 import pandas as pd
 
 from .batch import Job, run_jobs
+from .outcomes import OUTCOMES
 from .provenance import record
-from .result import SUMMARY_FIELDS
 from .scenario import Scenario, ScenarioError, load_scenario
 from .seeds import replicate_seeds
 
 __all__ = [
     "CONFIDENCE",
-    "OUTCOMES",
     "Comparison",
     "compare",
     "flatten",
@@ -53,10 +52,6 @@ __all__ = [
 
 CONFIDENCE = 0.95
 
-# The summary fields that are outcomes (numbers that differ between runs).
-OUTCOMES: tuple[str, ...] = tuple(
-    f for f in SUMMARY_FIELDS if f not in ("scenario", "backend", "seed", "weeks")
-)
 
 ScenarioLike = Scenario | str | Path
 

@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from .result import SUMMARY_FIELDS
+from .outcomes import OUTCOMES
 from .safe_yaml import clip
 from .scenario import (
     Scenario,
@@ -47,17 +47,11 @@ from .scenario import (
 from .shipped import locate, not_found
 
 __all__ = [
-    "OUTCOMES",
     "Experiment",
     "ExperimentError",
     "Factor",
     "load_experiment",
 ]
-
-#: Summary fields a sweep can study: the numeric ones that vary between runs.
-OUTCOMES: tuple[str, ...] = tuple(
-    f for f in SUMMARY_FIELDS if f not in ("scenario", "backend", "seed", "weeks")
-)
 
 #: Unbounded distributions are sampled between these quantiles, so that a design point
 #: at 0 or 1 (Morris levels, grid ends) maps to a finite, plausible value.
