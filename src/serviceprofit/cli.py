@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .keys import parse_override
 from .provenance import invoked_as
-from .scenario import ScenarioError, load_scenario, parse_override
+from .scenario import ScenarioError, load_scenario
 from .shipped import locate, shipped_dir
 
 EXIT_BAD_INPUT = 2

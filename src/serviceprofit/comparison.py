@@ -45,7 +45,6 @@ __all__ = [
     "CONFIDENCE",
     "Comparison",
     "compare",
-    "flatten",
     "replicate_seeds",
     "t_interval",
 ]
@@ -128,24 +127,6 @@ def t_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float, floa
     sd = float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / math.sqrt(n))
     return mean, sd, half
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested scenario data as dotted keys (list items by index), the ``--set`` vocabulary."""
-    if isinstance(data, dict):
-        items = data.items()
-    elif isinstance(data, list):
-        items = ((str(i), v) for i, v in enumerate(data))
-    else:
-        return {prefix: data}
-    out: dict[str, Any] = {}
-    for key, value in items:
-        dotted = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict | list) and value:
-            out.update(flatten(value, dotted))
-        else:
-            out[dotted] = value
-    return out
 
 
 def _load(item: ScenarioLike, overrides: dict[str, Any]) -> tuple[Scenario, Path | None]:

@@ -16,7 +16,6 @@ unknown outcome is reported as :class:`ExperimentError` naming the file and the 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -33,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from .keys import nearest
 from .outcomes import OUTCOMES
 from .safe_yaml import clip
 from .scenario import (
@@ -322,8 +322,7 @@ class Experiment(_Strict):
     def _known_outcomes(cls, names: list[str]) -> list[str]:
         for name in names:
             if name not in OUTCOMES:
-                hint = difflib.get_close_matches(name, OUTCOMES, n=1)
-                extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                extra = nearest(name, OUTCOMES)
                 raise ValueError(f"unknown outcome {name!r}{extra} Allowed: {', '.join(OUTCOMES)}")
         if len(set(names)) != len(names):
             raise ValueError("outcomes must not repeat")

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .compare_figures import currency, outcome_scale, outcome_unit
-from .comparison import CONFIDENCE, flatten
+from .comparison import CONFIDENCE
 from .crossing import Crossing, find_crossing
+from .keys import flatten
 from .outcomes import INFO, MAXIMIZE, OUTCOMES, SUMMARY
 from .provenance import reproduce_html, write_record
 
