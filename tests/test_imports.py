@@ -32,3 +32,14 @@ def test_bad_scenario_answer_loads_no_heavy_library(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["2"], out.stdout
     assert "bad.yaml" in out.stderr
+
+
+def test_public_names_survive_their_submodules_being_imported() -> None:
+    """`serviceprofit.simulate` stays the function after `serviceprofit.simulate` the
+    module is imported (a lazy name would be shadowed by the submodule)."""
+    code = (
+        "import serviceprofit.simulate, serviceprofit.result, serviceprofit\n"
+        "print(callable(serviceprofit.simulate), isinstance(serviceprofit.RunResult, type))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .scenario import Scenario, ScenarioError, load_scenario
+from .simulate import simulate  # eager: the submodule of that name must not shadow it
 
 if TYPE_CHECKING:
     from .comparison import Comparison, compare
     from .result import RunResult
-    from .simulate import simulate
     from .sweeps import sweep
 
 __all__ = [
@@ -31,7 +31,6 @@ __version__ = "0.1.0"
 # results and runs need pandas, which a bad-input answer from the CLI should not load.
 _LAZY: dict[str, tuple[str, str]] = {
     "RunResult": (".result", "RunResult"),
-    "simulate": (".simulate", "simulate"),
     "compare": (".comparison", "compare"),
     "Comparison": (".comparison", "Comparison"),
     "sweep": (".sweeps", "sweep"),
