@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .scenario import Scenario, ScenarioError, load_scenario
-from .simulate import simulate  # eager: the submodule of that name must not shadow it
+
+# Eager: a lazy ``simulate`` would be shadowed by the submodule of that name once imported.
+from .simulate import simulate, simulate_many
 
 if TYPE_CHECKING:
     from .comparison import Comparison, compare
@@ -23,6 +25,7 @@ __all__ = [
     "compare",
     "load_scenario",
     "simulate",
+    "simulate_many",
     "sweep",
 ]
 __version__ = "0.1.0"

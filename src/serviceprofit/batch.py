@@ -7,8 +7,8 @@
   (``prange`` over customer chunks), so a process pool would only add its start-up and
   a numba load in every worker (seconds of fixed cost for a comparison that computes
   for a few). Jobs are grouped and each group goes to one ensemble call
-  (:func:`serviceprofit.simulate.simulate_many`) where the package has it; each run in
-  an ensemble is bitwise the run alone.
+  (:func:`serviceprofit.simulate.simulate_many`), parallel over runs; each run in an
+  ensemble is bitwise the run alone.
 - **mesa** runs one job per task on a process pool (``spawn`` context, chosen per pool:
   the global start method is never touched), or serially with ``workers=1``.
 
@@ -61,13 +61,12 @@ def _groups(total: int, progress: bool) -> list[range]:
 def _run_here(
     jobs: Sequence[Job], backend: str, progress: Callable[[int, int], None] | None
 ) -> list[RunResult]:
-    """Every job in this process: ensemble calls where the package has them, else in turn."""
-    from . import simulate as front
+    """Every job in this process: numba in ensemble calls, any other backend in turn."""
+    from .simulate import simulate_many
 
-    many = getattr(front, "simulate_many", None) if backend == "numba" else None
     results: list[RunResult] = []
     total = len(jobs)
-    if many is None:
+    if backend != "numba":
         for job in jobs:
             results.append(_run_one(job.scenario, backend, job.seed))
             if progress is not None:
@@ -75,7 +74,7 @@ def _run_here(
         return results
     for group in _groups(total, progress is not None):
         part = [jobs[i] for i in group]
-        results += many([j.scenario for j in part], [j.seed for j in part], backend=backend)
+        results += simulate_many([j.scenario for j in part], [j.seed for j in part], backend)
         if progress is not None:
             progress(len(results), total)
     return results
