@@ -100,12 +100,26 @@ def test_replicates_share_seeds_across_scenarios(parallel):
 
 
 def test_progress_counts_every_run():
-    """The progress callback sees every finished run, ending at the total."""
+    """The progress callback sees every finished run on Mesa, ending at the total."""
     calls: list[tuple[int, int]] = []
     compare(
-        PAIR, replicates=2, overrides=TINY, workers=1, progress=lambda d, t: calls.append((d, t))
+        PAIR,
+        replicates=2,
+        overrides=TINY,
+        workers=1,
+        backend="mesa",
+        progress=lambda d, t: calls.append((d, t)),
     )
     assert calls == [(i, 4) for i in range(1, 5)]
+
+
+def test_progress_on_numba_counts_up_to_the_total():
+    """On numba runs finish an ensemble call at a time: counts rise to the total."""
+    calls: list[tuple[int, int]] = []
+    compare(PAIR, replicates=2, overrides=TINY, progress=lambda d, t: calls.append((d, t)))
+    done = [d for d, _ in calls]
+    assert done == sorted(set(done)) and done[-1] == 4
+    assert {t for _, t in calls} == {4}
 
 
 def test_baseline_first_and_added_when_missing():
