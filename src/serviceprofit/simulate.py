@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .backends import get_backend
-from .result import RunResult
 from .scenario import Scenario, load_scenario
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas: imported by the backends when a run is made, not before
     from .market import Market
     from .market_run import MarketResult
+    from .result import RunResult
 
 __all__ = ["PRECISIONS", "simulate", "simulate_many", "simulate_market"]
 
