@@ -256,18 +256,13 @@ def _market_reference() -> list[str]:
         " every scenario key above, dotted as `firms.NAME.KEY`), and a `market:` section."
         " A firm's `weeks` and `population.customers` come from the market; every firm"
         " must describe the same segments (only `weekly_spend`, the firm's price, may"
-        " differ). docs/ODD.md, section 7, describes the mechanisms.",
+        " differ). A market's own `name`, `description` and `weeks` are a scenario's."
+        " docs/ODD.md, section 7, describes the mechanisms.",
         "",
         "| key | type | range | default | meaning |",
         "|---|---|---|---|---|",
     ]
     rows: list[str] = []
-    for name in ("name", "description", "weeks"):
-        info = Market.model_fields[name]
-        rows.append(
-            f"| `{name}` | {_type_name(info.annotation)} | {_constraints(info)} "
-            f"| {_default_cell(name, info, {})} | {_describe(Market, name, info)} |"
-        )
     rows.append(
         "| **`firms.NAME`** | section | | required | "
         f"{_describe(Market, 'firms', Market.model_fields['firms'])} |"
