@@ -114,7 +114,7 @@ def test_mesa_and_numba_float64_agree_on_other_networks(seed, kind):
 
 
 def test_one_and_two_threads_give_the_same_bits():
-    market = small_market(people=3000, weeks=40)
+    market = small_market(people=60_000, weeks=30)  # firms of several chunks: parallel passes
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)

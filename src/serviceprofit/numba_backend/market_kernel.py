@@ -94,9 +94,12 @@ def start_firm(c, s, counters, records, index, key, scratch, persons, segment_of
 
 @njit(cache=True)
 def firm_front(c, s, counters, firm_state, pending, history, pressure, week_tally, records,
-               index, bounds, bound_expectation, key, now, contagion):  # fmt: skip
+               index, bounds, bound_expectation, key, now, contagion, threads):  # fmt: skip
     """Steps 1-9 of one firm's week (the order of ``kernel.advance``), churn multiplied
-    by contagion; the market phase follows. Returns the (possibly grown) staff arrays."""
+    by contagion; the market phase follows. With ``threads`` above 1 the customer passes
+    of a large firm run in parallel over chunks, as ``kernel.advance``'s (same bits).
+    Returns the (possibly grown) staff arrays."""
+    parallel = threads > 1
     r = index[now]
     p = records[r]
     dice = (key, np.uint64(now))
@@ -127,9 +130,13 @@ def firm_front(c, s, counters, firm_state, pending, history, pressure, week_tall
     stored = counters[k.K_STORED]
     chunks = k.n_chunks(stored)
     tallies = np.zeros(chunks, TALLY_DTYPE)
-    for q in range(chunks):
-        lo = q * k.CHUNK
-        k._issues_range(c, lo, min(lo + k.CHUNK, stored), records, r, dice, chances, tallies, q)
+    parallel = parallel and chunks >= k.PARALLEL_FROM_CHUNKS
+    if parallel:
+        k._issues_parallel(c, stored, records, r, dice, chances, tallies)
+    else:
+        for q in range(chunks):
+            lo = q * k.CHUNK
+            k._issues_range(c, lo, min(lo + k.CHUNK, stored), records, r, dice, chances, tallies, q)
     for q in range(chunks):
         t.load += tallies[q].load
     share = np.zeros(MAX_DEPARTMENTS)
@@ -142,16 +149,25 @@ def firm_front(c, s, counters, firm_state, pending, history, pressure, week_tall
         servers[row, SERVER_SKILL] = s.skill[j]
         servers[row, SERVER_SATISFACTION] = s.satisfaction[j]
         servers[row, SERVER_TIME_TAKEN] = s.time_taken[j]
-    served = np.zeros((n_staff, 2), np.int64)
-    for q in range(chunks):
-        lo = q * k.CHUNK
-        k._serve_range(c, lo, min(lo + k.CHUNK, stored), records, r, now, dice, share, servers,
-                       (pool_start, pool_len), (bounds[r], bound_expectation[r]), tallies, q,
-                       served, contagion)  # fmt: skip
+    pools = (pool_start, pool_len)
+    table = (bounds[r], bound_expectation[r])
+    if parallel:
+        served = np.zeros((threads, n_staff, 2), np.int64)
+        k._serve_parallel(c, stored, records, r, now, dice, share, servers, pools, table,
+                          tallies, served, contagion)  # fmt: skip
+    else:
+        served = np.zeros((1, n_staff, 2), np.int64)
+        for q in range(chunks):
+            lo = q * k.CHUNK
+            k._serve_range(c, lo, min(lo + k.CHUNK, stored), records, r, now, dice, share,
+                           servers, pools, table, tallies, q, served[0], contagion)  # fmt: skip
     for row in range(n_staff):
         j = members[row]
-        s.served_fixed[j] = served[row, 0]
-        s.served_n[j] = served[row, 1]
+        s.served_fixed[j] = 0
+        s.served_n[j] = 0
+        for th in range(served.shape[0]):
+            s.served_fixed[j] += served[th, row, 0]
+            s.served_n[j] += served[th, row, 1]
     for q in range(chunks):
         for m in range(N_COUNTS):
             counts[m] += tallies[q].counts[m]

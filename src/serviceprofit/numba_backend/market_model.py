@@ -7,6 +7,7 @@ The people, the network and the keys come from :func:`serviceprofit.market_run.p
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .. import choice, firm
@@ -63,6 +64,7 @@ def run_market(market: Market, seed: int = 0, precision: str = "float32") -> Mar
     joiners = np.empty(setup.capacity, np.int64)
     n_firms = len(firms)
     flows = np.zeros((weeks, n_firms + 1, n_firms + 1), np.int64)
+    threads = numba.get_num_threads()
     arrived = setup.arrived
     contagion_tally = np.zeros(6)
     arrivals = market.market.prospects.arrivals_per_week
@@ -72,7 +74,7 @@ def run_market(market: Market, seed: int = 0, precision: str = "float32") -> Mar
         for x in firms:
             x.s = mk.firm_front(
                 x.c, x.s, x.counters, x.state, x.pending, x.history, x.pressure, x.week_tally,
-                x.records, x.index, x.bounds, x.expectations, x.key, now, contagion,
+                x.records, x.index, x.bounds, x.expectations, x.key, now, contagion, threads,
             )  # fmt: skip
         reviews = np.zeros((n_firms, 2))
         records = [x.schedule.records[x.index[now]] for x in firms]
