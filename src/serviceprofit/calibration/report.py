@@ -31,7 +31,11 @@ def _log_axis(prior: Any) -> bool:
 
 
 def figure_marginals(cal: Calibration) -> bytes:
-    """Prior density against the weighted posterior histogram, one panel per parameter."""
+    """Prior density against the weighted posterior histogram, one panel per parameter.
+
+    A log-uniform prior is drawn on log10 of the value, where it is flat: on a linear
+    axis its density ``1/x`` would look like a belief in small values it does not hold.
+    """
     plt = _pyplot()
     keys = list(cal.targets.priors)
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False)
@@ -40,25 +44,27 @@ def figure_marginals(cal: Calibration) -> bytes:
         prior = cal.targets.priors[key]
         low, high = prior.extremes()
         x = cal.posterior[key].to_numpy(dtype=float)
+        median = float(weighted_quantile(x, weights, 0.5))
+        grid = np.linspace(low, high, 200)
+        density = prior.distribution().pdf(grid)
+        name = key.split(".")[-1]
         if _log_axis(prior):
-            bins = np.geomspace(low, high, 40)
-            ax.set_xscale("log")
-        else:
-            bins = np.linspace(low, high, 40)
+            x, median = np.log10(x), math.log10(median)
+            grid = np.linspace(math.log10(low), math.log10(high), 200)
+            density = prior.distribution().pdf(10**grid) * 10**grid * math.log(10)
+            low, high, name = grid[0], grid[-1], f"log10 {name}"
         ax.hist(
             x,
-            bins=bins,
+            bins=np.linspace(low, high, 40),
             weights=weights,
             density=True,
             color="#4c72b0",
             alpha=0.6,
             label="posterior",
         )
-        grid = np.geomspace(low, high, 200) if _log_axis(prior) else np.linspace(low, high, 200)
-        ax.plot(grid, prior.distribution().pdf(grid), color="#555", lw=1.5, label="prior")
-        median = float(weighted_quantile(x, weights, 0.5))
+        ax.plot(grid, density, color="#555", lw=1.5, label="prior")
         ax.axvline(median, color="#c44e52", lw=1.2, label="posterior median")
-        ax.set_title(key.split(".")[-1], fontsize=10)
+        ax.set_title(name, fontsize=10)
         ax.set_yticks([])
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()

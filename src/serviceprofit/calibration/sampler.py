@@ -19,6 +19,7 @@ particle at a time.
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 import numpy as np
@@ -108,7 +109,6 @@ class SeededSampler(Sampler):
 
     def _on_dask(self, n: int, simulate_one: Any, t: int) -> list[tuple[Any, bool, int]]:
         import cloudpickle
-        from distributed import wait
 
         payload = self.client.scatter(cloudpickle.dumps(simulate_one), broadcast=True)
         cores = max(1, sum(self.client.ncores().values()))
@@ -144,7 +144,9 @@ class SeededSampler(Sampler):
                 future = self.client.submit(_run_pickled, payload, self.seed, t, jobs, pure=False)
                 running[future] = next_job
                 next_job += self.batch_size
-            done, _ = wait(list(running), return_when="FIRST_COMPLETED")
+            done = [future for future in running if future.done()]
+            if not done:
+                time.sleep(0.005)  # the client was not made the default: poll, as pyabc does
             for future in done:
                 del running[future]
                 results.extend(future.result())

@@ -272,7 +272,11 @@ def weeks_of_month(month: int) -> tuple[int, int]:
 
 
 def _hint(name: str, allowed: tuple[str, ...] | list[str]) -> str:
+    """'did you mean X? ': the closest allowed name, or one that extends or shortens it
+    (``fcr`` -> ``fcr_mean``, ``fcr_mean`` -> ``fcr``)."""
     close = difflib.get_close_matches(name, list(allowed), n=1)
+    if not close:
+        close = [a for a in allowed if a.startswith(name) or name.startswith(a)][:1]
     return f"did you mean {close[0]!r}? " if close else ""
 
 
