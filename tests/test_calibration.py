@@ -27,7 +27,7 @@ EXAMPLE = ROOT / "examples" / "firm40k"
 KEYS = ("behaviour.churn_base", "behaviour.resolution_base")
 
 
-def small_firm(tmp_path: Path, customers: int = 1000, staff: int = 10, weeks: int = 52) -> Path:
+def small_firm(tmp_path: Path, customers: int = 600, staff: int = 6, weeks: int = 26) -> Path:
     """A small firm (the baseline's ratios) so that a calibration takes seconds."""
     path = tmp_path / "firm.yaml"
     path.write_text(
@@ -205,7 +205,7 @@ def test_recovers_one_synthetic_firm(tmp_path: Path) -> None:
     firm = small_firm(tmp_path)
     truth = {"behaviour.churn_base": 0.004, "behaviour.resolution_base": -2.0}
     observed = observe(firm, truth, seed=101)
-    fit = {"population": 25, "generations": 4, "seed": 3, "predictive_draws": 10}
+    fit = {"population": 25, "generations": 3, "seed": 3, "predictive_draws": 10}
     targets = write_targets(tmp_path / "targets.yaml", observed, fit, SE)
     result = calibrate(firm, targets, tmp_path / "out")
     params = result.parameters.set_index("key")
@@ -217,7 +217,7 @@ def test_recovers_one_synthetic_firm(tmp_path: Path) -> None:
     calibrated = load_scenario(result.files["scenario"])
     assert "extends:" in result.files["scenario"].read_text()
     assert calibrated.behaviour.churn_base == pytest.approx(params.loc[KEYS[0], "median"])
-    assert calibrated.population.customers == 1000
+    assert calibrated.population == load_scenario(firm).population
     saved = pd.read_parquet(result.files["posterior"])
     assert set(KEYS) <= set(saved.columns) and "weight" in saved.columns
     html = result.files["report"].read_text()
@@ -228,7 +228,7 @@ def test_same_seed_same_posterior(tmp_path: Path) -> None:
     """Sampling in this process is a pure function of the seed: two runs, one posterior."""
     from serviceprofit.calibration import calibrate
 
-    firm = small_firm(tmp_path, customers=600, staff=6, weeks=26)
+    firm = small_firm(tmp_path)
     observed = observe(firm, {}, seed=5)
     fit = {"population": 10, "generations": 2, "seed": 7, "predictive_draws": 4}
     targets = write_targets(tmp_path / "t.yaml", observed, fit, SE)
@@ -244,7 +244,7 @@ def test_local_dask_cluster_gives_the_same_posterior(tmp_path: Path) -> None:
     from serviceprofit.calibration import calibrate
     from serviceprofit.evaluators import LocalDaskEvaluator
 
-    firm = small_firm(tmp_path, customers=600, staff=6, weeks=26)
+    firm = small_firm(tmp_path)
     observed = observe(firm, {}, seed=5)
     fit = {"population": 10, "generations": 2, "seed": 7, "predictive_draws": 4}
     targets = write_targets(tmp_path / "t.yaml", observed, fit, SE)
@@ -257,7 +257,7 @@ def test_local_dask_cluster_gives_the_same_posterior(tmp_path: Path) -> None:
 
 def test_killed_calibration_resumes_and_finishes(tmp_path: Path) -> None:
     """Kill the command after its first generation; the same command continues from there."""
-    firm = small_firm(tmp_path, customers=600, staff=6, weeks=26)
+    firm = small_firm(tmp_path)
     observed = observe(firm, {}, seed=9)
     fit = {"population": 15, "generations": 3, "seed": 1, "predictive_draws": 4, "tolerance": 0.01}
     targets = write_targets(tmp_path / "t.yaml", observed, fit, SE)
@@ -286,7 +286,7 @@ def test_other_inputs_never_continue_a_directory(tmp_path: Path) -> None:
     from serviceprofit.calibration import calibrate
     from serviceprofit.calibration.fit import CalibrationError
 
-    firm = small_firm(tmp_path, customers=600, staff=6, weeks=26)
+    firm = small_firm(tmp_path)
     fit = {"population": 10, "generations": 1, "seed": 0, "predictive_draws": 2}
     first = write_targets(tmp_path / "a.yaml", {"churn_rate_annual": 0.2}, fit, SE)
     calibrate(firm, first, tmp_path / "out")
