@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -61,6 +62,7 @@ def write_targets(path: Path, observed: dict[str, float], fit: dict, se: dict[st
     return path
 
 
+FCR = "targets: {fcr_mean: {value: 0.7, se: 0.01}}\n"
 SE = {"churn_rate_annual": 0.015, "fcr_mean": 0.03}  # about the model's own sd at this size
 
 
@@ -92,19 +94,20 @@ def _targets(tmp_path: Path, text: str) -> Path:
         ("targtes: {fcr_mean: {value: 0.7, se: 0.01}}", r"unknown key; did you mean 'targets'"),
         ("targets: {}", r"targets: give at least one"),
         (
-            "targets: {fcr_mean: {value: 0.7, se: 0.01}}\nparameters: {behaviour.churn_bas: {prior: uniform, low: 0.001, high: 0.01}}",
-            r"parameters\.behaviour\.churn_bas: not a scenario key; did you mean 'behaviour\.churn_base'",
+            FCR + "parameters: {behaviour.churn_bas: {prior: uniform, low: 0.001, high: 0.01}}",
+            r"parameters\.behaviour\.churn_bas: not a scenario key; "
+            r"did you mean 'behaviour\.churn_base'",
         ),
         (
-            "targets: {fcr_mean: {value: 0.7, se: 0.01}}\nparameters: {behaviour.churn_base: {prior: normal, mean: 0.002, sd: 0.01}}",
+            FCR + "parameters: {behaviour.churn_base: {prior: normal, mean: 0.002, sd: 0.01}}",
             r"the prior reaches -0\.0\d+, which the key cannot take",
         ),
         (
-            "targets: {fcr_mean: {value: 0.7, se: 0.01}}\nparameters: {behaviour.churn_base: {prior: log_uniform, low: 0, high: 0.01}}",
+            FCR + "parameters: {behaviour.churn_base: {prior: log_uniform, low: 0, high: 0.01}}",
             r"low > 0",
         ),
         (
-            "targets: {fcr_mean: {value: 0.7, se: 0.01}}\nparameters: {behaviour.issue_max_age_weeks: {prior: uniform, low: 2, high: 9}}",
+            FCR + "parameters: {behaviour.issue_max_age_weeks: {prior: uniform, low: 2, high: 9}}",
             r"holds a int; only real-valued keys",
         ),
         (
@@ -160,12 +163,13 @@ def test_monthly_series_become_statistics_over_their_weeks(tmp_path: Path) -> No
     """Month m covers weeks ceil(52m/12) .. ceil(52(m+1)/12) - 1; twelve months cover 52 weeks."""
     spans = [weeks_of_month(m) for m in range(12)]
     assert spans[0][0] == 0 and spans[-1][1] == 51
-    assert all(b[0] == a[1] + 1 for a, b in zip(spans, spans[1:], strict=False))
+    assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(spans))
     (tmp_path / "monthly.csv").write_text("month,churn_rate\n0,0.004\n1,0.0038\n")
     path = _targets(
         tmp_path,
         """
-        series: {file: monthly.csv, every: month, window: [0, 51], metrics: {churn_rate: {se: 0.001}}}
+        series: {file: monthly.csv, every: month, window: [0, 51],
+                 metrics: {churn_rate: {se: 0.001}}}
         """,
     )
     spec = load_targets(path, load_scenario(BASELINE))
@@ -191,6 +195,21 @@ def test_range_is_read_as_a_95_percent_interval(tmp_path: Path) -> None:
     (stat,) = load_targets(path, load_scenario(BASELINE)).statistics
     assert stat.observed == pytest.approx(0.70)
     assert stat.sigma == pytest.approx(0.04 / 1.959964, rel=1e-6)
+
+
+def test_docs_table_of_default_priors_is_the_code(request: pytest.FixtureRequest) -> None:
+    """docs/calibration.md lists every default constant with the prior the code uses."""
+    from serviceprofit.calibration.priors import (
+        DEFAULT_PRIORS,
+        SERIES_PARAMETERS,
+        TARGET_PARAMETERS,
+    )
+
+    text = (request.config.rootpath / "docs" / "calibration.md").read_text()
+    for key, prior in DEFAULT_PRIORS.items():
+        informed = [k for k, v in {**TARGET_PARAMETERS, **SERIES_PARAMETERS}.items() if key in v]
+        row = f"| `{key}` | {prior.describe()} | " + ", ".join(f"`{k}`" for k in informed)
+        assert row in text, row
 
 
 # ---------------------------------------------------------------------------
@@ -276,9 +295,14 @@ def test_killed_calibration_resumes_and_finishes(tmp_path: Path) -> None:
     finished = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert finished.returncode == 0, finished.stderr
     assert "(resumed after 1)" in finished.stdout or "(resumed after 2)" in finished.stdout
-    history = pd.read_parquet(out / "posterior.parquet")
-    assert int(history["generation"].iloc[0]) == 2  # three generations, 0-based
+    resumed = pd.read_parquet(out / "posterior.parquet")
+    assert int(resumed["generation"].iloc[0]) == 2  # three generations, 0-based
     assert (out / "report.html").exists() and (out / "calibrated.yaml").exists()
+    # Seeds depend on (seed, generation, proposal) alone: resuming changes nothing.
+    from serviceprofit.calibration import calibrate
+
+    uninterrupted = calibrate(firm, targets, tmp_path / "whole").posterior
+    pd.testing.assert_frame_equal(resumed, uninterrupted)
 
 
 def test_other_inputs_never_continue_a_directory(tmp_path: Path) -> None:
@@ -330,7 +354,8 @@ def test_recovery_coverage_over_ten_synthetic_firms(tmp_path: Path) -> None:
             inside.append(params.loc[key, "low"] <= value <= params.loc[key, "high"])
             ratios[key].append(params.loc[key, "width_ratio"])
         print(
-            f"firm {i}: truth {truth}; intervals {params[['low', 'high', 'width_ratio']].to_dict('index')}"
+            f"firm {i}: truth {truth}; "
+            f"intervals {params[['low', 'high', 'width_ratio']].to_dict('index')}"
         )
     coverage = float(np.mean(inside))
     print(
