@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from serviceprofit import cli
-from serviceprofit.analysis import analyze
+from serviceprofit.analysis import SERIES_BINS, analyze
 from serviceprofit.backends import BACKENDS
 from serviceprofit.evaluators import SequentialEvaluator
 from serviceprofit.experiment import ExperimentError
+from serviceprofit.store import load_runs
 from serviceprofit.sweeps import sweep
 
 from . import sweep_fake_backend
-from .sweep_fake_backend import COEFFICIENTS
+from .sweep_fake_backend import COEFFICIENTS, SERIES_WEEKS
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = (ROOT / "scenarios" / "baseline.yaml").as_posix()
@@ -50,9 +52,14 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(BACKENDS, "fake", sweep_fake_backend.__name__)
 
 
-def swept(tmp_path: Path, design: str, **kwargs) -> Path:
+def swept(tmp_path: Path, design: str, keep_timeseries: bool = False, **kwargs) -> Path:
     out = tmp_path / "out"
-    report = sweep(experiment(tmp_path, design, **kwargs), out, engine=SequentialEvaluator())
+    report = sweep(
+        experiment(tmp_path, design, **kwargs),
+        out,
+        engine=SequentialEvaluator(),
+        keep_timeseries=keep_timeseries,
+    )
     assert report.complete
     return out
 
@@ -126,3 +133,82 @@ def test_cli_analyze_writes_table_and_figure(
     assert (out / "analysis" / "main_effects.csv").stat().st_size > 0
     assert (out / "analysis" / "main_effects.png").stat().st_size > 0
     assert cli.main(["analyze", str(tmp_path)]) == 2  # not a sweep directory
+
+
+def test_cli_analyze_of_a_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file where a sweep directory belongs: exit 2, 'not a sweep directory'."""
+    (tmp_path / "notes.txt").write_text("hello")
+    assert cli.main(["analyze", str(tmp_path / "notes.txt")]) == 2
+    assert "not a sweep directory" in capsys.readouterr().err
+
+
+def test_analyze_sets_a_damaged_batch_aside_and_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A truncated batch file: analyze still answers from the rest, names the batch it set
+    aside and says the sweep is unfinished; the next sweep redoes exactly its runs."""
+    out = tmp_path / "out"
+    path = experiment(tmp_path, "grid", grid=True, replicates=2)
+    sweep(path, out, engine=SequentialEvaluator(), batch_size=9)
+    victim = sorted((out / "runs").glob("batch-*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:100])
+    assert cli.main(["analyze", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert (
+        f"set aside damaged batch runs/{victim.name} (unreadable: Parquet magic bytes not found"
+        in captured.err
+    )
+    assert captured.err.strip().endswith("run the sweep command again to redo its runs")
+    assert "(from 27 of 36 runs: the sweep is not finished)" in captured.out
+    assert (out / "damaged" / "runs" / victim.name).exists()
+    again = sweep(path, out, engine=SequentialEvaluator())
+    assert (again.finished, again.skipped) == (9, 27)
+
+
+def test_series_bands_are_means_and_percentiles_by_level(tmp_path: Path) -> None:
+    """The band of customers_active at an empowerment level is the mean over its runs of
+    seed % 1000 + 10 * level * week, between the 5th and 95th percentiles; one figure
+    per factor."""
+    out = swept(tmp_path, "grid", keep_timeseries=True, grid=True, replicates=2)
+    report = analyze(out, series=["customers_active"])
+    names = [f.name for f in report.files]
+    assert [n for n in names if n.endswith(".png") and n.startswith("series_")] == [
+        f"series_customers_active_{name}.png" for name in COEFFICIENTS
+    ]
+    bands = pd.read_csv(out / "analysis" / "series_customers_active.csv")
+    runs = load_runs(out)
+    emp = bands[bands["factor"] == EMP]
+    assert len(emp) == 3 * SERIES_WEEKS
+    for level, at in runs.groupby(EMP):
+        base = at["customers_final"].mean()  # the fake's seed % 1000
+        rows = emp[emp["level"] == level].set_index("week")
+        for week in (1, SERIES_WEEKS):
+            assert rows.loc[week, "mean"] == pytest.approx(base + 10 * level * week)
+            assert rows.loc[week, "p05"] <= rows.loc[week, "mean"] <= rows.loc[week, "p95"]
+            assert rows.loc[week, "runs"] == len(at)
+    assert (out / "analysis" / f"series_customers_active_{EMP}.png").stat().st_size > 0
+
+
+def test_series_of_a_sampled_range_are_binned(tmp_path: Path) -> None:
+    """A sampled range has as many values as runs: its runs are cut into equal bins."""
+    out = swept(tmp_path, "{method: latin_hypercube, samples: 30}", keep_timeseries=True)
+    analyze(out, series=["profit"])
+    bands = pd.read_csv(out / "analysis" / "series_profit.csv")
+    emp = bands[(bands["factor"] == EMP) & (bands["week"] == 1)]
+    assert len(emp) == SERIES_BINS and emp["runs"].sum() == 30
+
+
+def test_series_need_kept_series_and_a_known_metric(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--series on a sweep without kept series, or of an unknown metric: exit 2, one line."""
+    out = swept(tmp_path, "grid", grid=True)
+    assert cli.main(["analyze", str(out), "--series", "customers_active"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "kept no weekly series" in err
+    assert "--keep-timeseries" in err
+    assert cli.main(["analyze", str(out), "--series", "customers"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "series: unknown weekly metric 'customers'; allowed: customers_active," in err

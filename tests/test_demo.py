@@ -3,7 +3,9 @@ the offline front-end files, and the command's answers to bad input."""
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -11,12 +13,22 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from serviceprofit import ScenarioError, load_scenario
 from serviceprofit.cli import main
 from serviceprofit.demo import assets
 from serviceprofit.demo.chain import LINKS, chain_svg, chain_values
-from serviceprofit.demo.charts import CHARTS, chart_spec, population_spec, waffle_unit
+from serviceprofit.demo.charts import (
+    CHARTS,
+    MEASURES,
+    chart_spec,
+    population_spec,
+    waffle_unit,
+    x_domain,
+    y_domain,
+)
 from serviceprofit.demo.classroom import Classroom, FirmRun, PopulationCounts
 from serviceprofit.demo.controls import controls, read
 from serviceprofit.demo.server import DemoConfig, DemoServer, ServerError, firm_scenarios
@@ -155,7 +167,89 @@ def test_charts_at_week_zero_are_empty_but_drawable():
     for chart in CHARTS:
         for panel in chart_spec(chart, {"A": [], "B": []}, 156)["hconcat"]:
             assert panel["data"]["values"] == []
-            assert panel["encoding"]["y"]["scale"] == {"domain": [0, 1]}
+            low, high = panel["encoding"]["y"]["scale"]["domain"]
+            assert low < high
+
+
+def _overflows(spec: dict) -> list[str]:
+    """Data a panel's axes leave out: every value of a field whose scale fixes a domain
+    must lie inside that domain (Vega-Lite cuts off what does not)."""
+    found = []
+    for panel in spec["hconcat"]:
+        for channel, encoding in panel["encoding"].items():
+            if not isinstance(encoding, dict) or encoding.get("type") != "quantitative":
+                continue  # a tooltip, the firms' colours
+            domain = encoding.get("scale", {}).get("domain")
+            if domain is None:
+                continue
+            low, high = domain
+            for row in panel["data"]["values"]:
+                if not low <= row[encoding["field"]] <= high:
+                    found.append(f"{panel['title']['text']} {channel}: {row} outside {domain}")
+    return found
+
+
+def test_no_chart_cuts_off_a_run(pair):
+    """Every axis holds every point of a real run; 0-100 scores keep their 0-100 axis."""
+    pair.change(1, "strategy.process", "cost_minimised")
+    pair.step(SMALL["weeks"])
+    histories = pair.histories()
+    for chart in CHARTS:
+        spec = chart_spec(chart, histories, pair.weeks)
+        assert _overflows(spec) == [], chart.key
+        for panel in spec["hconcat"]:
+            if "satisfaction (0-100)" in panel["title"]["text"]:
+                assert panel["encoding"]["y"]["scale"]["domain"] == [0.0, 100.0]
+
+
+WEEKLY = [
+    "staff_satisfaction",
+    "staff_quits",
+    "staff_active",
+    "fcr",
+    "handoffs_per_contact",
+    "customer_satisfaction",
+    "nps",
+    "churn_rate",
+    "customers_acquired",
+    "customers_active",
+    "revenue",
+    "cost_total",
+    "cumulative_profit",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(
+        st.lists(st.floats(-1e9, 1e9), min_size=len(WEEKLY), max_size=len(WEEKLY)),
+        min_size=1,
+        max_size=30,
+    ),
+    weeks=st.integers(1, 40),
+)
+def test_no_chart_cuts_off_any_data(values, weeks):
+    """Whatever the numbers (scores past 100, losses, a flat line, weeks past the
+    horizon), no axis is narrower than the data it shows."""
+    history = [dict(zip(WEEKLY, row, strict=True)) for row in values]
+    flat = [dict.fromkeys(WEEKLY, 0.0)] * 3
+    for chart in CHARTS:
+        spec = chart_spec(chart, {"A": history, "B": flat}, weeks)
+        assert _overflows(spec) == [], chart.key
+
+
+def test_axis_ranges_fit_the_data_with_a_margin():
+    """Natural range while the data fit; the data's range and a margin when they do not."""
+    score = MEASURES["customer_satisfaction"]
+    assert y_domain(score, [40.0, 80.0]) == [0.0, 100.0]
+    low, high = y_domain(score, [40.0, 130.0])
+    assert low < 40.0 and high > 130.0
+    profit = MEASURES["cumulative_profit"]
+    low, high = y_domain(profit, [-5000.0, 20000.0, math.nan])
+    span = 25000.0
+    assert -5000.0 - 0.1 * span < low < -5000.0 and 20000.0 < high < 20000.0 + 0.1 * span
+    assert y_domain(profit, [0.0, 0.0]) == [0.0, 1.0]  # a flat line gets a band
+    assert x_domain(26, [3, 10]) == [0, 26] and x_domain(26, [30]) == [0, 30]
 
 
 def test_waffle_has_a_square_per_unit_of_customers():
@@ -336,3 +430,352 @@ def test_a_play_loop_cannot_step_a_run_that_was_just_reset(pair):
     pair.reset()
     assert pair.step(2, epoch) == 0 and pair.week == 0
     assert pair.step(2, pair.epoch) == 2
+
+
+# The server as a room of clients meets it: read-only front-end files, no diagnostics,
+# no download from the internet, and a warning when the network can reach the page.
+
+# Run before the demo's own code: logs every attempt to reach another machine or to
+# start a program, through Python's audit hooks (requests, urllib and sockets all raise
+# them), so a fetch from the internet is seen even where the network would refuse it.
+OUTBOUND_GUARD = """
+import sys
+log = open(sys.argv[1], "a", buffering=1)
+LOCAL = {"127.0.0.1", "localhost", "::1", "", None}
+
+def hook(event, args):
+    if event == "socket.getaddrinfo" and args[0] not in LOCAL:
+        log.write(f"{event} {args[0]}\\n")
+    elif event == "socket.connect" and isinstance(args[1], tuple) and args[1][0] not in LOCAL:
+        log.write(f"{event} {args[1]}\\n")
+    elif event in ("urllib.Request", "subprocess.Popen", "os.exec", "os.posix_spawn"):
+        log.write(f"{event} {args[:2]}\\n")
+
+sys.addaudithook(hook)
+from serviceprofit.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+SECRET = "not for the browser"
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int, bool]]:
+    """Every file and folder under root: size, modification time, whether a folder."""
+    found = {".": (0, root.stat().st_mtime_ns, True)}
+    for path in root.rglob("*"):
+        stat = path.lstat()
+        found[str(path.relative_to(root))] = (stat.st_size, stat.st_mtime_ns, path.is_dir())
+    return found
+
+
+def _fake_cache(root: Path) -> Path:
+    """A CDN cache with every package the page asks for (so nothing is fetched at
+    start), two real-looking files, and a secret beside it for traversal to aim at."""
+    cache = root / "share" / "solara" / "cdn"
+    for package in assets.requested():
+        (cache / package.spec).mkdir(parents=True)
+        (cache / package.spec / "package.json").write_text(json.dumps({"name": package.name}))
+    (cache / "vega@5" / "build").mkdir()
+    (cache / "vega@5" / "build" / "vega.min.js").write_text("var vega = 'from the cache';")
+    (root / "share" / "secret.txt").write_text(SECRET)
+    (root / "secret.txt").write_text(SECRET)
+    return cache
+
+
+def _request(port: int, method: str, path: str) -> tuple[int, bytes]:
+    """One request with the path sent exactly as written (no client-side clean-up)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def guarded_demo(tmp_path_factory):
+    """`serviceprofit demo --port 0` on a copy of the cache, with the outbound guard."""
+    import os
+    import time
+
+    root = tmp_path_factory.mktemp("venv")
+    cache = _fake_cache(root)
+    log = tmp_path_factory.mktemp("guard") / "outbound.log"
+    log.touch()
+    env = {**os.environ, "SOLARA_ASSETS_PROXY_CACHE_DIR": str(cache)}
+    env.pop("SOLARA_ASSETS_PROXY", None)  # Solara's default: the proxy on, unless we turn it off
+    process = subprocess.Popen(
+        [sys.executable, "-c", OUTBOUND_GUARD, str(log), "demo", "--port", "0"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("Classroom demo at http://127.0.0.1:"), first
+        port = int(first.split()[3].rstrip("/").rsplit(":", 1)[1])
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if _request(port, "GET", "/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"the demo did not start: {process.stderr.read()}")
+            time.sleep(0.3)
+        yield port, root, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        for stream in (process.stdout, process.stderr):
+            stream.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/_solara/cdn/vega@5"),  # a folder: Solara's proxy deleted it
+        ("GET", "/_solara/cdn/vega@5/build"),
+        ("GET", "/_solara/cdn/vega@5/build/"),
+        ("GET", "/_solara/cdn/vega@5/"),
+        ("GET", "/_solara/cdn/lodash@4.17.21/lodash.min.js"),  # not cached: the proxy fetched it
+        ("GET", "/_solara/cdn/lodash"),  # one part: the proxy fetched and stored __main.js
+        ("GET", "/_solara/cdn/..%2fsecret.txt"),
+        ("GET", "/_solara/cdn/..%2f..%2f..%2fsecret.txt"),
+        ("GET", "/_solara/cdn/../../../secret.txt"),
+        ("GET", "/_solara/cdn/%2e%2e/%2e%2e/%2e%2e/secret.txt"),
+        ("GET", "/_solara/cdn/vega@5/..%2f..%2f..%2f..%2fsecret.txt"),
+        ("GET", "/_solara/cdn/%2fetc%2fpasswd"),
+        ("DELETE", "/_solara/cdn/vega@5"),
+        ("PUT", "/_solara/cdn/vega@5/build/vega.min.js"),
+        ("POST", "/_solara/cdn/vega@5/build/x.js"),
+    ],
+)
+def test_the_front_end_files_cannot_be_changed_or_fetched_by_a_client(guarded_demo, method, path):
+    """No request under /_solara/cdn deletes, writes or fetches: the cache stays as it was,
+    nothing outside it is served, and the server reaches no other machine."""
+    port, root, log = guarded_demo
+    before = _snapshot(root)
+    status, body = _request(port, method, path)
+    assert 400 <= status < 500, (status, body[:200])
+    assert SECRET.encode() not in body
+    assert _snapshot(root) == before
+    assert log.read_text() == ""
+
+
+def test_the_page_loads_its_files_from_the_cache_and_keeps_diagnostics_to_itself(guarded_demo):
+    """A cached file is served as it is; the page points at the cache, not at a public CDN;
+    /resourcez (the host's CPUs and memory with ?verbose) is not served."""
+    port, root, log = guarded_demo
+    before = _snapshot(root)
+    status, body = _request(port, "GET", "/_solara/cdn/vega@5/build/vega.min.js")
+    assert (status, body) == (200, b"var vega = 'from the cache';")
+    status, page = _request(port, "GET", "/")
+    assert status == 200
+    assert b'src="/_solara/cdn/requirejs@2.3.6/require.js"' in page
+    assert b"jsdelivr" not in page
+    for path in ("/resourcez", "/resourcez?verbose", "/resourcez/?verbose=1"):
+        status, body = _request(port, "GET", path)
+        assert status in (404, 307), (path, status)
+        assert b"memory" not in body and b"cpu" not in body
+    assert _snapshot(root) == before
+    assert log.read_text() == ""
+
+
+def _asgi(app, path: str, method: str = "GET") -> int:
+    """The status an ASGI app answers a request with (no server, no network)."""
+    import asyncio
+
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+    }
+    asyncio.run(app(scope, receive, send))
+    return next(m["status"] for m in sent if m["type"] == "http.response.start")
+
+
+def test_read_only_assets_answer_their_paths_and_pass_the_rest_on(tmp_path):
+    """Paths under /_solara/cdn and /resourcez never reach the app behind; others do;
+    without a cache, the files are simply missing."""
+    from serviceprofit.demo.server import ReadOnlyAssets
+
+    reached: list[str] = []
+
+    async def solara(scope, receive, send):
+        reached.append(scope["path"])
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    cache = _fake_cache(tmp_path)
+    app = ReadOnlyAssets(solara, cache)
+    assert _asgi(app, "/_solara/cdn/vega@5/build/vega.min.js") == 200
+    assert _asgi(app, "/_solara/cdn/vega@5") == 404
+    assert _asgi(app, "/_solara/cdn/vega@5", "DELETE") == 405
+    assert _asgi(app, "/resourcez") == 404
+    assert reached == []
+    assert _asgi(app, "/") == 299 and _asgi(app, "/readyz") == 299
+    assert reached == ["/", "/readyz"]
+    missing = ReadOnlyAssets(solara, tmp_path / "no-cache")
+    assert _asgi(missing, "/_solara/cdn/vega@5/build/vega.min.js") == 404
+    assert not (tmp_path / "no-cache").exists()
+
+
+class _Bound:
+    """A socket stand-in bound where a test says."""
+
+    def __init__(self, address: str, port: int) -> None:
+        self.address = (address, port)
+
+    def getsockname(self) -> tuple[str, int]:
+        return self.address
+
+
+def test_a_page_reachable_from_the_network_comes_with_a_warning():
+    """Loopback: no warning; any other address names who can reach the page."""
+    from serviceprofit.demo.server import exposure_warning
+
+    assert exposure_warning(_Bound("127.0.0.1", 8765), "127.0.0.1") is None
+    assert exposure_warning(_Bound("127.0.0.2", 8765), "localhost") is None
+    assert exposure_warning(_Bound("::1", 8765), "::1") is None
+    every = exposure_warning(_Bound("::", 8765), "::")
+    assert every is not None and "(every network interface)" in every
+    one = exposure_warning(_Bound("192.0.2.10", 8800), "classroom.example")
+    assert one is not None
+    assert one.startswith("serving on classroom.example:8800: anyone who can reach this machine")
+    assert "address 192.0.2.10" in one and "port 8800" in one
+
+
+@pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_demo_on_every_interface_prints_who_can_reach_it(host, warned, monkeypatch, capsys):
+    """`--host 0.0.0.0`: one warning line on stderr naming the port and every interface;
+    loopback (the default): none."""
+    from serviceprofit.demo import server
+
+    monkeypatch.setattr(assets, "ensure_assets", lambda: [])
+    monkeypatch.setattr(server.DemoServer, "serve", lambda self: self.sock.close())
+    assert main(["demo", "--host", host, "--port", "0"]) == 0
+    out, err = capsys.readouterr()
+    port = int(out.split()[3].rstrip("/").rsplit(":", 1)[1])
+    if warned:
+        assert err == (
+            f"warning: serving on 0.0.0.0:{port}: anyone who can reach this machine on port "
+            f"{port} (every network interface) can open and drive the demo; there is no login, "
+            "so use it only on a network you trust\n"
+        )
+    else:
+        assert err == ""
+
+
+# What a class takes home: the charts as an image, both firms' weeks as a table.
+
+
+def test_the_weekly_table_holds_both_firms_every_measure_and_its_provenance(pair):
+    """One row per firm and week with the model's weekly columns; the header names the
+    version, seed and backend, and each firm's scenario with the class's changes as events."""
+    import csv
+
+    from serviceprofit import __version__
+    from serviceprofit.demo.export import read_provenance, weekly_csv
+
+    pair.step(4)
+    pair.change(1, MARKETING, 5000)
+    pair.step(3)
+    text = weekly_csv(pair)
+    rows = list(csv.DictReader(io.StringIO("\n".join(text.splitlines()[_header_lines(text) :]))))
+    histories = pair.histories()
+    assert list(rows[0]) == ["firm", *histories["A"][0]]
+    assert [(r["firm"], int(r["week"])) for r in rows] == [
+        (firm, week) for firm in ("A", "B") for week in range(1, 8)
+    ]
+    for row, expected in zip(rows, histories["A"] + histories["B"], strict=True):
+        assert {k: float(v) for k, v in row.items() if k != "firm"} == pytest.approx(expected)
+    meta = read_provenance(text)
+    assert (meta["made_with"], meta["seed"], meta["backend"], meta["week"]) == (
+        f"serviceprofit {__version__}, classroom demo",
+        3,
+        "mesa",
+        7,
+    )
+    assert [f["label"] for f in meta["firms"]] == ["A", "B"]
+    events = meta["firms"][1]["scenario"]["events"]
+    assert [(e["week"], e["set"], e["label"]) for e in events] == [
+        (4, {MARKETING: 5000.0}, "changed in class")
+    ]
+    assert meta["firms"][0]["scenario"]["events"] == []
+
+
+def _header_lines(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.startswith("#"))
+
+
+def test_a_firm_runs_again_from_the_exported_table(pair):
+    """The header's scenario and seed, given to `simulate`, give the table's weeks."""
+    import pandas as pd
+
+    from serviceprofit import simulate
+    from serviceprofit.demo.export import read_provenance, weekly_csv
+
+    pair.step(3)
+    pair.change(1, EMPOWERMENT, 0.3)
+    pair.step(3)
+    text = weekly_csv(pair)
+    table = pd.read_csv(io.StringIO(text), comment="#")
+    firm = read_provenance(text)["firms"][1]
+    again = simulate(load_scenario(firm["scenario"]), seed=read_provenance(text)["seed"])
+    exported = table[table.firm == firm["label"]].drop(columns="firm").reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        exported, again.timeseries.head(6)[list(exported.columns)], check_dtype=False
+    )
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_the_charts_export_as_a_valid_image(pair, fmt):
+    """A PNG that decodes, or an SVG document, with the run described in its metadata;
+    at week 0 too, when there is nothing to draw yet."""
+    import xml.etree.ElementTree as ET
+
+    from PIL import Image
+
+    from serviceprofit.demo.export import charts_image
+
+    for weeks in (0, 5):
+        pair.step(weeks)
+        data = charts_image(pair, fmt)
+        if fmt == "png":
+            image = Image.open(io.BytesIO(data))
+            image.load()  # decodes every pixel: a truncated file fails here
+            assert image.format == "PNG" and min(image.size) > 500
+            assert "seed 3" in image.text["Description"]
+            assert f"week {pair.week} of {SMALL['weeks']}" in image.text["Description"]
+        else:
+            root = ET.fromstring(data)
+            assert root.tag == "{http://www.w3.org/2000/svg}svg"
+            assert b"seed 3" in data and f"week {pair.week} of".encode() in data
+    with pytest.raises(ValueError, match="png, svg"):
+        charts_image(pair, "gif")

@@ -1,5 +1,6 @@
 """The classroom page in a real browser: it loads with no failed request, its charts
-draw, a lever changes, steps and play move the charts, and a screenshot is kept.
+draw, a lever changes, steps and play move the charts, the export buttons hand over
+the charts and the weekly table, and a screenshot is kept.
 
 Uses Debian's Chromium (``apt-get install chromium``) through playwright's Python
 package, never a browser playwright downloads: this network reaches only package
@@ -162,6 +163,20 @@ def test_classroom_page_runs_in_chromium(chromium, demo_url, tmp_path):
             time.sleep(1.5)
             shot = tmp_path / "demo.png"
             page.screenshot(path=str(shot))
+
+            # The export buttons hand over the charts and both firms' weeks as files.
+            files = {}
+            for label in ("Charts (PNG)", "Charts (SVG)", "Weekly data (CSV)"):
+                with page.expect_download(timeout=60_000) as download:
+                    page.get_by_role("button", name=label).click()
+                files[label] = Path(download.value.path()).read_bytes()
+            assert files["Charts (PNG)"].startswith(b"\x89PNG\r\n\x1a\n")
+            assert b"<svg" in files["Charts (SVG)"][:1000]
+            table = files["Weekly data (CSV)"].decode()
+            rows = [line for line in table.splitlines() if not line.startswith("#")]
+            assert rows[0].startswith("firm,week,")
+            assert len(rows) == 1 + 2 * stopped
+            assert f"# week: {stopped}" in table
 
             # A lever changed mid-run counts from the current week; the next step shows it.
             before = page.evaluate(IMAGES)

@@ -94,7 +94,11 @@ def test_events_change_the_scenario_in_force(scenarios_dir):
         ("weeks: 0\n", "weeks", "greater than or equal to 1"),
         ("strategy: {process: cheap}\n", "strategy.process", "allowed: ['cost_minimised'"),
         ("owner: {policy: greedy}\n", "owner.policy", "'fixed', 'profit_first' or 'balanced'"),
-        ("strategy: {process: {empowerment: 2}}\n", "strategy.process", "preset name"),
+        (
+            "strategy: {process: {empowerment: 2}}\n",
+            "strategy.process.empowerment",
+            "less than or equal to 1",
+        ),
         (
             "strategy: {process: {preset: silo}}\n",
             "strategy.process",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import signal
 import subprocess
@@ -13,14 +15,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from serviceprofit import cli
-from serviceprofit.backends import BACKENDS
+from serviceprofit import cli, store
+from serviceprofit.backends import BACKENDS, get_backend
 from serviceprofit.evaluators import (
     DaskEvaluator,
     ProcessPoolEvaluator,
     SequentialEvaluator,
 )
-from serviceprofit.store import load_runs
+from serviceprofit.experiment import ExperimentError, load_experiment
+from serviceprofit.store import StoreError, load_runs, load_series
 from serviceprofit.sweeps import sweep
 
 from . import sweep_fake_backend
@@ -277,3 +280,249 @@ def test_pool_workers_leave_when_the_sweep_is_killed(tmp_path: Path) -> None:
     for pid in survivors:  # do not leave them running if the test fails
         os.kill(pid, signal.SIGKILL)
     assert not survivors
+
+
+# ---------------------------------------------------------------------------
+# A sweep keeps its promise: any kill resumes, I/O errors are one line, damage is set aside
+
+HINT = "finished runs are saved; run the same command to resume"
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL at one exact point: nothing after it runs, nothing cleans up."""
+
+
+def sweep_cli(path: Path, out: Path, *extra: str) -> int:
+    return cli.main(["sweep", str(path), "--out", str(out), "--workers", "1", *extra])
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line of the error, after any progress lines; no traceback."""
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if not line.startswith("sweep ")]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def killed_writing_the_manifest(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real code, stopped where the manifest would be written (design already on disk)."""
+    atomic_write = store._atomic_write
+
+    def stop_at_manifest(path: Path, write) -> None:
+        if path.name == store.MANIFEST:
+            write(path.with_name(f".{path.name}.0000.tmp"))  # half-written, never renamed
+            raise Killed
+        atomic_write(path, write)
+
+    monkeypatch.setattr(store, "_atomic_write", stop_at_manifest)
+    with pytest.raises(Killed):
+        sweep(write(out.parent, FAKE_SOBOL), out, engine=SequentialEvaluator())
+    monkeypatch.setattr(store, "_atomic_write", atomic_write)
+    assert (out / store.DESIGN).exists() and not (out / store.MANIFEST).exists()
+
+
+def empty_runs_folder(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older order of creation: runs/ made first, killed before anything else."""
+    (out / "runs").mkdir(parents=True)
+    (out / ".lock").touch()
+
+
+def temporaries_only(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed mid-write of the design: a hidden temporary, runs/ holding another."""
+    (out / "runs").mkdir(parents=True)
+    (out / ".design.parquet.1234abcd.tmp").write_bytes(b"PAR1 half")
+    (out / "runs" / ".batch-1-x.parquet.5678abcd.tmp").write_bytes(b"PAR1 half")
+
+
+@pytest.mark.parametrize(
+    "killed", [killed_writing_the_manifest, empty_runs_folder, temporaries_only]
+)
+def test_a_sweep_killed_while_creating_its_directory_resumes(
+    tmp_path: Path, fake, monkeypatch: pytest.MonkeyPatch, killed
+) -> None:
+    """Whatever a kill during creation leaves (no manifest yet), the same command runs it."""
+    path, out = write(tmp_path, FAKE_SOBOL), tmp_path / "out"
+    killed(out, monkeypatch)
+    assert sweep_cli(path, out) == 0
+    runs = load_runs(out)
+    assert list(runs["run_id"]) == list(range(len(runs))) and len(runs) == 16 * 5 * 2
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_batch_files_without_a_manifest_are_still_refused(tmp_path: Path, fake) -> None:
+    """Results with no manifest are not ours to overwrite: refused, not taken as fresh."""
+    (tmp_path / "out" / "runs").mkdir(parents=True)
+    (tmp_path / "out" / "runs" / "batch-1-abc.parquet").write_bytes(b"someone's results")
+    with pytest.raises(ExperimentError, match=r"not a sweep directory \(holds runs/\)"):
+        sweep(write(tmp_path, FAKE_SOBOL), tmp_path / "out", engine=SequentialEvaluator())
+
+
+def test_a_full_disk_is_one_line_with_the_resume_hint_and_loses_nothing(
+    tmp_path: Path, fake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ENOSPC on the third batch: exit 2, one line naming the file, the reason and the
+    hint; the two batches written are kept and the same command finishes the rest."""
+    path, out = write(tmp_path, FAKE_SOBOL), tmp_path / "out"
+    write_parquet, batches = store._write_parquet, []
+
+    def disk_fills(table, target: Path) -> None:
+        if target.parent.name == "runs":
+            batches.append(target.name)
+            if len(batches) > 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
+        write_parquet(table, target)
+
+    monkeypatch.setattr(store, "_write_parquet", disk_fills)
+    assert sweep_cli(path, out, "--batch-size", "10") == 2
+    err = one_error_line(capsys)
+    assert f"cannot write runs/{batches[2]} (No space left on device)" in err
+    assert err.endswith(HINT) and str(out) in err
+    monkeypatch.setattr(store, "_write_parquet", write_parquet)
+    assert sweep_cli(path, out, "--batch-size", "10") == 0
+    assert "(140 now, 20 from before, 0 failed)" in capsys.readouterr().out
+    assert sorted(raw_rows(out)["run_id"]) == list(range(160))
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"), [(errno.EROFS, "Read-only file system"), (errno.EACCES, "Permission")]
+)
+def test_an_unwritable_directory_is_a_typed_error_naming_the_reason(
+    tmp_path: Path, fake, monkeypatch: pytest.MonkeyPatch, code: int, reason: str
+) -> None:
+    """A read-only or forbidden directory (simulated: tests run as root) is a StoreError,
+    an input error the CLI answers with exit 2, never an OSError traceback."""
+
+    def refuse(path: Path, write) -> None:
+        raise OSError(code, os.strerror(code), str(path))
+
+    monkeypatch.setattr(store, "_atomic_write", refuse)
+    with pytest.raises(StoreError, match=f"cannot create the sweep's files \\({reason}.*{HINT}"):
+        sweep(write(tmp_path, FAKE_SOBOL), tmp_path / "out", engine=SequentialEvaluator())
+
+
+def test_an_out_path_under_a_file_is_one_line(
+    tmp_path: Path, fake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out below a regular file cannot be created: exit 2 and the reason, no traceback."""
+    (tmp_path / "file").write_text("not a folder")
+    assert sweep_cli(write(tmp_path, FAKE_SOBOL), tmp_path / "file" / "out") == 2
+    err = one_error_line(capsys)
+    assert "cannot create the results directory (Not a directory)" in err
+
+
+def damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if how == "truncate" else data[:8] + b"\xff" * 64)
+
+
+@pytest.mark.parametrize("how", ["truncate", "garbage"])
+def test_a_damaged_batch_is_set_aside_named_and_its_runs_redone(
+    tmp_path: Path, fake, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    """A truncated or overwritten batch file: the resumed sweep names it, moves it to
+    damaged/runs/, runs exactly its runs again, and ends with the complete set."""
+    path, out = write(tmp_path, FAKE_SOBOL), tmp_path / "out"
+    assert sweep_cli(path, out, "--batch-size", "10") == 0
+    complete = comparable(load_runs(out))
+    victim = sorted((out / "runs").glob("batch-*.parquet"))[1]
+    lost = pq.read_metadata(victim).num_rows
+    damage(victim, how)
+    capsys.readouterr()
+    assert sweep_cli(path, out, "--batch-size", "10") == 0
+    said = capsys.readouterr().out
+    assert f"({lost} now, {160 - lost} from before, 0 failed)" in said
+    assert f"set aside damaged batch runs/{victim.name} (unreadable: " in said
+    assert f"into {out / 'damaged' / 'runs'}; its runs were run again" in said
+    assert (out / "damaged" / "runs" / victim.name).exists() and not victim.exists()
+    pd.testing.assert_frame_equal(comparable(load_runs(out)), complete)
+
+
+def test_load_runs_sets_a_damaged_batch_aside_and_says_so(tmp_path: Path, fake) -> None:
+    """A reader meets the damage first: it gets the readable runs and the batch's name."""
+    path, out = write(tmp_path, FAKE_SOBOL), tmp_path / "out"
+    sweep(path, out, engine=SequentialEvaluator(), batch_size=40)
+    victim = sorted((out / "runs").glob("batch-*.parquet"))[0]
+    damage(victim, "truncate")
+    runs = load_runs(out)
+    assert len(runs) == 120
+    [note] = runs.attrs["set_aside"]
+    assert victim.name in note and "Parquet magic bytes not found" in note
+    again = sweep(path, out, engine=SequentialEvaluator(), batch_size=40)
+    assert (again.finished, again.set_aside) == (40, [])  # moved already: just redone
+
+
+def test_rows_carry_what_a_rerun_needs(tmp_path: Path, fake) -> None:
+    """backend, seed and the overrides (JSON, in applied order) of a row, applied to the
+    experiment's base scenario, give that row's results again."""
+    path, out = write(tmp_path, FAKE_SOBOL), tmp_path / "out"
+    sweep(path, out, engine=SequentialEvaluator())
+    experiment = load_experiment(path)
+    for _, row in load_runs(out).sample(5, random_state=1).iterrows():
+        overrides = json.loads(row["overrides"])
+        assert list(overrides) == list(experiment.overrides(overrides))
+        scenario = experiment.base.with_overrides(overrides, source="rerun")
+        again = get_backend(row["backend"])(scenario, seed=int(row["seed"])).summary
+        assert (again["profit_total"], again["customers_final"]) == (
+            row["profit_total"],
+            row["customers_final"],
+        )
+
+
+# ---------------------------------------------------------------------------
+# --keep-timeseries
+
+
+def test_kept_series_match_the_summaries_and_resume_like_them(tmp_path: Path, fake) -> None:
+    """Every finished run has its weekly series; a batch killed between its series and its
+    summary (series orphaned), one that lost its series and one whose series file is
+    truncated are redone, never duplicated."""
+    path, out = write(tmp_path, FAKE_SOBOL), tmp_path / "out"
+    sweep(path, out, engine=SequentialEvaluator(), batch_size=20, keep_timeseries=True)
+    series = load_series(out)
+    assert len(series) == 160 * sweep_fake_backend.SERIES_WEEKS
+    assert set(series["run_id"]) == set(load_runs(out)["run_id"])
+    batches = sorted((out / "runs").glob("batch-*.parquet"))
+    orphaned, lost_series, cut_series = batches[0], batches[1], batches[2]
+    orphaned.unlink()  # as if killed after its series landed
+    (out / "series" / lost_series.name).unlink()
+    damage(out / "series" / cut_series.name, "truncate")
+    again = sweep(path, out, engine=SequentialEvaluator(), batch_size=20, keep_timeseries=True)
+    assert again.finished == 60 and again.skipped == 100
+    moved = out / "damaged" / "runs"
+    assert again.set_aside == [
+        f"set aside damaged batch runs/{lost_series.name} (its weekly series file is missing)"
+        f" into {moved}",
+        f"set aside damaged batch runs/{cut_series.name} (its weekly series file is unreadable:"
+        f" Parquet magic bytes not found in footer. Either the file is corrupted or this is not"
+        f" a parquet file.) into {moved}",
+    ]
+    assert (out / "damaged" / "series" / cut_series.name).exists()
+    assert not (out / "series" / orphaned.name).exists()
+    series = load_series(out)
+    assert len(series) == 160 * sweep_fake_backend.SERIES_WEEKS
+    assert not series.duplicated(["run_id", "week"]).any()
+
+
+def test_resume_refuses_mixing_kept_and_unkept_series(
+    tmp_path: Path, fake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A directory swept with --keep-timeseries resumes only with it, and the other way."""
+    path, out = write(tmp_path, FAKE_SOBOL), tmp_path / "out"
+    assert sweep_cli(path, out, "--keep-timeseries") == 0
+    assert sweep_cli(path, out) == 2
+    err = one_error_line(capsys)
+    assert "was swept with --keep-timeseries; resume it with the flag" in err
+    assert sweep_cli(path, tmp_path / "plain") == 0
+    assert sweep_cli(path, tmp_path / "plain", "--keep-timeseries") == 2
+    assert "was swept without --keep-timeseries" in one_error_line(capsys)
+
+
+def test_mesa_series_end_where_the_summary_does(tmp_path: Path) -> None:
+    """The real model's kept series: one row per week per run, and the last week's active
+    customers are the summary's customers_final."""
+    out = tmp_path / "out"
+    sweep(write(tmp_path, MESA_GRID), out, engine=SequentialEvaluator(), keep_timeseries=True)
+    series, runs = load_series(out), load_runs(out).set_index("run_id")
+    assert series.groupby("run_id").size().eq(26).all() and len(runs) == 8
+    last = series.sort_values("week").groupby("run_id")["customers_active"].last()
+    assert (last == runs.loc[last.index, "customers_final"]).all()

@@ -15,10 +15,15 @@ reads a sweep directory, picks the method its design calls for, and writes table
 
 Replicates of a design point are averaged before Sobol and Morris analysis, which is the
 usual way to estimate indices of the mean response of a stochastic model.
+
+``analyze(DIR, series=[metric, ...])`` also draws, for a sweep that kept its weekly
+series, the mean and the 5-95% band across runs of each weekly metric at each level of
+each factor (:func:`series_bands`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,8 +41,17 @@ __all__ = [
     "main_effects",
     "morris_indices",
     "rank_correlations",
+    "series_bands",
+    "series_levels",
     "sobol_indices",
 ]
+
+#: A factor with more distinct values than this is cut into ``SERIES_BINS`` bins of
+#: equal run counts for series bands; one with fewer is shown level by level.
+SERIES_MAX_LEVELS = 6
+SERIES_BINS = 3
+#: The band drawn around the mean of a weekly series: 5th to 95th percentile of runs.
+BAND = (0.05, 0.95)
 
 
 @dataclass
@@ -49,6 +63,7 @@ class AnalysisReport:
     files: list[Path] = field(default_factory=list)
     runs: int = 0
     runs_total: int = 0
+    set_aside: list[str] = field(default_factory=list)
 
 
 def _problem(names: list[str]) -> dict[str, Any]:
@@ -166,6 +181,39 @@ def rank_correlations(runs: pd.DataFrame, names: list[str], outcomes: list[str])
     return pd.DataFrame(rows)
 
 
+def series_levels(values: pd.Series) -> pd.Series:
+    """The level of each run for series bands: the factor's value when it takes few
+    values (a grid, levels), else the bin of equal run counts it falls in, labelled by
+    its range (a sampled range)."""
+    import pandas as pd
+
+    if values.nunique() <= SERIES_MAX_LEVELS:
+        return values.astype(str) if values.dtype == object else values
+    bins = pd.qcut(values, SERIES_BINS, duplicates="drop")
+    return bins.map(lambda b: f"{b.left:.3g} to {b.right:.3g}").astype(str)
+
+
+def series_bands(
+    series: pd.DataFrame, runs: pd.DataFrame, factor: str, metric: str
+) -> pd.DataFrame:
+    """Mean and 5-95% band across runs of weekly ``metric`` at each level of ``factor``.
+
+    ``series`` is long (``run_id``, ``week``, metrics), ``runs`` one row per run with
+    the factor's column. Returns factor, level, week, mean, p05, p95, runs.
+    """
+    levels = series_levels(runs.set_index("run_id")[factor]).rename("level")
+    merged = series[["run_id", "week", metric]].join(levels, on="run_id", how="inner")
+    grouped = merged.groupby(["level", "week"], sort=True, observed=True)[metric]
+    table = grouped.agg(
+        mean="mean",
+        p05=lambda y: y.quantile(BAND[0]),
+        p95=lambda y: y.quantile(BAND[1]),
+        runs="count",
+    ).reset_index()
+    table.insert(0, "factor", factor)
+    return table
+
+
 # ---------------------------------------------------------------------------
 # Reading a sweep directory
 
@@ -185,25 +233,81 @@ def _point_means(
     return means
 
 
-def analyze(out: str | Path) -> AnalysisReport:
-    """Analyse the sweep in ``out`` and write tables and figures to ``out/analysis``."""
+def _weekly_metrics() -> list[str]:
+    from .firm import METRICS
+
+    return [m for m in METRICS if m != "week"]
+
+
+def _check_series_names(out: Path, series: Sequence[str]) -> None:
+    allowed = _weekly_metrics()
+    for name in series:
+        if name not in allowed:
+            raise ExperimentError(
+                str(out), "series", f"unknown weekly metric {name!r}; allowed: {', '.join(allowed)}"
+            )
+
+
+_UNTOUCHED = "the sweep's results are untouched"
+
+
+def _plot_series(
+    out: Path, experiment: Experiment, runs: pd.DataFrame, metrics: Sequence[str]
+) -> tuple[list[Path], list[str]]:
+    """Write a CSV of bands per metric and a figure per metric and factor."""
+    import pandas as pd
+
     from . import analysis_plots
-    from .store import load_design, load_runs, read_manifest
+    from .store import io_errors, load_series
+
+    series = load_series(out, columns=list(metrics))
+    set_aside = list(series.attrs.get("set_aside", []))
+    if series.empty:
+        raise ExperimentError(str(out), "", "no weekly series of a finished run yet")
+    files: list[Path] = []
+    for metric in metrics:
+        tables = [series_bands(series, runs, name, metric) for name in experiment.names]
+        csv = out / "analysis" / f"series_{metric}.csv"
+        with io_errors(f"write {csv.name}", csv.parent, _UNTOUCHED):
+            pd.concat(tables, ignore_index=True).to_csv(csv, index=False)
+            files.append(csv)
+            for name, table in zip(experiment.names, tables, strict=True):
+                figure = out / "analysis" / f"series_{metric}_{name}.png"
+                analysis_plots.plot_series_bands(table, metric, figure, title=experiment.name)
+                files.append(figure)
+    return files, set_aside
+
+
+def analyze(out: str | Path, series: Sequence[str] = ()) -> AnalysisReport:
+    """Analyse the sweep in ``out`` and write tables and figures to ``out/analysis``.
+
+    ``series`` names weekly metrics (``firm.METRICS``) to draw as bands by factor level;
+    the sweep must have kept its series. Damaged batch files are set aside (listed in
+    ``report.set_aside``) and the analysis uses the rest.
+    """
+    from . import analysis_plots
+    from .store import io_errors, load_design, load_runs, read_manifest
 
     out = Path(out)
     manifest = read_manifest(out)
+    _check_series_names(out, series)
     try:
         experiment = Experiment.model_validate(manifest["experiment"])
     except Exception as exc:
         raise ExperimentError(str(out / "manifest.json"), "experiment", str(exc)) from None
     design = load_design(out)
     runs = load_runs(out)
+    set_aside = list(runs.attrs.get("set_aside", []))
     if runs.empty:
-        raise ExperimentError(str(out), "", "no finished runs yet: run the sweep first")
+        why = f" ({set_aside[0]})" if set_aside else ""
+        raise ExperimentError(
+            str(out), "", f"no finished runs{why}: run the sweep command to run them"
+        )
     names, outcomes = experiment.names, experiment.outcomes
     method = experiment.design.method
     target = out / "analysis"
-    target.mkdir(exist_ok=True)
+    with io_errors("create the analysis folder", target, _UNTOUCHED):
+        target.mkdir(exist_ok=True)
     files: list[Path] = []
     if method in ("sobol", "morris"):
         means = _point_means(runs, len(design), outcomes, out, method)
@@ -234,10 +338,16 @@ def analyze(out: str | Path) -> AnalysisReport:
         "latin_hypercube": "rank_correlations",
     }[method]
     csv = target / f"{stem}.csv"
-    table.to_csv(csv, index=False)
-    files.append(csv)
     figure = target / f"{stem}.png"
-    analysis_plots.plot(method, table, figure, title=experiment.name)
-    files.append(figure)
+    with io_errors(f"write {csv.name}", target, _UNTOUCHED):
+        table.to_csv(csv, index=False)
+        analysis_plots.plot(method, table, figure, title=experiment.name)
+    files += [csv, figure]
+    if series:
+        more, series_set_aside = _plot_series(out, experiment, runs, series)
+        files += more
+        set_aside += series_set_aside
     total = int(manifest.get("runs_total", len(design) * experiment.replicates))
-    return AnalysisReport(method, table, files, runs=len(runs), runs_total=total)
+    return AnalysisReport(
+        method, table, files, runs=len(runs), runs_total=total, set_aside=set_aside
+    )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["plot"]
+__all__ = ["plot", "plot_series_bands"]
 
 
 def _short(name: str) -> str:
@@ -107,6 +107,33 @@ def plot(method: str, table: pd.DataFrame, path: str | Path, title: str = "") ->
     else:
         plt, fig, axes = _panels(count)
         {"sobol": _sobol, "morris": _morris, "latin_hypercube": _correlations}[method](table, axes)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_series_bands(table: pd.DataFrame, metric: str, path: str | Path, title: str = "") -> Path:
+    """One factor's bands (``analysis.series_bands``): a mean line and a shaded 5-95%
+    band across runs per level, over the weeks of the run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    factor = str(table["factor"].iloc[0]) if len(table) else ""
+    for level, part in table.groupby("level", sort=True, observed=True):
+        runs = int(part["runs"].max())
+        (line,) = ax.plot(part["week"], part["mean"], label=f"{level} ({runs} runs)")
+        ax.fill_between(part["week"], part["p05"], part["p95"], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("week")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} by {_short(factor)}: mean and 5-95% of runs", fontsize="medium")
+    ax.legend(title=_short(factor), fontsize="small")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

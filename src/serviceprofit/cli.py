@@ -16,6 +16,10 @@ from typing import Any
 from .scenario import ScenarioError, load_scenario, parse_override
 
 EXIT_BAD_INPUT = 2
+#: Most replicates or seeds one command runs (a sweep's experiment has its own cap).
+MAX_REPLICATES = 10_000
+#: Seeds are non-negative and fit numpy's SeedSequence entropy as a 64-bit integer.
+MAX_SEED = 2**63
 
 
 class InputError(Exception):
@@ -57,26 +61,78 @@ def _overrides(pairs: list[str] | None) -> dict[str, Any]:
     return dict(parse_override(p) for p in (pairs or []))
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    """Bounds of the numeric flags, checked before anything is read or run."""
+    for flag in ("seed",):
+        value = getattr(args, flag, None)
+        if value is not None and not 0 <= value < MAX_SEED:
+            raise InputError(f"--{flag} {value}: must be 0..2**63-1")
+    for flag in ("seeds", "replicates"):
+        value = getattr(args, flag, None)
+        if value is not None and not 1 <= value <= MAX_REPLICATES:
+            raise InputError(f"--{flag} {value}: must be 1..{MAX_REPLICATES:,}")
+    for flag in ("workers", "dask_workers", "batch_size"):
+        value = getattr(args, flag, None)
+        if value is not None and not 1 <= value <= 4096:
+            bound = "at least 1" if value < 1 else "at most 4096"
+            raise InputError(f"--{flag.replace('_', '-')} {value}: must be {bound}")
+    weeks = getattr(args, "weeks", None)
+    if args.command == "run" and weeks is not None and not 1 <= weeks <= 5200:
+        raise InputError(f"--weeks {weeks}: must be 1..5200")
+    scale = getattr(args, "scale", None)
+    if scale is not None and not 0 < scale <= 100:
+        raise InputError(f"--scale {scale}: must be a number above 0 and at most 100")
+
+
 def _out_dir(path: str | None) -> Path | None:
+    """The output directory, checked now and created only when there is something to write.
+
+    A run that fails before writing leaves no empty directory behind.
+    """
     if path is None:
         return None
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {path}: exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {path}: cannot create the directory ({exc.strerror})") from None
     return out
 
 
-def _format(value: Any) -> str:
+def _make_dir(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create the directory ({exc.strerror})") from None
+    return out
+
+
+def _fits(scenario: Any, backend: str, runs: int = 1, at_once: int = 1) -> None:
+    """Refuse, before it starts, a job the machine cannot hold or finish in a day."""
+    from .budget import BudgetError, check
+
+    try:
+        check(scenario, backend, runs=runs, at_once=at_once)
+    except BudgetError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _at_once(workers: int | None, runs: int) -> int:
+    from .evaluators import default_workers
+
+    return min(runs, workers if workers is not None else default_workers())
+
+
+def _format(value: Any, unit: str = "") -> str:
+    """A summary value for the terminal: "n/a" where the run cannot measure it."""
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        text = f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        return f"{text} {unit}" if unit else text
     return str(value)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .compare_figures import OUTCOME_UNITS
     from .simulate import simulate
 
     overrides = _overrides(args.set)
@@ -84,6 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["weeks"] = args.weeks
     scenario = load_scenario(args.scenario, overrides)
     out = _out_dir(args.out)
+    _fits(scenario, args.backend)
     result = simulate(
         scenario,
         backend=args.backend,
@@ -94,14 +151,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{scenario.name}: {scenario.weeks} weeks, backend {args.backend}, seed {args.seed}")
     for key, value in result.summary.items():
         if key not in ("scenario", "backend", "seed", "weeks"):
-            print(f"  {key:<{width}}  {_format(value)}")
+            unit = OUTCOME_UNITS.get(key, (1.0, ""))[1]
+            unit = unit.replace("money", scenario.economics.currency) if "money" in unit else ""
+            print(f"  {key:<{width}}  {_format(value, unit)}")
     if out is not None:
         from .plots import plot_chain
 
+        _make_dir(out)
         result.timeseries.to_csv(out / "timeseries.csv", index=False)
         (out / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
         plot_chain(
-            result.timeseries, out / "chain.png", title=f"{scenario.name} (seed {args.seed})"
+            result.timeseries,
+            out / "chain.png",
+            title=f"{scenario.name} (seed {args.seed})",
+            currency=scenario.economics.currency,
         )
         print(f"wrote {out / 'timeseries.csv'}, {out / 'summary.json'}, {out / 'chain.png'}")
     return 0
@@ -116,11 +179,19 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
-    from .claims import measure_claims
+    from .claims import CLAIM_RUNS, measure_claims
 
     scenarios = Path(args.scenarios)
     if not scenarios.is_dir():
         raise InputError(f"--scenarios {args.scenarios}: not a directory")
+    out = _out_dir(args.out)
+    baseline = scenarios / "baseline.yaml"
+    if baseline.is_file():
+        size = load_scenario(baseline)
+        scaled = max(1, round(size.population.customers * args.scale))
+        size = size.with_overrides({"population.customers": scaled})
+        runs = args.seeds * len(CLAIM_RUNS)
+        _fits(size, args.backend, runs, _at_once(args.workers, runs))
     report = measure_claims(
         scenarios,
         seeds=args.seeds,
@@ -135,31 +206,39 @@ def cmd_claims(args: argparse.Namespace) -> int:
             print(f"  [{'x' if ok else ' '}] {name}")
         for name, value in claim.figures.items():
             print(f"      {name}: {_format(value)}")
-    if args.out:
-        out = _out_dir(args.out)
+    if out is not None:
+        _make_dir(out)
         report.runs.to_csv(out / "claims_runs.csv", index=False)
         print(f"wrote {out / 'claims_runs.csv'}")
     return 0 if report.holds else 1
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from .backends import resolve_backend
     from .comparison import compare
     from .report import format_table, write_comparison
 
     if args.replicates < 2:
         raise InputError(f"--replicates {args.replicates}: need at least 2 for an interval")
-    if args.workers is not None and args.workers < 1:
-        raise InputError(f"--workers {args.workers}: must be at least 1")
     out = _out_dir(args.out)
+    backend = resolve_backend(args.backend)
+    overrides = _overrides(args.set)
+    runs = args.replicates * len(args.scenarios)
+    for item in args.scenarios:
+        try:
+            scenario = load_scenario(item, overrides or None)
+        except ScenarioError:
+            continue  # compare() reports it, in the words it uses for every scenario
+        _fits(scenario, backend, runs, _at_once(args.workers, runs))
     comparison = compare(
         args.scenarios,
         replicates=args.replicates,
-        backend=args.backend,
+        backend=backend,
         seed=args.seed,
         baseline=args.baseline,
-        overrides=_overrides(args.set),
+        overrides=overrides,
         workers=args.workers,
-        progress=Progress(f"compare [{args.backend}] runs"),
+        progress=Progress(f"compare [{backend}] runs"),
     )
     print(format_table(comparison))
     if out is None:
@@ -213,10 +292,6 @@ def _engine(args: argparse.Namespace) -> Any:
         SequentialEvaluator,
     )
 
-    for flag in ("workers", "dask_workers", "batch_size"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise InputError(f"--{flag.replace('_', '-')} {value}: must be at least 1")
     if args.scheduler:
         if not args.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
             raise InputError(f"--scheduler {args.scheduler}: expected tcp://HOST:PORT")
@@ -234,6 +309,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweeps import sweep
 
     experiment = load_experiment(args.experiment)
+    runs = experiment.points * experiment.replicates
+    _fits(
+        experiment.base,
+        experiment.backend,
+        runs,
+        1 if args.scheduler else _at_once(args.workers or args.dask_workers, runs),
+    )
     engine = _engine(args)
     try:
         report = sweep(
@@ -242,6 +324,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             engine=engine,
             batch_size=args.batch_size,
             progress=SweepProgressLine(f"sweep {experiment.name}"),
+            keep_timeseries=args.keep_timeseries,
         )
     except EngineError as exc:
         raise InputError(str(exc)) from None
@@ -262,6 +345,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f" {report.model_share:.0%} of the workers' time"
         )
     print(f"  results: {Path(args.out) / 'runs'} ({report.batches} new batch files)")
+    for line in report.set_aside:
+        print(f"  {line}; its runs were run again")
     if report.failures:
         for run_id, message in report.failures[:3]:
             print(f"  run {run_id} failed: {message}")
@@ -331,8 +416,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze
 
-    report = analyze(args.dir)
+    report = analyze(args.dir, series=args.series or ())
     import pandas as pd
+
+    for line in report.set_aside:
+        print(f"{line}; run the sweep command again to redo its runs", file=sys.stderr)
 
     with pd.option_context("display.width", 120, "display.max_rows", 60):
         print(report.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -402,12 +490,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             names = ", ".join(p.spec for p in fetched)
             print(f"fetched Solara's front-end files: {names}", file=sys.stderr)
     print(f"Classroom demo at {server.url}  (Ctrl+C to stop)", flush=True)
+    if server.exposure:
+        print(f"warning: {server.exposure}", file=sys.stderr, flush=True)
     server.serve()
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .backends import BACKENDS
+    from .backends import AUTO, BACKEND_RULE, BACKENDS
 
     parser = argparse.ArgumentParser(
         prog="serviceprofit",
@@ -448,7 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files")
     cmp.add_argument("--replicates", type=int, default=10, help="runs per scenario (default 10)")
-    cmp.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
+    cmp.add_argument(
+        "--backend", choices=[AUTO, *sorted(BACKENDS)], default=AUTO, help=BACKEND_RULE
+    )
     cmp.add_argument("--baseline", help="scenario the others are compared with (default: first)")
     cmp.add_argument("--seed", type=int, default=0, help="seed the replicate seeds derive from")
     cmp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override every scenario")
@@ -457,7 +549,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", metavar="DIR", help="write comparison.csv, runs.csv, report.html")
     cmp.set_defaults(func=cmd_compare)
 
-    swp = sub.add_parser("sweep", help="run an experiment's design into a resumable results dir")
+    swp = sub.add_parser(
+        "sweep",
+        help="run an experiment's design into a resumable results dir",
+        description="Run an experiment's design into a resumable results dir. The "
+        f"experiment's backend: key chooses the backend; {BACKEND_RULE}.",
+    )
     swp.add_argument("experiment", help="experiment YAML file (see docs/sweeps.md)")
     swp.add_argument("--out", required=True, metavar="DIR", help="results directory")
     where = swp.add_mutually_exclusive_group()
@@ -467,6 +564,11 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
     where.add_argument("--dask-workers", type=int, metavar="N", help="start a local Dask cluster")
     swp.add_argument("--batch-size", type=int, help="runs per batch file (default: automatic)")
+    swp.add_argument(
+        "--keep-timeseries",
+        action="store_true",
+        help="also keep every run's weekly series (DIR/series/); resume with the same flag",
+    )
     swp.set_defaults(func=cmd_sweep)
 
     cal = sub.add_parser(
@@ -483,6 +585,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     ana = sub.add_parser("analyze", help="sensitivity indices or main effects of a sweep")
     ana.add_argument("dir", metavar="DIR", help="a sweep's results directory")
+    ana.add_argument(
+        "--series",
+        action="append",
+        metavar="METRIC",
+        help="plot a weekly metric's mean and 5-95%% band by factor level (repeatable;"
+        " needs a sweep run with --keep-timeseries)",
+    )
     ana.set_defaults(func=cmd_analyze)
 
     demo = sub.add_parser("demo", help="classroom demo: two firms side by side in the browser")
@@ -493,7 +602,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="one scenario for both firms, or one per firm "
         "(default: customer_value against cost_minimised)",
     )
-    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default: local)")
+    demo.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; any other address "
+        "lets the network open the page, and the command says so)",
+    )
     demo.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
     demo.add_argument("--seed", type=int, default=0, help="the seed both firms start from")
     demo.set_defaults(func=cmd_demo)
@@ -529,9 +643,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .result import NonFiniteResultError
+
     try:
+        _check_flags(args)
         return args.func(args)
-    except (ScenarioError, InputError) as exc:
+    except (ScenarioError, InputError, NonFiniteResultError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -23,11 +23,15 @@ if TYPE_CHECKING:
 __all__ = [
     "CHAIN_SERIES",
     "OUTCOME_LABELS",
+    "OUTCOME_UNITS",
+    "currency",
     "figure_chain",
     "figure_churn_satisfaction",
     "figure_cumulative_profit",
     "figure_differences",
     "figure_staff",
+    "outcome_scale",
+    "outcome_unit",
     "scenario_colours",
 ]
 
@@ -48,14 +52,46 @@ OUTCOME_LABELS: dict[str, str] = {
     "customer_lifetime_value": "customer lifetime value",
 }
 
-# The chain read from staff to profit: (column, panel title, y-axis label).
-CHAIN_SERIES: tuple[tuple[str, str, str], ...] = (
-    ("staff_satisfaction", "Staff satisfaction", "0-1"),
-    ("fcr", "First-contact resolution", "share of contacts"),
-    ("customer_satisfaction", "Customer satisfaction", "0-1"),
-    ("nps", "NPS", "promoters - detractors, %"),
-    ("customers_active", "Active customers", "customers"),
-    ("profit", "Profit per week", "per week"),
+# How people read each outcome, as the demo shows it (demo/charts.py): (scale, unit).
+# Satisfaction 0-1 in the model reads 0-100; shares read as percent (and their
+# differences as percentage points); "money" stands for the scenario's currency.
+OUTCOME_UNITS: dict[str, tuple[float, str]] = {
+    "customers_final": (1.0, "customers"),
+    "churn_rate_annual": (100.0, "%"),
+    "customer_satisfaction_final": (100.0, "0-100"),
+    "nps_final": (1.0, "-100 to 100"),
+    "fcr_mean": (100.0, "%"),
+    "staff_turnover_annual": (100.0, "%"),
+    "staff_satisfaction_final": (100.0, "0-100"),
+    "revenue_total": (1.0, "money"),
+    "cost_total": (1.0, "money"),
+    "profit_total": (1.0, "money"),
+    "profit_first_13_weeks": (1.0, "money"),
+    "cost_to_serve_mean": (1.0, "money per contact"),
+    "complaint_share_of_churners": (100.0, "%"),
+    "customer_lifetime_value": (1.0, "money"),
+}
+
+
+def outcome_unit(outcome: str, currency: str) -> str:
+    """The unit people read ``outcome`` in, with ``money`` as the scenario's currency."""
+    return OUTCOME_UNITS[outcome][1].replace("money", currency)
+
+
+def outcome_scale(outcome: str) -> float:
+    """The factor from the model's value of ``outcome`` to the value people read."""
+    return OUTCOME_UNITS[outcome][0]
+
+
+# The chain read from staff to profit: (column, panel title, y-axis label, scale);
+# "money" in a label becomes the scenario's currency.
+CHAIN_SERIES: tuple[tuple[str, str, str, float], ...] = (
+    ("staff_satisfaction", "Staff satisfaction", "0-100", 100.0),
+    ("fcr", "First-contact resolution", "% of first contacts", 100.0),
+    ("customer_satisfaction", "Customer satisfaction", "0-100", 100.0),
+    ("nps", "NPS", "promoters - detractors, %", 1.0),
+    ("customers_active", "Active customers", "customers", 1.0),
+    ("profit", "Profit per week", "money per week", 1.0),
 )
 
 
@@ -104,12 +140,19 @@ def _panel(ax: Any, title: str, ylabel: str) -> None:
         ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 
 
+def currency(comparison: Comparison) -> str:
+    """The currency money is stated in: the baseline's (every scenario's, or "money")."""
+    names = {s.economics.currency for s in comparison.scenarios}
+    return names.pop() if len(names) == 1 else "money"
+
+
 def _series_panels(
     comparison: Comparison,
     panels: list[tuple[str, str, str, Any]],
     columns: int,
 ) -> bytes:
     """Panels of (column, title, ylabel, transform) with bands, one line per scenario."""
+    money = currency(comparison)
     plt = _pyplot()
     rows = -(-len(panels) // columns)
     fig, axes = plt.subplots(
@@ -122,7 +165,7 @@ def _series_panels(
             if transform is not None:
                 table = transform(table, name)
             _band(ax, table, colours[name], name)
-        _panel(ax, title, ylabel)
+        _panel(ax, title, ylabel.replace("money", money))
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8, loc="best")
@@ -131,7 +174,10 @@ def _series_panels(
 
 def figure_chain(comparison: Comparison) -> bytes:
     """The chain's main series over time, staff to profit."""
-    panels = [(column, title, ylabel, None) for column, title, ylabel in CHAIN_SERIES]
+    panels = [
+        (column, title, ylabel, None if scale == 1.0 else _rolling(1, scale))
+        for column, title, ylabel, scale in CHAIN_SERIES
+    ]
     return _series_panels(comparison, panels, columns=3)
 
 
@@ -146,7 +192,7 @@ def figure_churn_satisfaction(comparison: Comparison) -> bytes:
     """Weekly churn (4-week trailing mean), customer satisfaction and complaints."""
     panels = [
         ("churn_rate", "Churn (4-week trailing mean)", "% of customers per week", _rolling(4, 100)),
-        ("customer_satisfaction", "Customer satisfaction", "0-1", None),
+        ("customer_satisfaction", "Customer satisfaction", "0-100", _rolling(1, 100)),
         ("complaints", "Complaints (4-week trailing mean)", "per week", _rolling(4)),
     ]
     return _series_panels(comparison, panels, columns=3)
@@ -196,7 +242,7 @@ def figure_cumulative_profit(comparison: Comparison, crossing: Crossing | None) 
             xycoords=("data", "axes fraction"),
             fontsize=9,
         )
-    _panel(ax, "Cumulative profit", "cumulative profit")
+    _panel(ax, "Cumulative profit", currency(comparison))
     ax.legend(
         fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(comparison.names)
     )

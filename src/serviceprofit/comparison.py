@@ -260,13 +260,19 @@ def _execute(
 
 
 def _statistics(runs: pd.DataFrame, names: list[str], baseline: str) -> pd.DataFrame:
-    """The tidy table: each scenario's mean and interval; paired differences from baseline."""
+    """The tidy table: each scenario's mean and interval; paired differences from baseline.
+
+    A summary field a run could not measure (``None``: see
+    :func:`serviceprofit.result.summarise`) is left out: ``n`` counts the runs that have
+    it and a difference uses the pairs where both runs have it; with none the mean is
+    NaN, which the report shows as "n/a".
+    """
     rows: list[tuple[str, str, str, float]] = []
     base = runs[runs.scenario == baseline].set_index("replicate")
     for name in names:
         own = runs[runs.scenario == name].set_index("replicate")
         for outcome in OUTCOMES:
-            values = own[outcome].to_numpy(dtype=float)
+            values = own[outcome].astype(float).dropna().to_numpy()
             mean, sd, half = t_interval(values)
             rows += [
                 (name, outcome, "n", float(len(values))),
@@ -278,7 +284,7 @@ def _statistics(runs: pd.DataFrame, names: list[str], baseline: str) -> pd.DataF
             ]
             if name == baseline:
                 continue
-            paired = own[outcome].astype(float) - base[outcome].astype(float)
+            paired = (own[outcome].astype(float) - base[outcome].astype(float)).dropna()
             d_mean, _, d_half = t_interval(paired.to_numpy())
             rows += [
                 (name, outcome, "diff_mean", d_mean),
@@ -292,7 +298,7 @@ def _statistics(runs: pd.DataFrame, names: list[str], baseline: str) -> pd.DataF
 def compare(
     scenarios: Sequence[ScenarioLike],
     replicates: int = 10,
-    backend: str = "mesa",
+    backend: str = "auto",
     seed: int = 0,
     baseline: ScenarioLike | None = None,
     overrides: dict[str, Any] | None = None,
@@ -306,13 +312,15 @@ def compare(
     compared with (a name, a path, or a Scenario; a file not among ``scenarios`` is
     added); by default the first. ``workers`` processes run the replicates (default:
     every core this process may use; 1 runs them here, serially, with identical
-    results). ``progress(done, total)`` is called after each finished run.
+    results). ``progress(done, total)`` is called after each finished run. ``backend``
+    ``auto`` is numba (:data:`serviceprofit.backends.BACKEND_RULE`).
     """
-    from .backends import BACKENDS
+    from .backends import BACKENDS, resolve_backend
 
+    backend = resolve_backend(backend)
     if backend not in BACKENDS:
         raise ScenarioError(
-            "--backend", backend, f"unknown backend; allowed: {', '.join(sorted(BACKENDS))}"
+            "--backend", backend, f"unknown backend; allowed: auto, {', '.join(sorted(BACKENDS))}"
         )
     if replicates < 2:
         raise ScenarioError(

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .result import SHORT_TERM_WEEKS
+
 if TYPE_CHECKING:
     from .comparison import Comparison
 
 __all__ = ["SHORT_TERM_WEEKS", "Crossing", "find_crossing", "first_week_ahead_for_good"]
-
-SHORT_TERM_WEEKS = 13
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,17 @@ the command line, `overrides={"strategy.process.empowerment": 0.5}` in Python, a
 event's `set:`, a sweep's factors. List items are addressed by index
 (`segments.0.weekly_spend`). Setting `strategy.process` (or `strategy.organisation`) to a
 preset name switches the whole preset; setting one of its fields overrides that field.
+Under `extends:`, a mapping without `preset:` (`process: {training_per_head: 10}`) keeps
+the preset and settings it inherits and overrides only the fields given (with no parent,
+it starts from the default preset); a mapping that names a preset starts afresh from it.
+
+A scenario that changes the organisation (its number of departments) relative to the file
+it extends, or through `--set`, stands for a change the firm makes: it adopts the new
+organisation at week 0 and pays its transition (`merge_weeks` of cross-training: 80% of
+contact capacity and double training cost) from week 0
+(`strategy.organisation.since: start_of_run`). To compare structures instead, state that
+the firm has always been organised that way: `since: always` (as `silo.yaml` and
+`merged.yaml` do). Money is stated in `economics.currency` (a label only).
 
 ```yaml
 extends: baseline.yaml          # optional: a file to start from (relative path)

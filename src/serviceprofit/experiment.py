@@ -23,10 +23,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     PrivateAttr,
@@ -37,7 +34,16 @@ from pydantic import (
 )
 
 from .result import SUMMARY_FIELDS
-from .scenario import Scenario, ScenarioError, first_problem, load_scenario
+from .safe_yaml import clip
+from .scenario import (
+    Scenario,
+    ScenarioError,
+    Text,
+    _Strict,
+    first_problem,
+    load_scenario,
+    read_mapping,
+)
 
 __all__ = [
     "OUTCOMES",
@@ -57,12 +63,15 @@ OUTCOMES: tuple[str, ...] = tuple(
 TAIL = 0.001
 
 
+#: Most runs (design points times replicates) one experiment may ask for: a million
+#: runs of the smallest scenario already take days on one machine.
+MAX_RUNS = 1_000_000
+#: Most factors, and most levels of one factor.
+MAX_FACTORS, MAX_LEVELS = 100, 1000
+
+
 class ExperimentError(ScenarioError):
     """Bad experiment input (or a results directory that belongs to another experiment)."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # ---------------------------------------------------------------------------
@@ -106,14 +115,14 @@ class Range(_Strict):
 class Levels(_Strict):
     """Named values (a preset name, a number, a mapping): each equally likely in a sample."""
 
-    levels: Annotated[list[Any], Field(min_length=1)]
+    levels: Annotated[list[Any], Field(min_length=1, max_length=MAX_LEVELS)]
 
     @field_validator("levels")
     @classmethod
     def _distinct(cls, levels: list[Any]) -> list[Any]:
         seen = [json.dumps(v, sort_keys=True) for v in levels]
         if len(set(seen)) != len(seen):
-            raise ValueError(f"levels must be distinct, got {levels}")
+            raise ValueError(f"levels must be distinct, got {clip(levels)}")
         return levels
 
     def indices(self, u: Any) -> Any:
@@ -274,17 +283,17 @@ Design = Annotated[Grid | LatinHypercube | Sobol | Morris, Field(discriminator="
 class Experiment(_Strict):
     """What varies, how it is sampled, and what is measured; not where it runs."""
 
-    name: str
-    description: str = ""
-    scenario: str = Field(description="base scenario, relative to the experiment file")
-    set: dict[str, Any] = Field(default_factory=dict)
-    factors: Annotated[dict[str, Factor], Field(min_length=1)]
+    name: Text
+    description: Annotated[str, Field(max_length=2000)] = ""
+    scenario: Text = Field(description="base scenario, relative to the experiment file")
+    set: Annotated[dict[str, Any], Field(max_length=200)] = Field(default_factory=dict)
+    factors: Annotated[dict[str, Factor], Field(min_length=1, max_length=MAX_FACTORS)]
     design: Design
     replicates: Annotated[int, Field(ge=1, le=100_000)] = 1
-    backend: str = "mesa"
-    seed: Annotated[int, Field(ge=0)] = 0
+    backend: str = Field(default="auto", validate_default=True)  # auto: resolved to numba
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     common_random_numbers: bool = False
-    outcomes: Annotated[list[str], Field(min_length=1)] = Field(
+    outcomes: Annotated[list[str], Field(min_length=1, max_length=100)] = Field(
         default_factory=lambda: list(OUTCOMES)
     )
 
@@ -305,10 +314,12 @@ class Experiment(_Strict):
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, name: str) -> str:
-        from .backends import BACKENDS
+        from .backends import BACKENDS, resolve_backend
 
+        name = resolve_backend(name)
         if name not in BACKENDS:
-            raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(sorted(BACKENDS))}")
+            allowed = ", ".join(["auto", *sorted(BACKENDS)])
+            raise ValueError(f"unknown backend {name!r}; allowed: {allowed}")
         return name
 
     @field_validator("outcomes")
@@ -340,7 +351,29 @@ class Experiment(_Strict):
                     f"factor {key!r}: points is for grid designs;"
                     f" a {self.design.method} design samples the whole range"
                 )
+        if self.points * self.replicates > MAX_RUNS:
+            raise ValueError(
+                f"{self.points:,} design points x {self.replicates:,} replicates ="
+                f" {self.points * self.replicates:,} runs; at most {MAX_RUNS:,}"
+                " (fewer samples, levels or replicates)"
+            )
         return self
+
+    @property
+    def points(self) -> int:
+        """Design points, counted from the design's settings without sampling them."""
+        k = len(self.factors)
+        design = self.design
+        if design.method == "grid":
+            return math.prod(
+                len(f.levels) if isinstance(f, Levels) else (f.points or 1)  # type: ignore[union-attr]
+                for f in self.factors.values()
+            )
+        if design.method == "latin_hypercube":
+            return design.samples
+        if design.method == "sobol":
+            return design.samples * (2 * k + 2 if design.second_order else k + 2)
+        return design.trajectories * (k + 1)
 
     # -- derived -------------------------------------------------------------
 
@@ -398,7 +431,7 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
     message = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
     if kind == "value_error":
         return key, message
-    return key, f"{message} (got {error.get('input')!r})"
+    return key, f"{message} (got {clip(error.get('input'))})"
 
 
 def _probes(factor: Range | Levels | Distribution) -> list[Any]:
@@ -426,7 +459,7 @@ def _check_factors(experiment: Experiment, base: Scenario, source: str) -> None:
                 else:
                     where = "" if exc.key == key else f"{exc.key}: "
                     hint = _integer_hint(factor, exc.problem)
-                    problem = f"value {value!r} is not allowed: {where}{exc.problem}{hint}"
+                    problem = f"value {clip(value)} is not allowed: {where}{exc.problem}{hint}"
                 raise ExperimentError(source, f"factors.{key}", problem) from None
     for edge, where in ((0.0, "low"), (1.0, "high")):
         values = {
@@ -460,20 +493,16 @@ def load_experiment(path: str | Path) -> Experiment:
     path = Path(path)
     source = str(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ExperimentError(source, "", "no such file") from None
-    except IsADirectoryError:
-        raise ExperimentError(source, "", "is a directory, not a YAML file") from None
-    except yaml.YAMLError as exc:
-        raise ExperimentError(source, "", f"not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ExperimentError(source, "", "an experiment must be a mapping of keys to values")
+        data = read_mapping(path, "experiment")
+    except ScenarioError as exc:
+        raise ExperimentError(exc.source, exc.key, exc.problem) from None
     data.setdefault("name", path.stem)
     try:
         experiment = Experiment.model_validate(data)
     except ValidationError as exc:
         raise ExperimentError(source, *first_problem(exc, _describe)) from None
+    if "\x00" in experiment.scenario:
+        raise ExperimentError(source, "scenario", "must be a file name, e.g. baseline.yaml")
     base_path = (path.parent / experiment.scenario).resolve()
     if not base_path.is_file():
         raise ExperimentError(source, "scenario", f"no such scenario file: {base_path}")

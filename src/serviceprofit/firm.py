@@ -107,7 +107,7 @@ class Firm:
         self.other_work_hours = staff * max(0.0, p0.paid_hours - p0.contact_hours)
         self.training = 1.0
         self.departments = p0.departments
-        self.reorganised_week = -(10**9)
+        self.reorganised_week = 0 if p0.reorganising_at_start else -(10**9)
         self.pending_hires: list[int] = []
         self.history: list[dict[str, float]] = []
         self.demand_history: list[float] = []

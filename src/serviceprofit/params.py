@@ -37,6 +37,7 @@ class Params:
     feedback_share: float
     merge_weeks: int
     coordination_time_share: float
+    reorganising_at_start: bool  # the organisation is adopted at week 0 (pays merge_weeks)
     # technology (already turned into its effects)
     technology_per_head: float
     productivity: float
@@ -111,6 +112,7 @@ class Params:
             feedback_share=org.feedback_share,
             merge_weeks=org.merge_weeks,
             coordination_time_share=org.coordination_time_share,
+            reorganising_at_start=org.since == "start_of_run",
             technology_per_head=tech.spend_per_head,
             productivity=productivity,
             self_service_success=self_service_success,

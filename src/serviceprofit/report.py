@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .compare_figures import OUTCOME_LABELS
+from .compare_figures import OUTCOME_LABELS, currency, outcome_scale, outcome_unit
 from .comparison import CONFIDENCE, OUTCOMES, flatten
 from .crossing import Crossing, find_crossing
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BETTER",
     "format_table",
+    "lead_differences",
     "reading",
     "render_html",
     "scenario_differences",
@@ -53,14 +54,37 @@ BETTER: dict[str, int] = {
     "customer_lifetime_value": 1,
 }
 
-_MONEY = {"revenue_total", "cost_total", "profit_total", "profit_first_13_weeks"}
-_COUNTS = {"customers_final"}
-_SHARES = {
-    "churn_rate_annual",
-    "fcr_mean",
-    "staff_turnover_annual",
-    "complaint_share_of_churners",
+# Which clear differences the reading leads with: the more important outcome first (0:
+# profit, the question's bottom line; 1: the customer base and how it feels; 2: the
+# chain's other links; 3: descriptions), the larger difference relative to the baseline
+# first within a rank. The rest are in the table.
+IMPORTANCE: dict[str, int] = {
+    "profit_total": 0,
+    "customers_final": 1,
+    "churn_rate_annual": 1,
+    "customer_satisfaction_final": 1,
+    "revenue_total": 2,
+    "profit_first_13_weeks": 2,
+    "fcr_mean": 2,
+    "staff_turnover_annual": 2,
+    "staff_satisfaction_final": 2,
+    "cost_to_serve_mean": 2,
+    "customer_lifetime_value": 2,
+    "nps_final": 3,
+    "cost_total": 3,
+    "complaint_share_of_churners": 3,
 }
+LEAD = 3  # clear differences the reading states per scenario
+
+_COUNTS = {"customers_final"}
+
+NOISE_NOTE = (
+    "The intervals measure simulation noise: how far chance alone moves the results when "
+    "every parameter is held fixed at the scenario's values. They do not include "
+    "uncertainty about the parameters themselves (calibration with parameter uncertainty "
+    "comes later), so they say how sure we are of what this model says, not whether the "
+    "model is right about the world."
+)
 
 
 # ---------------------------------------------------------------------------
@@ -85,32 +109,52 @@ def _number(value: float, decimals: int, sign: bool = False) -> str:
     return f"{value:+,.{decimals}f}" if sign else f"{value:,.{decimals}f}"
 
 
-def _plain(outcome: str, value: float, decimals: int, sign: bool = False) -> str:
-    """A value for a sentence: shares in percent (percentage points when signed)."""
-    if outcome in _SHARES:
-        return f"{100 * value:+.1f} points" if sign else f"{100 * value:.1f}%"
-    return _number(value, decimals, sign)
+def _plain(outcome: str, value: float, decimals: int, money: str, sign: bool = False) -> str:
+    """A shown value for a sentence, with its unit: percent and 0-100 scores in points when
+    signed (a difference), money with its currency."""
+    if not math.isfinite(value):
+        return "n/a"
+    unit = outcome_unit(outcome, money)
+    if unit in ("%", "0-100"):
+        if sign:
+            return f"{value:+.1f} points"
+        return f"{value:.1f}%" if unit == "%" else f"{value:.1f} of 100"
+    number = _number(value, decimals, sign)
+    if unit.startswith(money):
+        return f"{number} {unit}"
+    return number
 
 
 class _Rows:
-    """The comparison's wide table indexed for look-ups."""
+    """The comparison's wide table indexed for look-ups, in the units people read
+    (:data:`~serviceprofit.compare_figures.OUTCOME_UNITS`); NaN where runs had no value."""
 
     def __init__(self, comparison: Comparison) -> None:
         self.c = comparison
         self.wide = comparison.wide().set_index(["scenario", "outcome"])
+        self.money = currency(comparison)
 
     def get(self, scenario: str, outcome: str, statistic: str) -> float:
-        return float(self.wide.loc[(scenario, outcome), statistic])
+        try:
+            value = float(self.wide.loc[(scenario, outcome), statistic])
+        except KeyError:
+            return math.nan
+        return value if statistic == "n" else value * outcome_scale(outcome)
 
     def decimals(self, outcome: str) -> int:
         if outcome in _COUNTS:
             return 0
-        return _decimals(max(abs(self.get(n, outcome, "mean")) for n in self.c.names))
+        sizes = [abs(self.get(n, outcome, "mean")) for n in self.c.names]
+        return _decimals(max((x for x in sizes if math.isfinite(x)), default=0.0))
 
     def clear(self, scenario: str, outcome: str) -> bool:
         low = self.get(scenario, outcome, "diff_ci_low")
         high = self.get(scenario, outcome, "diff_ci_high")
         return low > 0 or high < 0
+
+    def label(self, outcome: str) -> str:
+        """The outcome's label with its unit, e.g. "total profit (EUR)"."""
+        return f"{OUTCOME_LABELS[outcome]} ({outcome_unit(outcome, self.money)})"
 
 
 # ---------------------------------------------------------------------------
@@ -131,7 +175,7 @@ def format_table(comparison: Comparison) -> str:
     body: list[list[str]] = []
     for outcome in OUTCOMES:
         d = rows.decimals(outcome)
-        line = [outcome]
+        line = [f"{outcome} [{outcome_unit(outcome, rows.money)}]"]
         for name in comparison.names:
             mean, half = rows.get(name, outcome, "mean"), rows.get(name, outcome, "half_width")
             line.append(f"{_number(mean, d)} ± {_number(half, d)}")
@@ -153,7 +197,9 @@ def format_table(comparison: Comparison) -> str:
     lines.append(
         f"mean ± half-width of the {CONFIDENCE:.0%} t-interval over {comparison.replicates} "
         f"replicates ({first.weeks} weeks, {comparison.backend}); Δ = paired difference "
-        f"from {base} under common random numbers; * its interval excludes zero"
+        f"from {base} under common random numbers; * its interval excludes zero; "
+        "n/a: the runs cannot measure it. Intervals measure simulation noise under fixed "
+        "parameters, not parameter uncertainty"
     )
     return "\n".join(lines)
 
@@ -175,6 +221,9 @@ def scenario_differences(comparison: Comparison) -> list[tuple[str, list[Any]]]:
         values = [f.get(key, "—") for f in flat]
         if any(v != values[0] for v in values[1:]):
             out.append((key, values))
+    since = "strategy.organisation.since"
+    if any(k.startswith("strategy.organisation.") for k, _ in out) and since not in dict(out):
+        out.append((since, [f.get(since, "—") for f in flat]))  # which kind of change it is
     return out
 
 
@@ -207,9 +256,9 @@ def _describe_difference(rows: _Rows, name: str, outcome: str) -> str:
         rows.get(name, outcome, stat) for stat in ("diff_mean", "diff_ci_low", "diff_ci_high")
     )
     return (
-        f"{OUTCOME_LABELS[outcome]} {_plain(outcome, diff, d, sign=True)} "
-        f"(95% interval {_plain(outcome, low, d, sign=True)} to "
-        f"{_plain(outcome, high, d, sign=True)})"
+        f"{OUTCOME_LABELS[outcome]} {_plain(outcome, diff, d, rows.money, sign=True)} "
+        f"(95% interval {_plain(outcome, low, d, rows.money, sign=True)} to "
+        f"{_plain(outcome, high, d, rows.money, sign=True)})"
     )
 
 
@@ -223,23 +272,24 @@ def _verdict(rows: _Rows, name: str, outcome: str) -> str:
     return "better" if (rows.get(name, outcome, "diff_mean") > 0) == (good > 0) else "worse"
 
 
-def _money(value: float) -> str:
-    return _number(value, 0)
+def _money(value: float, currency_: str) -> str:
+    return f"{_number(value, 0)} {currency_}"
 
 
 def _crossing_sentence(crossing: Crossing, comparison: Comparison) -> str:
     short, long = crossing.short_term, crossing.long_term
+    money = currency(comparison)
     if short == long:
         return (
             f"On cumulative profit, {long} leads both after {crossing.short_term_week} weeks "
-            f"(by {_money(crossing.short_term_lead)} over {crossing.rival}) "
+            f"(by {_money(crossing.short_term_lead, money)} over {crossing.rival}) "
             f"and at week {crossing.final_week} (by "
-            f"{_money(crossing.long_term_lead)}): no trade-off in time here."
+            f"{_money(crossing.long_term_lead, money)}): no trade-off in time here."
         )
     text = (
         f"On cumulative profit, {short} leads after {crossing.short_term_week} weeks "
-        f"(by {_money(crossing.short_term_lead)}), but {long} leads at week "
-        f"{crossing.final_week} (by {_money(crossing.long_term_lead)})"
+        f"(by {_money(crossing.short_term_lead, money)}), but {long} leads at week "
+        f"{crossing.final_week} (by {_money(crossing.long_term_lead, money)})"
     )
     if crossing.week is None:
         return text + "."
@@ -259,8 +309,48 @@ def _crossing_sentence(crossing: Crossing, comparison: Comparison) -> str:
     return text + "."
 
 
+def lead_differences(comparison: Comparison, name: str, count: int = LEAD) -> list[str]:
+    """The outcomes whose paired difference from the baseline is clear, most important
+    first (:data:`IMPORTANCE`), then largest relative to the baseline's mean; ``count``."""
+    rows = _Rows(comparison)
+    base = comparison.baseline
+
+    def relative(outcome: str) -> float:
+        level = abs(rows.get(base, outcome, "mean"))
+        diff = abs(rows.get(name, outcome, "diff_mean"))
+        return diff / level if level > 1e-12 else math.inf
+
+    clear = [o for o in OUTCOMES if rows.clear(name, o)]
+    return sorted(clear, key=lambda o: (IMPORTANCE[o], -relative(o)))[:count]
+
+
+def _transition_sentence(comparison: Comparison) -> str | None:
+    """Which organisational change each scenario stands for: one adopted at week 0 pays
+    its cross-training; one that has always been that way compares structures only."""
+    base = comparison.scenarios[0].strategy.organisation
+    parts = []
+    for s in comparison.scenarios:
+        org = s.strategy.organisation
+        if org.since == "start_of_run" and org.merge_weeks > 0:
+            parts.append(
+                f"{s.name} adopts its organisation at week 0 and pays the change: "
+                f"{org.merge_weeks} weeks of cross-training from week 0 "
+                "(strategy.organisation.since: start_of_run)"
+            )
+        elif org.departments != base.departments:
+            parts.append(
+                f"{s.name} has always been organised this way "
+                "(strategy.organisation.since: always), so this compares the structures, "
+                "not the cost of changing from one to the other"
+            )
+    return ". ".join(parts) + "." if parts else None
+
+
 def reading(comparison: Comparison, crossing: Crossing | None = None) -> list[str]:
-    """A short plain-language reading, one paragraph per item, built from the numbers."""
+    """A short plain-language reading built from the numbers: what the intervals mean,
+    which change each scenario stands for, the (at most) three clear differences that
+    matter most per scenario, and when the profit leaders cross. The rest is in the table.
+    """
     rows = _Rows(comparison)
     crossing = crossing or find_crossing(comparison)
     base = comparison.baseline
@@ -268,86 +358,47 @@ def reading(comparison: Comparison, crossing: Crossing | None = None) -> list[st
     paragraphs = [
         f"Each of the {len(comparison.names)} scenarios was run {comparison.replicates} times "
         f"for {first.weeks} weeks ({first.population.customers:,} customers, "
-        f"{first.population.staff:,} staff at the start, {comparison.backend} backend). "
-        f"Replicate i of every scenario used the same seed, so each difference from {base} "
-        f"is measured pair by pair, and its {CONFIDENCE:.0%} interval says how sure we are."
+        f"{first.population.staff:,} staff at the start, {comparison.backend} backend), "
+        f"replicate i of every scenario on the same seed, so each difference from {base} "
+        f"is measured pair by pair. {NOISE_NOTE}"
     ]
+    transition = _transition_sentence(comparison)
+    if transition:
+        paragraphs.append(transition)
     for name in comparison.names:
         if name == base:
             continue
-        groups: dict[str, list[str]] = {}
-        for outcome in OUTCOMES:
-            groups.setdefault(_verdict(rows, name, outcome), []).append(outcome)
-        parts = []
-        for verdict, lead in (
-            ("better", "clearly better on"),
-            ("worse", "clearly worse on"),
-            ("different", "clearly different, neither better nor worse in itself, on"),
-        ):
-            if groups.get(verdict):
-                described = "; ".join(_describe_difference(rows, name, o) for o in groups[verdict])
-                parts.append(f"{lead} {described}")
-        if parts:
-            text = f"Compared with {base}, {name} is " + ". It is ".join(parts) + "."
-        else:
-            text = f"Compared with {base}, {name} shows no clear difference in any outcome."
-        if parts and groups.get("unclear"):
-            labels = ", ".join(OUTCOME_LABELS[o] for o in groups["unclear"])
-            text += f" No clear difference (the interval includes zero) in: {labels}."
+        lead = lead_differences(comparison, name)
+        clear = sum(rows.clear(name, o) for o in OUTCOMES)
+        if not lead:
+            paragraphs.append(
+                f"Compared with {base}, {name} shows no clear difference in any outcome "
+                "(every interval includes zero)."
+            )
+            continue
+        said = {
+            "better": "better for the firm",
+            "worse": "worse for the firm",
+            "different": "neither better nor worse in itself",
+        }
+        described = "; ".join(
+            f"{_describe_difference(rows, name, o)}, {said[_verdict(rows, name, o)]}" for o in lead
+        )
+        text = f"Compared with {base}, {name} differs most in: {described}."
+        rest, unclear = clear - len(lead), len(OUTCOMES) - clear
+        more = []
+        if rest:
+            more.append(f"the other {rest} clear difference{'s' if rest != 1 else ''}")
+        if unclear:
+            more.append(
+                f"{unclear} outcome{'s' if unclear != 1 else ''} with no clear difference "
+                "(the interval includes zero)"
+            )
+        if more:
+            text += f" The table has {' and '.join(more)}."
         paragraphs.append(text)
     paragraphs.append(_crossing_sentence(crossing, comparison))
-    best = max(comparison.names, key=lambda n: rows.get(n, "profit_total", "mean"))
-    if best != base:
-        sure = (
-            "and its interval against the baseline excludes zero"
-            if rows.clear(best, "profit_total")
-            else "but its interval against the baseline includes zero: not a clear win"
-        )
-        paragraphs.append(
-            f"Over the whole {first.weeks} weeks, {best} makes the most profit, {sure}."
-        )
-    else:
-        others_clear = all(rows.clear(n, "profit_total") for n in comparison.names if n != base)
-        paragraphs.append(
-            f"Over the whole {first.weeks} weeks, the baseline {base} makes the most profit"
-            + (
-                ", clearly ahead of every other scenario."
-                if others_clear
-                else "; not every other scenario is clearly behind it."
-            )
-        )
-    shares = [rows.get(n, "complaint_share_of_churners", "mean") for n in comparison.names]
-    low, high = min(shares), max(shares)
-    span = (
-        f"{100 * low:.0f}%"
-        if round(100 * low) == round(100 * high)
-        else (f"{100 * low:.0f}% to {100 * high:.0f}%")
-    )
-    if high < 0.5:
-        paragraphs.append(
-            f"Most customers who left never complained: only {span} of churners had "
-            "complained, so the complaints a firm counts understate what it loses."
-        )
-    else:
-        paragraphs.append(f"Of the customers who left, {span} had complained first.")
-    widest = max(
-        ((n, o) for n in comparison.names for o in OUTCOMES if o != "nps_final"),
-        key=lambda no: _relative_half_width(rows, *no),
-    )
-    rel = _relative_half_width(rows, *widest)
-    if math.isfinite(rel):
-        paragraphs.append(
-            f"The least precise estimate is {widest[0]}'s {OUTCOME_LABELS[widest[1]]} "
-            f"(± {100 * rel:.0f}% of its mean); intervals narrow roughly as one over the "
-            "square root of the number of replicates."
-        )
     return paragraphs
-
-
-def _relative_half_width(rows: _Rows, name: str, outcome: str) -> float:
-    mean = abs(rows.get(name, outcome, "mean"))
-    half = rows.get(name, outcome, "half_width")
-    return half / mean if mean > 1e-9 and math.isfinite(half) else -math.inf
 
 
 # ---------------------------------------------------------------------------
@@ -391,7 +442,7 @@ def _results_table(comparison: Comparison) -> str:
     body = []
     for outcome in OUTCOMES:
         d = rows.decimals(outcome)
-        cells = [f'<td title="{_e(outcome)}">{_e(OUTCOME_LABELS[outcome])}</td>']
+        cells = [f'<td title="{_e(outcome)}">{_e(rows.label(outcome))}</td>']
         for name in comparison.names:
             mean, half = rows.get(name, outcome, "mean"), rows.get(name, outcome, "half_width")
             cells.append(f"<td>{_number(mean, d)} ± {_number(half, d)}</td>")
@@ -412,7 +463,10 @@ def _results_table(comparison: Comparison) -> str:
         f"<p class='meta'>Mean ± half-width of the {CONFIDENCE:.0%} Student-t interval over "
         f"{comparison.replicates} replicates. Differences are paired (scenario minus "
         f"{_e(base)}, replicate by replicate); * marks an interval that excludes zero, shaded "
-        "green where that is better for the firm, red where worse, violet where neither.</p>"
+        "green where that is better for the firm, red where worse, violet where neither; "
+        "n/a where the runs cannot measure the outcome (e.g. a 13-week figure of a shorter "
+        f"run). Satisfaction reads 0-100 and shares in percent, as in the demo; "
+        f"differences of both are in points. {_e(NOISE_NOTE)}</p>"
     )
 
 
@@ -539,8 +593,7 @@ numbers). A difference is therefore measured within each pair of runs, and its i
 the Student-t {CONFIDENCE:.0%} interval of the mean paired difference: usually far narrower
 than comparing independent runs would give. An interval that excludes zero means the sign of
 the difference is clear at this confidence; one that includes zero means the runs cannot tell
-the scenarios apart on that outcome. The intervals describe the model's randomness, not
-whether the model is right about the world.</p>
+the scenarios apart on that outcome. {_e(NOISE_NOTE)}</p>
 <p class="meta">Produced by <code>serviceprofit compare</code>. The runs behind it are in
 <code>runs.csv</code> and every statistic in <code>comparison.csv</code> next to this file.</p>
 </body></html>

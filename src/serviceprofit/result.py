@@ -6,13 +6,21 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
     from .firm import Tally
     from .scenario import Scenario
 
-__all__ = ["SUMMARY_FIELDS", "RunResult", "summarise"]
+__all__ = [
+    "MIN_WEEKS",
+    "SHORT_TERM_WEEKS",
+    "SUMMARY_FIELDS",
+    "NonFiniteResultError",
+    "RunResult",
+    "summarise",
+]
 
 SUMMARY_FIELDS: tuple[str, ...] = (
     "scenario",
@@ -37,6 +45,19 @@ SUMMARY_FIELDS: tuple[str, ...] = (
 
 OUTCOME_NAMES = ("resolved_first", "resolved_later", "unresolved")
 
+# A quarter: the short-term horizon of ``profit_first_13_weeks`` and of the crossing of
+# short- and long-term winners, and the fewest weeks an annual rate is extrapolated from
+# (over fewer, one quit or one churner reads as a large annual rate).
+SHORT_TERM_WEEKS = 13
+
+# Summary fields that a run shorter than this many weeks cannot measure: ``None`` there.
+MIN_WEEKS: dict[str, int] = {
+    "churn_rate_annual": SHORT_TERM_WEEKS,
+    "staff_turnover_annual": SHORT_TERM_WEEKS,
+    "profit_first_13_weeks": SHORT_TERM_WEEKS,
+    "customer_lifetime_value": SHORT_TERM_WEEKS,
+}
+
 
 @dataclass
 class RunResult:
@@ -57,6 +78,11 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den else 0.0
 
 
+def _share(num: float, den: float) -> float | None:
+    """A summary ratio, or ``None`` when nothing was there to measure (no contacts, no churn)."""
+    return num / den if den else None
+
+
 def summarise(
     *,
     scenario: Scenario,
@@ -69,7 +95,13 @@ def summarise(
     customers: pd.DataFrame | None = None,
     staff: pd.DataFrame | None = None,
 ) -> RunResult:
-    """Reduce a run's weekly rows and totals to MODEL.md's summary record."""
+    """Reduce a run's weekly rows and totals to MODEL.md's summary record.
+
+    A field the run cannot measure is ``None``, never a stand-in number: the fields in
+    :data:`MIN_WEEKS` of a shorter run, and ratios with nothing to measure (first-contact
+    resolution without contacts, the complaint share without churners, lifetime value
+    without churn).
+    """
     ts = timeseries
     weeks = len(ts)
     last = ts.iloc[-1]
@@ -87,17 +119,20 @@ def summarise(
         "churn_rate_annual": 1.0 - (1.0 - weekly_churn) ** 52,
         "customer_satisfaction_final": float(last["customer_satisfaction"]),
         "nps_final": float(last["nps"]),
-        "fcr_mean": _ratio(totals.first_contact_resolved, totals.first_contacts),
+        "fcr_mean": _share(totals.first_contact_resolved, totals.first_contacts),
         "staff_turnover_annual": _ratio(totals.staff_quits, mean_staff) * 52.0 / weeks,
         "staff_satisfaction_final": float(last["staff_satisfaction"]),
         "revenue_total": float(ts["revenue"].sum()),
         "cost_total": float(ts["cost_total"].sum()),
         "profit_total": float(ts["profit"].sum()),
-        "profit_first_13_weeks": float(ts["profit"].iloc[:13].sum()),
-        "cost_to_serve_mean": _ratio(service_cost, float(ts["contacts"].sum())),
-        "complaint_share_of_churners": _ratio(totals.churned_complained, totals.churned),
-        "customer_lifetime_value": _ratio(revenue_per_customer_week, weekly_churn),
+        "profit_first_13_weeks": float(ts["profit"].iloc[:SHORT_TERM_WEEKS].sum()),
+        "cost_to_serve_mean": _share(service_cost, float(ts["contacts"].sum())),
+        "complaint_share_of_churners": _share(totals.churned_complained, totals.churned),
+        "customer_lifetime_value": _share(revenue_per_customer_week, weekly_churn),
     }
+    for key, needed in MIN_WEEKS.items():
+        if weeks < needed:
+            summary[key] = None
     diagnostics = {
         "experience_resolved_first": _ratio(totals.experience_first_sum, totals.experience_first_n),
         "experience_resolved_after_handoff": _ratio(
@@ -107,7 +142,30 @@ def summarise(
     for i, name in enumerate(OUTCOME_NAMES, start=1):
         hazard = _ratio(defection_churned[i], defection_at_risk[i])
         diagnostics[f"defection_26w_{name}"] = 1.0 - (1.0 - hazard) ** 26
-    for key, value in summary.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            summary[key] = 0.0
+    _check_finite(scenario.name, ts, summary)
     return RunResult(ts, summary, diagnostics, customers, staff)
+
+
+class NonFiniteResultError(ValueError):
+    """A run produced NaN or infinity: its numbers mean nothing, so it is not a result."""
+
+
+def _check_finite(name: str, ts: pd.DataFrame, summary: dict[str, Any]) -> None:
+    """Fail a run whose weekly series or summary holds NaN or infinity.
+
+    Extreme (but allowed) parameters can overflow the model's arithmetic; reporting such
+    a total as 0 would be a wrong answer that looks like a right one.
+    """
+    bad = [k for k, v in summary.items() if isinstance(v, float) and not math.isfinite(v)]
+    numbers = ts.select_dtypes("number")
+    if not numbers.empty:
+        finite = np.isfinite(numbers.to_numpy(dtype=float))
+        if not finite.all():
+            column = numbers.columns[int(np.argwhere(~finite)[0][1])]
+            week = int(np.argwhere(~finite)[0][0])
+            bad.append(f"{column} (first in week {week})")
+    if bad:
+        raise NonFiniteResultError(
+            f"scenario {name}: the run produced NaN or infinity in {', '.join(bad[:4])};"
+            " the scenario's values drive the model out of range (check the largest ones)"
+        )

@@ -8,10 +8,15 @@ that worked and a later sweep retries the rest.
 
 Seeds come from the experiment's seed and the run's index through ``SeedSequence``,
 never from which worker ran it or when, so results do not depend on where they ran.
+
+A run's row carries what it takes to run it again alone, with the manifest's base
+scenario: ``run_id``, ``seed``, ``backend`` and ``overrides`` (the dotted overrides
+applied to the base, as JSON text, in the order they were applied).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .scenario import Scenario
 
 __all__ = ["Batch", "BatchResult", "RunSpec", "run_batch", "run_seed"]
@@ -54,6 +61,7 @@ class Batch:
     base: Scenario
     backend: str
     runs: tuple[RunSpec, ...]
+    keep_timeseries: bool = False
 
 
 @dataclass
@@ -65,6 +73,7 @@ class BatchResult:
     """
 
     rows: list[dict[str, Any]] = field(default_factory=list)
+    series: pd.DataFrame | None = None
     failures: list[tuple[int, str]] = field(default_factory=list)
     model_seconds: float = 0.0
     seconds: float = 0.0
@@ -72,12 +81,31 @@ class BatchResult:
     cpu_seconds: float = 0.0
 
 
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars (a design's values), which ``json`` does not know."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def overrides_text(overrides: dict[str, Any]) -> str:
+    """A run's overrides as stored in its row: JSON, in the order they are applied."""
+    return json.dumps(overrides, default=_plain)
+
+
 def run_batch(batch: Batch) -> BatchResult:
-    """Run every run of ``batch`` in turn; one row per finished run (see ``store``)."""
+    """Run every run of ``batch`` in turn; one row per finished run (see ``store``).
+
+    With ``keep_timeseries`` the runs' weekly series come back too, one frame with a
+    ``run_id`` column, in the order of the rows.
+    """
+    import pandas as pd
+
     from .backends import get_backend
 
     start, start_cpu = time.perf_counter(), time.process_time()
     result = BatchResult()
+    series: list[pd.DataFrame] = []
     backend = get_backend(batch.backend)
     for spec in batch.runs:
         try:
@@ -95,8 +123,16 @@ def run_batch(batch: Batch) -> BatchResult:
         row["seed"] = spec.seed
         row.update(spec.labels)
         row.update({k: v for k, v in run.summary.items() if k != "seed"})
+        row["backend"] = batch.backend
+        row["overrides"] = overrides_text(spec.overrides)
         row["run_seconds"] = seconds
         result.rows.append(row)
+        if batch.keep_timeseries:
+            weekly = run.timeseries.reset_index(drop=True)
+            weekly.insert(0, "run_id", spec.run_id)
+            series.append(weekly)
+    if batch.keep_timeseries and series:
+        result.series = pd.concat(series, ignore_index=True)
     result.seconds = time.perf_counter() - start
     result.cpu_seconds = time.process_time() - start_cpu
     return result

@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from .safe_yaml import MAX_FILE_BYTES, YAMLInputError, clip, load_yaml, read_yaml
+
 __all__ = [
     "CHANNELS",
     "Scenario",
@@ -41,18 +43,47 @@ __all__ = [
 
 CHANNELS: tuple[str, ...] = ("phone", "email", "chat", "social")
 
+#: Largest amount of money (or other unbounded magnitude) a field takes: finite and far
+#: above any firm, so arithmetic on it cannot overflow a float.
+HUGE = 1e9
+#: Longest name, label or description, in characters.
+MAX_TEXT = 200
+
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0, le=HUGE)]
+Positive = Annotated[float, Field(gt=0.0, le=HUGE)]
+Weeks = Annotated[float, Field(ge=1.0, le=10_000.0)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+
+#: Keys read once, when a run starts: an event cannot change them during a run.
+FIXED_AT_START: tuple[str, ...] = (
+    "name",
+    "description",
+    "weeks",
+    "population",
+    "events",
+    "owner.initial_cash",
+    "behaviour.initial_skill",
+)
+#: Most events in one scenario, and most keys one event sets.
+MAX_EVENTS = 200
 
 
 class ScenarioError(ValueError):
     """Bad scenario input: says where (file, key path) and what is allowed."""
 
     def __init__(self, source: str, key: str, problem: str) -> None:
+        # One line, bounded: a message never carries unbounded input.
+        source = _one_line(source, 400)
+        key, problem = _one_line(key, 160), _one_line(problem, 600)
         self.source, self.key, self.problem = source, key, problem
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{key}: {problem}" if key else f"{where}{problem}")
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @cache
@@ -63,24 +94,45 @@ def presets() -> dict[str, dict[str, dict[str, Any]]]:
 
 
 class _Strict(BaseModel):
+    """Schema base: unknown keys, non-finite numbers and loose types refused.
+
+    Pydantic's lax mode reads ``true`` as 1 and ``"5"`` as 5, so ``weeks: true`` ran one
+    week. Strict mode takes YAML's types as they are (an integer where a float is asked
+    is still fine); callers pass plain Python numbers, not numpy scalars.
+    """
+
     model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_default=True, use_attribute_docstrings=True
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+        use_attribute_docstrings=True,
+        allow_inf_nan=False,
+        strict=True,
     )
 
 
+# The preset a section starts from when a scenario names none: the schema's defaults.
+DEFAULT_PRESETS: dict[str, str] = {"process": "customer_value", "organisation": "silo"}
+
+
 def _expand_preset(kind: str, value: Any) -> Any:
-    """Turn ``"silo"`` or ``{preset: silo, x: 1}`` into the preset's values plus overrides."""
+    """Turn ``"silo"`` or ``{preset: silo, x: 1}`` into the preset's values plus overrides.
+
+    A mapping without ``preset:`` overrides fields of the preset it inherits: under
+    ``extends:`` the parent's (the merge in :func:`_deep_merge` keeps it), otherwise the
+    schema's default (:data:`DEFAULT_PRESETS`).
+    """
     if isinstance(value, str):
         value = {"preset": value}
     if not isinstance(value, dict):
         return value
     table = presets()[kind]
-    name = value.get("preset")
-    if name is None:
-        raise ValueError(f"give a preset name, one of {sorted(table)}")
+    name = value.get("preset", DEFAULT_PRESETS[kind])
+    if not isinstance(name, str):
+        raise ValueError(f"a preset name must be text, one of {sorted(table)}")
     if name not in table:
         raise ValueError(f"unknown {kind} preset {name!r}; allowed: {sorted(table)}")
-    return {**table[name], **value}
+    return {**table[name], **value, "preset": name}
 
 
 class Process(_Strict):
@@ -142,6 +194,13 @@ class Organisation(_Strict):
     """
     coordination_time_share: Annotated[float, Field(ge=0.0, lt=1.0)]
     """Share of contact hours lost to coordination."""
+    since: Literal["start_of_run", "always"] = "always"
+    """`start_of_run`: the firm adopts this organisation at week 0 and pays its transition
+    (`merge_weeks` of cross-training) from week 0; `always`: it has always been organised this
+    way. Default: `start_of_run` when the number of departments differs from the scenario named
+    in `extends:` (or from the file a `--set` changes), otherwise the inherited value (`always`
+    for a scenario that extends none).
+    """
 
     @model_validator(mode="before")
     @classmethod
@@ -172,7 +231,7 @@ class Marketing(_Strict):
 class Product(_Strict):
     complexity: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0
     """Multiplier on the issue rate."""
-    upgrade_every_weeks: Annotated[int, Field(ge=0)] = 26
+    upgrade_every_weeks: Annotated[int, Field(ge=0, le=5200)] = 26
     """Weeks between product upgrades (0: never)."""
     upgrade_issue_surge: NonNegative = 0.5
     """Extra issue rate in an upgrade week, fading with a two-week time constant."""
@@ -212,7 +271,7 @@ class Population(_Strict):
 
 
 class Segment(_Strict):
-    name: str
+    name: Text
     """Segment name."""
     share: Fraction
     """Share of new customers in this segment (shares sum to 1)."""
@@ -279,7 +338,7 @@ class Owner(_Strict):
     """Weeks between the owner's reviews."""
     required_margin: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.20
     """Profit over revenue the owner requires."""
-    initial_cash: float = 1_000_000.0
+    initial_cash: Annotated[float, Field(ge=-HUGE * 1000, le=HUGE * 1000)] = 1_000_000.0
     """Cash at week 0."""
     satisfaction_target: Fraction = 0.68
     """Customer-satisfaction KPI below which a balanced owner invests."""
@@ -292,6 +351,10 @@ class Owner(_Strict):
 
 
 class Economics(_Strict):
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+    """Currency all money is stated in, as a three-letter code (`EUR`, `USD`, `GBP`): a label
+    for reports, plots and the summary; it converts nothing.
+    """
     contact_hours_per_week: Positive = 12.0
     """Hours per staff member per week available for customer contacts."""
     paid_hours_per_week: Positive = 37.5
@@ -369,11 +432,11 @@ class Behaviour(_Strict):
     """Satisfaction below which a customer is a detractor (0-6 of 10)."""
     referral_rate: Fraction = 0.001
     """Weekly chance a promoter brings a new customer."""
-    reputation_time_constant: Annotated[float, Field(ge=1.0)] = 8.0
+    reputation_time_constant: Weeks = 8.0
     """Weeks over which reputation follows NPS."""
     reputation_elasticity: NonNegative = 1.5
     """Log change of marketing conversion per unit reputation above 0.5."""
-    resolution_base: float = -1.5
+    resolution_base: Annotated[float, Field(ge=-20.0, le=20.0)] = -1.5
     """Resolution log-odds intercept."""
     resolution_skill: NonNegative = 2.0
     """Resolution log-odds per unit staff skill."""
@@ -425,11 +488,11 @@ class Behaviour(_Strict):
     """Staff satisfaction at which the quit hazard equals its base."""
     quit_steepness: Annotated[float, Field(ge=0.0, le=50.0)] = 4.0
     """Exponential rise of the quit hazard per unit satisfaction below the reference."""
-    erosion_time_constant: Annotated[float, Field(ge=1.0)] = 19.0
+    erosion_time_constant: Weeks = 19.0
     """Weeks over which the time standard erodes toward time taken under pressure (Oliva and
     Sterman 2001: about 19).
     """
-    recovery_time_constant: Annotated[float, Field(ge=1.0)] = 300.0
+    recovery_time_constant: Weeks = 300.0
     """Weeks over which the time standard recovers toward the allowed handle time."""
     pressure_exponent: NonNegative = 0.64
     """Elasticity of time per contact to work pressure (Oliva and Sterman 2001: 0.64)."""
@@ -443,12 +506,12 @@ class Event(_Strict):
     """A change that takes effect at ``week`` (and is undone at ``until``, if given)."""
 
     week: Annotated[int, Field(ge=0)]
-    """Week (0-based) the event takes effect."""
-    set: dict[str, Any]
+    """Week (0-based) the event takes effect; before the scenario's last week."""
+    set: Annotated[dict[str, Any], Field(max_length=MAX_EVENTS)]
     """Dotted scenario keys and their new values, e.g. `strategy.organisation: merged`."""
     until: Annotated[int, Field(ge=1)] | None = None
-    """Week the change is undone (optional)."""
-    label: str = ""
+    """Week the change is undone (optional; at most the scenario's weeks)."""
+    label: Text = ""
     """A label for reports."""
 
     @model_validator(mode="after")
@@ -463,9 +526,9 @@ class Event(_Strict):
 class Scenario(_Strict):
     """One firm, its strategy and its world: everything a run needs but the seed."""
 
-    name: str = "scenario"
+    name: Text = "scenario"
     """Scenario name (defaults to the file name)."""
-    description: str = ""
+    description: Annotated[str, Field(max_length=10 * MAX_TEXT)] = ""
     """One line saying what the scenario is."""
     weeks: Annotated[int, Field(ge=1, le=5200)] = 156
     """Weeks to simulate (one step is one week)."""
@@ -473,7 +536,7 @@ class Scenario(_Strict):
     """Initial customers and staff."""
     strategy: Strategy = Field(default_factory=Strategy)
     """The strategy levers."""
-    segments: list[Segment] = Field(default_factory=_default_segments, min_length=1)
+    segments: list[Segment] = Field(default_factory=_default_segments, min_length=1, max_length=100)
     """Customer segments."""
     channels: Channels = Field(default_factory=Channels)
     """Contact channels."""
@@ -483,7 +546,7 @@ class Scenario(_Strict):
     """Costs and working time."""
     behaviour: Behaviour = Field(default_factory=Behaviour)
     """Calibration constants of the behaviour rules."""
-    events: list[Event] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list, max_length=MAX_EVENTS)
     """Changes that take effect at given weeks."""
 
     @field_validator("segments")
@@ -511,7 +574,7 @@ class Scenario(_Strict):
 
     def at_week(self, week: int) -> Scenario:
         """The scenario in force in ``week``: events that have started and not ended."""
-        active = [e for e in self.events if e.week <= week and (e.until is None or week < e.until)]
+        active = [self.events[i] for i in _active(self.events, week)]
         if not active:
             return self
         merged: dict[str, Any] = {}
@@ -532,12 +595,34 @@ def parse_override(text: str) -> tuple[str, Any]:
     """
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ScenarioError("--set", text, "expected KEY=VALUE, e.g. strategy.process=merged")
+        raise ScenarioError("--set", clip(text), "expected KEY=VALUE, e.g. strategy.process=merged")
+    key = key.strip()
+    _check_key(key, "--set")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ScenarioError("--set", key.strip(), f"cannot read value {raw!r}: {exc}") from None
-    return key.strip(), value
+        value = load_yaml(raw, max_bytes=MAX_OVERRIDE_BYTES) if raw.strip() else ""
+    except YAMLInputError as exc:
+        raise ScenarioError("--set", key, f"cannot read the value: {exc}") from None
+    return key, value
+
+
+#: Bytes a ``--set`` value may have.
+MAX_OVERRIDE_BYTES = 64 * 1024
+#: Longest dotted key, and most parts in one (``segments.0.share`` has three).
+MAX_KEY_CHARS, MAX_KEY_PARTS = 200, 8
+
+
+def _check_key(dotted: str, source: str) -> None:
+    """A dotted key's shape: bounded, so a hostile key cannot build a deep structure."""
+    if not isinstance(dotted, str):
+        raise ScenarioError(source, clip(dotted), "a key must be text, e.g. strategy.process")
+    parts = dotted.split(".")
+    if len(dotted) > MAX_KEY_CHARS or len(parts) > MAX_KEY_PARTS or not all(parts):
+        raise ScenarioError(
+            source,
+            clip(dotted),
+            f"not a scenario key: dotted names of at most {MAX_KEY_PARTS} parts,"
+            " e.g. strategy.process.empowerment",
+        )
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -550,6 +635,7 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
 
     out = copy.deepcopy(data)
     for dotted, value in overrides.items():
+        _check_key(dotted, "")
         parts = dotted.split(".")
         node: Any = out
         for i, part in enumerate(parts[:-1]):
@@ -596,42 +682,114 @@ def _set(root: dict[str, Any], parts: list[str], value: Any) -> None:
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, mapping by mapping.
+
+    A preset section (``process``, ``organisation``) given as a mapping without
+    ``preset:`` keeps the parent's preset and settings and overrides the fields given;
+    one that names a preset (``merged`` or ``{preset: merged, ...}``) starts afresh.
+    """
     out = dict(base)
     for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+        parent = out.get(key)
+        if key in DEFAULT_PRESETS and isinstance(parent, str):
+            parent = {"preset": parent}
+        if isinstance(value, dict) and isinstance(parent, dict):
+            fresh = key in DEFAULT_PRESETS and "preset" in value
+            out[key] = value if fresh else _deep_merge(parent, value)
         else:  # a value, a list, or a preset name that replaces the parent's settings
             out[key] = value
     return out
 
 
-def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    if path in chain:
-        cycle = " -> ".join(str(p) for p in (*chain, path))
-        raise ScenarioError(str(chain[0]), "extends", f"extends itself in a cycle: {cycle}")
+def _departments(data: dict[str, Any]) -> Any:
+    """The number of departments plain scenario data resolves to (None if it cannot tell)."""
+    strategy = data.get("strategy")
+    value = strategy.get("organisation") if isinstance(strategy, dict) else None
     try:
-        text = path.read_text()
+        return Organisation.model_validate(value or DEFAULT_PRESETS["organisation"]).departments
+    except ValidationError:
+        return None  # the full validation names the problem
+
+
+def _organisation_since(base: dict[str, Any], top: dict[str, Any], out: dict[str, Any]) -> None:
+    """Set ``strategy.organisation.since`` in ``out`` (``top`` over ``base``) unless ``top``
+    states it: ``start_of_run`` when the organisation changes its number of departments (the
+    change :class:`~serviceprofit.firm.Firm` makes pay ``merge_weeks`` during a run), else
+    what ``base`` says. A firm that becomes another must pay for the change.
+    """
+    strategy = out.get("strategy")
+    if not isinstance(strategy, dict):
+        return
+    stated = top.get("strategy", {}) if isinstance(top.get("strategy"), dict) else {}
+    if isinstance(stated.get("organisation"), dict) and "since" in stated["organisation"]:
+        return
+    before, after = _departments(base), _departments(out)
+    if before is None or after is None:
+        return
+    organisation = strategy.get("organisation") or DEFAULT_PRESETS["organisation"]
+    if isinstance(organisation, str):
+        organisation = {"preset": organisation}
+    inherited = base.get("strategy", {}) if isinstance(base.get("strategy"), dict) else {}
+    parent = inherited.get("organisation")
+    parent_since = parent.get("since", "always") if isinstance(parent, dict) else "always"
+    since = "start_of_run" if before != after else parent_since
+    strategy["organisation"] = {**organisation, "since": since}
+
+
+#: Longest chain of ``extends:`` (the shipped scenarios use one level).
+MAX_EXTENDS = 8
+
+
+def read_mapping(path: Path, what: str, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """One YAML file a user hands over, read within the bounds of :mod:`.safe_yaml`.
+
+    ``what`` names the kind of file in messages ("scenario", "experiment"). An empty
+    file is an error, not the defaults: an empty scenario once ran the default firm.
+    """
+    try:
+        data = read_yaml(path, MAX_FILE_BYTES)
     except FileNotFoundError:
         source = str(chain[-1]) if chain else str(path)
         key = "extends" if chain else ""
         raise ScenarioError(source, key, f"no such file: {path}") from None
     except IsADirectoryError:
         raise ScenarioError(str(path), "", "is a directory, not a YAML file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(str(path), "", f"not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise ScenarioError(str(path), "", f"cannot read the file ({exc.strerror})") from None
+    except YAMLInputError as exc:
+        raise ScenarioError(str(path), "", str(exc)) from None
     if data is None:
-        data = {}
+        raise ScenarioError(
+            str(path), "", f"is empty; a {what} is a mapping of keys to values, e.g. name: x"
+        )
     if not isinstance(data, dict):
-        raise ScenarioError(str(path), "", "a scenario must be a mapping of keys to values")
+        raise ScenarioError(
+            str(path), "", f"a {what} must be a mapping of keys to values, not {clip(data)}"
+        )
+    for key in data:
+        if not isinstance(key, str):
+            raise ScenarioError(str(path), clip(key), "a key must be text")
+    return data
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, path))
+        raise ScenarioError(str(chain[0]), "extends", f"extends itself in a cycle: {cycle}")
+    if len(chain) >= MAX_EXTENDS:
+        raise ScenarioError(
+            str(chain[0]), "extends", f"more than {MAX_EXTENDS} files extend one another"
+        )
+    data = read_mapping(path, "scenario", chain)
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    if not isinstance(parent, str):
+    if not isinstance(parent, str) or not parent.strip() or "\x00" in parent:
         raise ScenarioError(str(path), "extends", "must be a file name, e.g. baseline.yaml")
     base = _read_yaml((path.parent / parent).resolve(), (*chain, path))
-    return _deep_merge(base, data)
+    merged = _deep_merge(base, data)
+    _organisation_since(base, data, merged)
+    return merged
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -656,7 +814,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 
 def _describe(error: dict[str, Any]) -> tuple[str, str]:
     loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function")))
-    key = ".".join(str(p) for p in loc)
+    key = ".".join(clip(p, 40) if not isinstance(p, int | str) else str(p)[:40] for p in loc)
     kind = error["type"]
     if kind == "extra_forbidden":
         owner = _model_at(loc)
@@ -673,7 +831,7 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
         message = "must be " + message.removeprefix("Input should be ")
     elif kind == "missing":
         message = "is required"
-    return key, f"{message} (got {error.get('input')!r})" if kind != "missing" else message
+    return key, f"{message} (got {clip(error.get('input'))})" if kind != "missing" else message
 
 
 def first_problem(
@@ -695,16 +853,82 @@ def _check(data: dict[str, Any], source: str) -> Scenario:
         raise ScenarioError(source, *first_problem(exc)) from None
 
 
-def _validate(data: dict[str, Any], source: str) -> Scenario:
-    """Validate a scenario and, at load time, every event's changes on top of it."""
-    scenario = _check(data, source)
+def _fixed_at_start(key: str) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in FIXED_AT_START)
+
+
+def _check_events(scenario: Scenario, source: str) -> None:
+    """Each event within the run and changing what may change; then every combination.
+
+    An event after the last week, or one that sets a key read only at the start, would
+    silently do nothing; two events valid alone may be invalid together (segment shares
+    that no longer sum to 1), which once surfaced 20 simulated weeks in.
+    """
     plain = {**scenario.to_dict(), "events": []}
     for i, event in enumerate(scenario.events):
+        if event.week >= scenario.weeks:
+            raise ScenarioError(
+                source,
+                f"events.{i}.week",
+                f"week {event.week} is not in the run; weeks are 0..{scenario.weeks - 1}"
+                f" (weeks: {scenario.weeks}): move or drop the event, or run longer",
+            )
+        if event.until is not None and event.until > scenario.weeks:
+            raise ScenarioError(
+                source,
+                f"events.{i}.until",
+                f"must be at most the run's weeks ({scenario.weeks}); leave it out to keep"
+                " the change to the end",
+            )
+        for key in event.set:
+            _check_key(key, source)
+            if _fixed_at_start(key):
+                raise ScenarioError(
+                    source,
+                    f"events.{i}.set.{key}",
+                    "is read once, when the run starts, so an event cannot change it;"
+                    f" an event may set any key except {', '.join(FIXED_AT_START)}",
+                )
         try:
             _check(apply_overrides(plain, event.set), source)
         except ScenarioError as exc:
             raise ScenarioError(source, f"events.{i}.set.{exc.key}", exc.problem) from None
+    boundaries = {e.week for e in scenario.events} | {
+        e.until for e in scenario.events if e.until is not None and e.until < scenario.weeks
+    }
+    for week in sorted(boundaries):
+        active = _active(scenario.events, week)
+        if len(active) < 2:
+            continue
+        try:
+            scenario.at_week(week)
+        except ScenarioError as exc:
+            which = ", ".join(str(i) for i in active)
+            raise ScenarioError(
+                source,
+                f"events {which} (together in week {week})",
+                f"{exc.key}: {exc.problem}",
+            ) from None
+
+
+def _active(events: list[Event], week: int) -> list[int]:
+    """Indices of the events in force in ``week``: started and not yet undone."""
+    return [
+        i for i, e in enumerate(events) if e.week <= week and (e.until is None or week < e.until)
+    ]
+
+
+def _validate(data: dict[str, Any], source: str) -> Scenario:
+    """Validate a scenario and, at load time, its events alone and in combination."""
+    scenario = _check(data, source)
+    _check_events(scenario, source)
     return scenario
+
+
+def _shown(value: Any) -> str:
+    """A value as the user typed it when short, else a clipped repr."""
+    text = str(value) if isinstance(value, str | int | float) else ""
+    return text if text and len(text) <= 40 else clip(value, 40)
 
 
 def load_scenario(
@@ -724,5 +948,19 @@ def load_scenario(
     scenario = _validate(data, source)
     if not overrides:
         return scenario
-    described = ", ".join(f"{k}={v}" for k, v in overrides.items())
-    return scenario.with_overrides(overrides, source=f"{source} (with --set {described})")
+    described = ", ".join(f"{k}={_shown(v)}" for k, v in overrides.items())
+    source = f"{source} (with --set {described})"
+    changed = scenario.with_overrides(overrides, source=source)
+    stated = any(
+        k == "strategy.organisation.since"
+        or (k == "strategy.organisation" and isinstance(v, dict) and "since" in v)
+        for k, v in overrides.items()
+    )
+    if stated:
+        return changed
+    # --set changes the file's firm the way extends: changes its parent's (see Organisation.since)
+    before, after = scenario.strategy.organisation, changed.strategy.organisation
+    since = "start_of_run" if before.departments != after.departments else before.since
+    if after.since == since:
+        return changed
+    return changed.with_overrides({"strategy.organisation.since": since}, source=source)

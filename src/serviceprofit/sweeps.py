@@ -8,7 +8,10 @@ experiment's ``SeedSequence`` (or child ``replicate`` under common random number
 the results are the same on any engine, with any number of workers, in any order.
 
 Runs are written in batches as they finish. Running the same sweep again skips the run
-ids already on disk and finishes the rest; a changed experiment is refused.
+ids already on disk and finishes the rest; a changed experiment is refused. A batch file
+found damaged is set aside and its runs are run again; a directory that cannot be
+written raises :class:`~serviceprofit.store.StoreError` saying the finished runs are
+saved. With ``keep_timeseries`` every run's weekly series is kept next to its summary.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class SweepReport:
     worker_cpu_seconds: float = 0.0
     driver_cpu_seconds: float = 0.0
     failures: list[tuple[int, str]] = field(default_factory=list)
+    set_aside: list[str] = field(default_factory=list)
+    keep_timeseries: bool = False
 
     def note_failures(self, failures: list[tuple[int, str]]) -> None:
         """Count failed runs; keep the first ``KEEP_FAILURES`` messages (not a million)."""
@@ -103,11 +108,12 @@ class SweepReport:
         return self.model_cpu_seconds / cpu if cpu > 0 else 0.0
 
 
-def _manifest(experiment: Experiment, design_points: int) -> dict[str, Any]:
+def _manifest(experiment: Experiment, design_points: int, keep_timeseries: bool) -> dict[str, Any]:
     from . import __version__
 
     return {
         "experiment_hash": experiment.fingerprint(),
+        "keep_timeseries": keep_timeseries,
         "experiment": experiment.model_dump(mode="json"),
         "base_scenario": experiment.base.to_dict(),
         "design_points": design_points,
@@ -125,7 +131,7 @@ def _batch_size(todo: int, workers: int, requested: int | None) -> int:
 
 
 def _batches(
-    experiment: Experiment, unit: np.ndarray, todo: list[int], size: int
+    experiment: Experiment, unit: np.ndarray, todo: list[int], size: int, keep_timeseries: bool
 ) -> Iterator[Batch]:
     """The runs still to do, grouped into batches, built lazily as the engine asks."""
     from .design import values_at
@@ -152,7 +158,12 @@ def _batches(
                     labels=_labels(experiment, labels),
                 )
             )
-        yield Batch(base=experiment.base, backend=experiment.backend, runs=tuple(specs))
+        yield Batch(
+            base=experiment.base,
+            backend=experiment.backend,
+            runs=tuple(specs),
+            keep_timeseries=keep_timeseries,
+        )
 
 
 def _labels(experiment: Experiment, values: dict[str, Any]) -> dict[str, Any]:
@@ -169,14 +180,19 @@ def sweep(
     engine: Evaluator | None = None,
     batch_size: int | None = None,
     progress: Callable[[SweepProgress], None] | None = None,
+    keep_timeseries: bool = False,
 ) -> SweepReport:
     """Run every run of ``experiment`` not yet in ``out``, on ``engine``; return a report.
 
     ``engine`` is an evaluator (see :mod:`serviceprofit.evaluators`); the default is a
     local process pool on every core. Raises
     :class:`~serviceprofit.experiment.ExperimentError` for a bad experiment or an ``out``
-    that holds another experiment's results. Runs that fail are reported, not written,
-    so the next sweep of the same directory retries them.
+    that holds another experiment's results (or was swept with ``keep_timeseries`` the
+    other way), and its subclass :class:`~serviceprofit.store.StoreError` when ``out``
+    cannot be read or written. Runs that fail are reported, not written, so the next
+    sweep of the same directory retries them; so are the runs of a damaged batch file,
+    which is set aside (named in ``report.set_aside``). ``keep_timeseries`` keeps every
+    run's weekly series (:func:`serviceprofit.store.load_series`).
     """
     from .design import factor_columns, unit_design
     from .evaluators import ProcessPoolEvaluator
@@ -188,7 +204,8 @@ def sweep(
     engine = engine if engine is not None else ProcessPoolEvaluator()
     with RunStore(out) as store:
         unit = unit_design(experiment)
-        resumed = store.prepare(_manifest(experiment, len(unit)), factor_columns(experiment, unit))
+        manifest = _manifest(experiment, len(unit), keep_timeseries)
+        resumed = store.prepare(manifest, factor_columns(experiment, unit))
         if resumed:  # the stored design is the truth, whatever a sampler gives today
             stored = load_design(out)
             unit = stored[[f"u:{n}" for n in experiment.names]].to_numpy()
@@ -202,6 +219,8 @@ def sweep(
             workers=0,
             total=total,
             skipped=len(done),
+            set_aside=[str(d) for d in store.set_aside],
+            keep_timeseries=keep_timeseries,
         )
         start, start_cpu = time.perf_counter(), time.process_time()
         if not todo:  # nothing left: no need to start workers
@@ -209,13 +228,13 @@ def sweep(
         with engine as running:
             report.workers = running.workers
             size = _batch_size(len(todo), running.workers, batch_size)
-            batches = _batches(experiment, unit, todo, size)
+            batches = _batches(experiment, unit, todo, size, keep_timeseries)
             for batch, result, error in running.map_unordered(run_batch, batches):
                 if error is not None:
                     message = f"{type(error).__name__}: {error}"
                     report.note_failures([(spec.run_id, message) for spec in batch.runs])
                 else:
-                    if store.write_batch(result.rows) is not None:
+                    if store.write_batch(result.rows, result.series) is not None:
                         report.batches += 1
                     report.finished += len(result.rows)
                     report.note_failures(result.failures)

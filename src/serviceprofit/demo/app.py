@@ -30,6 +30,7 @@ from serviceprofit.demo.charts import (
 )
 from serviceprofit.demo.classroom import Classroom
 from serviceprofit.demo.controls import Control, controls
+from serviceprofit.demo.export import FORMATS, charts_image, weekly_csv
 from serviceprofit.demo.server import STOPPING, DemoConfig, firm_scenarios
 from serviceprofit.scenario import ScenarioError, load_scenario
 
@@ -48,6 +49,22 @@ class Session:
         self.config = DemoConfig.from_env()
         self.presets = self.config.presets()
         self.room = Classroom(firm_scenarios(self.config), seed=self.config.seed)
+        # Made once: a download restarts when its data function changes, and the page
+        # redraws several times a second while playing.
+        self.downloads = (
+            ("Charts (PNG)", "serviceprofit-demo-charts.png", FORMATS["png"], self.png),
+            ("Charts (SVG)", "serviceprofit-demo-charts.svg", FORMATS["svg"], self.svg),
+            ("Weekly data (CSV)", "serviceprofit-demo-weekly.csv", "text/csv", self.csv),
+        )
+
+    def png(self) -> bytes:
+        return charts_image(self.room, "png")
+
+    def svg(self) -> bytes:
+        return charts_image(self.room, "svg")
+
+    def csv(self) -> str:
+        return weekly_csv(self.room)
 
 
 @solara.component
@@ -236,6 +253,17 @@ def Page() -> None:
                 with solara.Column(classes=["sp-chart"]):
                     Section(chart.title, chart.caption)
                     VegaLite.element(spec=chart_spec(chart, histories, room.weeks))
+
+        Section(
+            "Take it home",
+            "The five charts as they stand, as an image, and both firms' weeks so far as a "
+            "table (one row per firm and week, every measure of the model). The table's "
+            "header records the version, the seed and each firm's scenario with the changes "
+            "made in class, so <code>serviceprofit run</code> gives the same weeks again.",
+        )
+        with solara.Row(classes=["sp-export"]):
+            for label, filename, mime_type, data in session.downloads:
+                solara.FileDownload(data, filename=filename, label=label, mime_type=mime_type)
 
 
 @solara.component

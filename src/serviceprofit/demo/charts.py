@@ -5,6 +5,12 @@ not a rendered image: that keeps the page responsive at the default 5,000 custom
 The charts follow the chain from staff to profit, both firms on every chart in fixed
 colours, with a plain caption for students. Noisy weekly counts are shown as short
 moving averages, and each caption or title says so.
+
+Every axis fits its data: x spans the run's horizon (and any week drawn beyond it),
+and y is the measure's natural range (0 to 100 for satisfaction and first-contact
+resolution) while the data stay inside it, else the data's own range with a margin,
+so no line is ever cut off at the frame (:func:`y_domain`). The exported chart image
+(:mod:`.export`) uses the same ranges.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ __all__ = [
     "measure_series",
     "population_spec",
     "waffle_unit",
+    "x_domain",
+    "y_domain",
 ]
 
 History = Sequence[Mapping[str, float]]
@@ -90,24 +98,34 @@ def _scaled(name: str, factor: float = 1.0, window: int = 1) -> Callable[[Histor
 
 @dataclass(frozen=True)
 class Measure:
-    """One line per firm on a panel: a title students can read, and how to compute it."""
+    """One line per firm on a panel: a title students can read, and how to compute it.
+
+    ``bounds`` is the measure's natural range, which its axis shows while the data fit
+    in it: a 0-100 score on a 0-100 axis does not make small gaps look large.
+    """
 
     title: str
     series: Callable[[History], list[float]]
     fmt: str = ",.0f"
+    bounds: tuple[float, float] | None = None
 
+
+PERCENT = (0.0, 100.0)
+MARGIN = 0.06  # of the data's span, above and below, when the data set the range
 
 MEASURES: dict[str, Measure] = {
     "staff_satisfaction": Measure(
-        "Staff satisfaction (0-100)", _scaled("staff_satisfaction", 100.0)
+        "Staff satisfaction (0-100)", _scaled("staff_satisfaction", 100.0), bounds=PERCENT
     ),
     "staff_turnover": Measure("Staff leaving (% a year, 13-week avg)", _staff_turnover),
-    "fcr": Measure("Fixed at first contact (%, 4-week avg)", _scaled("fcr", 100.0, window=4)),
+    "fcr": Measure(
+        "Fixed at first contact (%, 4-week avg)", _scaled("fcr", 100.0, window=4), bounds=PERCENT
+    ),
     "handoffs_per_contact": Measure(
         "Handoffs per contact (4-week avg)", _scaled("handoffs_per_contact", window=4), fmt=".2f"
     ),
     "customer_satisfaction": Measure(
-        "Customer satisfaction (0-100)", _scaled("customer_satisfaction", 100.0)
+        "Customer satisfaction (0-100)", _scaled("customer_satisfaction", 100.0), bounds=PERCENT
     ),
     "nps": Measure("Net promoter score (-100 to 100)", _scaled("nps")),
     "churn": Measure("Customers leaving (% a year, 4-week avg)", _churn),
@@ -179,6 +197,29 @@ def measure_series(history: History, measure: str) -> list[float]:
     return MEASURES[measure].series(history) if history else []
 
 
+def y_domain(measure: Measure, values: Sequence[float]) -> list[float]:
+    """The y range of a panel: the measure's natural range when every value fits in it,
+    else the values' range widened by a margin (a flat line gets a band around it).
+
+    Never narrower than the data, so a line is never cut off at the frame.
+    """
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return list(measure.bounds or (0.0, 1.0))  # an empty frame still needs a range
+    low, high = min(finite), max(finite)
+    if measure.bounds and measure.bounds[0] <= low and high <= measure.bounds[1]:
+        return list(measure.bounds)
+    pad = MARGIN * (high - low) or max(0.05 * abs(high), 1.0)
+    # no negative stretch under counts, rates and money that never went below zero
+    return [max(low - pad, 0.0) if low >= 0 else low - pad, high + pad]
+
+
+def x_domain(weeks: int, drawn: Sequence[int] = ()) -> list[int]:
+    """The x range: week 0 to the horizon, so lines grow from left to right as the run
+    goes, or further should any week be drawn beyond the horizon."""
+    return [0, max([weeks, *drawn])]
+
+
 def chart_spec(
     chart: ChartSpec,
     histories: Mapping[str, History],
@@ -186,7 +227,7 @@ def chart_spec(
     width: int = 600,
     panel_height: int = 140,
 ) -> dict[str, Any]:
-    """A Vega-Lite spec: one panel per measure, one line per firm, x fixed to the horizon.
+    """A Vega-Lite spec: one panel per measure, one line per firm, x over the horizon.
 
     The x axis spans the whole run from the start, so the lines grow from left to right
     and a class sees how far the run has gone. The panels share ``width`` pixels.
@@ -202,25 +243,27 @@ def chart_spec(
             for i, v in enumerate(measure_series(histories[firm], name))
             if math.isfinite(v)
         ]
+        x = x_domain(weeks, [row["week"] for row in values])
+        y = y_domain(measure, [row["value"] for row in values])
         panels.append(
             {
                 "title": {"text": measure.title, "fontSize": 12},
                 "width": panel_width,
                 "height": panel_height,
                 "data": {"values": values},
-                "mark": {"type": "line", "strokeWidth": 2, "clip": True},
+                "mark": {"type": "line", "strokeWidth": 2},
                 "encoding": {
                     "x": {
                         "field": "week",
                         "type": "quantitative",
-                        "scale": {"domain": [0, weeks]},
+                        "scale": {"domain": x},
                         "axis": {"title": "week", "tickCount": 6 if panel_width > 180 else 3},
                     },
                     "y": {
                         "field": "value",
                         "type": "quantitative",
-                        # an empty chart (week 0) still needs a y range to draw its frame
-                        "scale": {"zero": False} if values else {"domain": [0, 1]},
+                        # rounded outwards to tick values: wider, never narrower
+                        "scale": {"domain": y, "nice": True},
                         "axis": {"title": None, "format": measure.fmt},
                     },
                     "color": _firm_colour(firms),
