@@ -329,17 +329,14 @@ def _read_text(path: Path, limit: int, what: str) -> str:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+    """The targets file through the project's bounded YAML loader (size, depth, aliases)."""
+    from ..safe_yaml import YAMLInputError, load_yaml
 
     text = _read_text(path, MAX_FILE_BYTES, "targets file")
-    if text.count("*") > 100:  # aliases: refuse before expanding anything
-        raise TargetsError(str(path), "", "too many YAML aliases (at most 100)")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise TargetsError(str(path), "", f"not valid YAML{where}") from None
+        data = load_yaml(text, MAX_FILE_BYTES)
+    except YAMLInputError as exc:
+        raise TargetsError(str(path), "", str(exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
