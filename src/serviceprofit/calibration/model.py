@@ -111,16 +111,17 @@ class KPIModel:
         """The statistics of each parameter set in ``batch``.
 
         A set the scenario schema refuses (a normal prior's tail beyond a key's range)
-        or whose run fails gets infinite statistics: the particle is rejected, which
-        truncates the prior to what the model accepts.
+        or whose run overflows (NaN or infinity) gets infinite statistics: the particle
+        is rejected, which truncates the prior to what the model accepts.
         """
+        from ..result import NonFiniteResultError
         from ..scenario import ScenarioError
 
         out = []
         for values in batch:
             try:
                 result = self.run(values)
-            except (ScenarioError, FloatingPointError, ZeroDivisionError):
+            except (ScenarioError, NonFiniteResultError, FloatingPointError, ZeroDivisionError):
                 out.append({s.key: math.inf for s in self.statistics})
                 continue
             out.append(statistics_of(result, self.statistics, self.scale))
