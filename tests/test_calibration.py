@@ -365,3 +365,82 @@ def test_recovery_coverage_over_ten_synthetic_firms(tmp_path: Path) -> None:
     assert coverage >= 0.8
     for key in KEYS:
         assert np.mean(ratios[key]) < 1.0
+
+
+# ---------------------------------------------------------------------------
+# Comparing with the posterior
+
+
+def _small(tmp_path: Path, name: str, organisation: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "extends": str(small_firm(tmp_path)),
+                "name": name,
+                "strategy": {"organisation": organisation},
+            }
+        )
+    )
+    return path
+
+
+def test_compare_with_a_one_point_posterior_equals_a_plain_compare(tmp_path: Path) -> None:
+    """A posterior of one point runs exactly the plain comparison at that point: same
+    runs, same statistics (the posterior only adds its own rows)."""
+    from serviceprofit.comparison import compare
+
+    point = {"behaviour.churn_base": 0.003, "behaviour.resolution_base": -1.7}
+    posterior = tmp_path / "posterior.parquet"
+    pd.DataFrame([{**point, "weight": 1.0}]).to_parquet(posterior)
+    scenarios = [_small(tmp_path, "silo_s", "silo"), _small(tmp_path, "merged_s", "merged")]
+    common = {"replicates": 4, "backend": "numba", "seed": 3, "workers": 1}
+    plain = compare(scenarios, overrides=point, **common)
+    drawn = compare(scenarios, posterior=posterior, **common)
+    pd.testing.assert_frame_equal(plain.runs, drawn.runs.drop(columns="draw"))
+    merged = drawn.table.merge(plain.table, on=["scenario", "outcome", "statistic"])
+    assert len(merged) == len(plain.table)
+    np.testing.assert_array_equal(merged["value_x"], merged["value_y"])
+    extra = set(drawn.table["statistic"]) - set(plain.table["statistic"])
+    assert {"diff_cred_low", "p_better", "diff_noise_sd", "diff_parameter_sd"} <= extra
+    assert drawn.draws == [0, 0, 1, 1]
+
+
+def test_compare_posterior_splits_noise_from_parameters(tmp_path: Path) -> None:
+    """With two far-apart posterior points, the churn difference between draws is mostly
+    parameter uncertainty; P(better) is the share of draws where merged churns less."""
+    from serviceprofit.comparison import compare
+
+    posterior = tmp_path / "posterior.parquet"
+    pd.DataFrame(
+        {
+            "behaviour.churn_base": [0.001, 0.01],
+            "behaviour.resolution_base": [-1.5, -1.5],
+            "weight": [0.5, 0.5],
+        }
+    ).to_parquet(posterior)
+    scenarios = [_small(tmp_path, "silo_s", "silo"), _small(tmp_path, "merged_s", "merged")]
+    result = compare(
+        scenarios, replicates=12, backend="numba", seed=0, workers=1, posterior=posterior
+    )
+    levels = {
+        s: result.statistic("silo_s", "churn_rate_annual", s)
+        for s in ("noise_sd", "parameter_sd", "parameter_share")
+    }
+    assert levels["parameter_sd"] > 3 * levels["noise_sd"], levels
+    p = result.statistic("merged_s", "churn_rate_annual", "p_better")
+    assert 0.0 <= p <= 1.0
+    from serviceprofit.report import format_table, render_html
+
+    assert "With the posterior" in format_table(result)
+    assert "Parameter uncertainty" in render_html(result)
+
+
+def test_cli_compare_with_a_missing_posterior_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """--posterior pointing at no calibration: exit 2, one line."""
+    scenarios = [str(_small(tmp_path, "a", "silo")), str(_small(tmp_path, "b", "merged"))]
+    code = main(["compare", *scenarios, "--posterior", str(tmp_path / "nothing")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no posterior here" in err

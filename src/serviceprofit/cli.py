@@ -239,6 +239,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         overrides=overrides,
         workers=args.workers,
         progress=Progress(f"compare [{backend}] runs"),
+        posterior=args.posterior,
+        seeds_per_draw=args.seeds_per_draw,
     )
     print(format_table(comparison))
     if out is None:
@@ -545,6 +547,19 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seed", type=int, default=0, help="seed the replicate seeds derive from")
     cmp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override every scenario")
     cmp.add_argument("--workers", type=int, help="processes (default: all cores; 1: serial)")
+    cmp.add_argument(
+        "--posterior",
+        metavar="DIR",
+        help="a calibration directory (or its posterior.parquet): replicates draw the "
+        "calibrated constants from it, so intervals include parameter uncertainty",
+    )
+    cmp.add_argument(
+        "--seeds-per-draw",
+        type=int,
+        default=2,
+        metavar="N",
+        help="with --posterior: replicates sharing one posterior draw (default 2)",
+    )
     cmp.add_argument("--question", help="the question, for the report (default: from the files)")
     cmp.add_argument("--out", metavar="DIR", help="write comparison.csv, runs.csv, report.html")
     cmp.set_defaults(func=cmd_compare)

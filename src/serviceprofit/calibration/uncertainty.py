@@ -64,7 +64,10 @@ def _split(values: np.ndarray, draws: np.ndarray) -> tuple[float, float]:
 
 
 def decompose(
-    runs: pd.DataFrame, names: list[str], baseline: str, outcomes: tuple[str, ...],
+    runs: pd.DataFrame,
+    names: list[str],
+    baseline: str,
+    outcomes: tuple[str, ...],
     better: dict[str, int],
 ) -> pd.DataFrame:
     """Tidy rows (scenario, outcome, statistic, value) of the split and the probabilities.
@@ -93,8 +96,10 @@ def decompose(
             rows += _split_rows(name, outcome, "diff_", noise, parameter)
             means = pd.Series(diff).groupby(draws).mean().to_numpy()
             low, high = np.quantile(means, [0.025, 0.975])
-            rows += [(name, outcome, "diff_cred_low", float(low)),
-                     (name, outcome, "diff_cred_high", float(high))]
+            rows += [
+                (name, outcome, "diff_cred_low", float(low)),
+                (name, outcome, "diff_cred_high", float(high)),
+            ]
             direction = better.get(outcome, 0)
             sign = direction if direction else 1
             wins = float(np.mean(sign * means > 0) + 0.5 * np.mean(means == 0))
@@ -112,3 +117,109 @@ def _split_rows(
         (name, outcome, f"{prefix}parameter_sd", math.sqrt(parameter)),
         (name, outcome, f"{prefix}parameter_share", share),
     ]
+
+
+# ---------------------------------------------------------------------------
+# Presentation: the terminal block and the report section
+
+
+def _rows(comparison: Any) -> list[dict[str, Any]]:
+    """One record per (scenario, outcome) against the baseline, in the units people read."""
+    from ..compare_figures import currency, outcome_scale, outcome_unit
+    from ..comparison import OUTCOMES
+
+    wide = comparison.wide().set_index(["scenario", "outcome"])
+    money = currency(comparison)
+    out = []
+    for name in comparison.names:
+        if name == comparison.baseline:
+            continue
+        for outcome in OUTCOMES:
+            row = wide.loc[(name, outcome)].reindex(
+                [
+                    "diff_mean",
+                    "diff_cred_low",
+                    "diff_cred_high",
+                    "p_better",
+                    "p_higher",
+                    "diff_noise_sd",
+                    "diff_parameter_sd",
+                ]
+            )
+            k = outcome_scale(outcome)
+            p_name = (
+                "p_better" if "p_better" in row and math.isfinite(row["p_better"]) else "p_higher"
+            )
+            noise, parameter = row["diff_noise_sd"] * k, row["diff_parameter_sd"] * k
+            out.append(
+                {
+                    "scenario": name,
+                    "outcome": outcome,
+                    "unit": outcome_unit(outcome, money),
+                    "diff_mean": row["diff_mean"] * k,
+                    "cred_low": row["diff_cred_low"] * k,
+                    "cred_high": row["diff_cred_high"] * k,
+                    "p": float(row[p_name]),
+                    "p_kind": "better" if p_name == "p_better" else "higher",
+                    "noise_sd": noise,
+                    "parameter_sd": parameter,
+                    "dominates": "parameters" if parameter > noise else "noise",  # the larger sd
+                }
+            )
+    return out
+
+
+def _num(value: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    return f"{value:+.3g}" if abs(value) < 1000 else f"{value:+,.0f}"
+
+
+def posterior_lines(comparison: Any) -> list[str]:
+    """The terminal block under the table: credible intervals, P(better), the split."""
+    draws = len(set(comparison.draws or []))
+    lines = [
+        f"With the posterior {comparison.posterior}: {draws} draws x "
+        f"{comparison.seeds_per_draw} seeds; difference from {comparison.baseline}, its 95% "
+        "credible interval over draws, the probability it is better, and its spread split "
+        "into simulation noise and parameter uncertainty (sd):"
+    ]
+    for r in _rows(comparison):
+        lines.append(
+            f"  {r['scenario']:<18} {r['outcome']:<28} {_num(r['diff_mean']):>9} "
+            f"[{_num(r['cred_low'])}, {_num(r['cred_high'])}] {r['unit']:<10} "
+            f"P({r['p_kind']}) {r['p']:.2f}  noise {abs(r['noise_sd']):.3g}  "
+            f"parameters {r['parameter_sd']:.3g}  (larger: {r['dominates']})"
+        )
+    return lines
+
+
+def posterior_html(comparison: Any) -> str:
+    """The report's section on parameter uncertainty (escaped, one table)."""
+    import html
+
+    e = html.escape
+    draws = len(set(comparison.draws or []))
+    body = "".join(
+        f"<tr><td>{e(r['scenario'])}</td><td>{e(r['outcome'])} ({e(r['unit'])})</td>"
+        f"<td>{_num(r['diff_mean'])}</td><td>{_num(r['cred_low'])} to {_num(r['cred_high'])}</td>"
+        f"<td>{r['p']:.2f}{'' if r['p_kind'] == 'better' else ' (higher)'}</td>"
+        f"<td>{abs(r['noise_sd']):.3g}</td><td>{r['parameter_sd']:.3g}</td>"
+        f"<td>{e(r['dominates'])}</td></tr>"
+        for r in _rows(comparison)
+    )
+    return (
+        f"<p>Every replicate ran with one parameter set drawn from the calibration's posterior "
+        f"(<code>{e(str(comparison.posterior))}</code>): {draws} draws, each on "
+        f"{comparison.seeds_per_draw} seeds, the same draw and seed in every scenario (common "
+        "parameters and common random numbers). The credible interval is the 2.5% to 97.5% "
+        "range of the draws' mean differences: what the firm's figures leave open about the "
+        "effect. P(better) is the share of draws in which the scenario beats the baseline. "
+        "The spread of the difference is split into simulation noise (between seeds of one "
+        "draw) and parameter uncertainty (between draws, less the noise); where parameters "
+        "dominate, more replicates will not narrow the interval, better figures for the firm "
+        "will.</p>"
+        "<table><thead><tr><th>scenario</th><th>outcome</th><th>difference</th>"
+        "<th>95% credible</th><th>P(better)</th><th>noise sd</th><th>parameter sd</th>"
+        f"<th>larger</th></tr></thead><tbody>{body}</tbody></table>"
+    )
