@@ -444,3 +444,22 @@ def test_cli_compare_with_a_missing_posterior_is_one_line(
     code = main(["compare", *scenarios, "--posterior", str(tmp_path / "nothing")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "no posterior here" in err
+
+
+def test_series_statistics_sum_flows_and_average_levels_over_the_month(tmp_path: Path) -> None:
+    """A monthly point of a flow (churned customers) is the month's sum, of a level (FCR)
+    the month's mean; at scale s a flow is divided by s, a rate is not."""
+    from serviceprofit import simulate
+    from serviceprofit.calibration.model import statistics_of
+    from serviceprofit.calibration.targets import Statistic
+
+    run = simulate(small_firm(tmp_path), backend="numba", seed=1)
+    first, last = weeks_of_month(2)
+    stats = (
+        Statistic("a", 0.0, 1.0, "a", "customers_churned", (first, last)),
+        Statistic("b", 0.0, 1.0, "b", "fcr", (first, last)),
+    )
+    got = statistics_of(run, stats, scale=0.5)
+    window = run.timeseries.iloc[first : last + 1]
+    assert got["a"] == pytest.approx(window["customers_churned"].sum() / 0.5)
+    assert got["b"] == pytest.approx(window["fcr"].mean())
