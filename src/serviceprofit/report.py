@@ -205,14 +205,18 @@ def format_table(comparison: Comparison) -> str:
         lines.append("  ".join(cells))
     lines.insert(1, "  ".join("-" * w for w in widths))
     first = comparison.scenarios[0]
+    scope = (
+        "Intervals measure simulation noise under fixed parameters, not parameter uncertainty"
+        if comparison.draws is None
+        else "Every replicate drew its constants from the posterior, so ± is the precision of "
+        "the posterior mean; how far the effect itself may lie from it is the credible "
+        "interval below"
+    )
     lines.append(
         f"mean ± half-width of the {CONFIDENCE:.0%} t-interval over {comparison.replicates} "
         f"replicates ({first.weeks} weeks, {comparison.backend}); Δ = paired difference "
         f"from {base} under common random numbers; * its interval excludes zero; "
-        "n/a: the runs cannot measure it. Intervals measure simulation noise under fixed "
-        "parameters, not parameter uncertainty"
-        if comparison.draws is None
-        else "parameters, not parameter uncertainty: see the posterior block below"
+        f"n/a: the runs cannot measure it. {scope}"
     )
     if comparison.draws is not None:
         from .calibration.uncertainty import posterior_lines
