@@ -81,9 +81,9 @@ _COUNTS = {"customers_final"}
 NOISE_NOTE = (
     "The intervals measure simulation noise: how far chance alone moves the results when "
     "every parameter is held fixed at the scenario's values. They do not include "
-    "uncertainty about the parameters themselves (`compare --posterior` with a calibration "
-    "adds it: docs/calibration.md), so they say how sure we are of what this model says, "
-    "not whether the model is right about the world."
+    "parameter uncertainty, what we do not know about the constants themselves "
+    "(`compare --posterior` with a calibration adds it: docs/calibration.md), so they say "
+    "how sure we are of what this model says, not whether the model is right about the world."
 )
 POSTERIOR_NOTE = (
     "Each replicate also drew its behaviour constants from the calibration's posterior, so "
