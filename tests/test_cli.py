@@ -24,7 +24,7 @@ def test_run_writes_timeseries_summary_and_chain(tmp_path, scenarios_dir, capsys
     assert list(ts.columns) == list(METRICS)
     assert len(ts) == 20
     summary = json.loads((out / "summary.json").read_text())
-    assert list(summary) == list(SUMMARY_FIELDS)
+    assert list(summary) == [*SUMMARY_FIELDS, "provenance"]
     assert (out / "chain.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "fcr_mean" in capsys.readouterr().out
 

@@ -39,7 +39,8 @@ def written(parallel, tmp_path_factory):
 def test_files_and_columns(written):
     """The tidy table, one row per run, and one self-contained report."""
     out, paths = written
-    assert {p.name for p in out.iterdir()} == {"comparison.csv", "runs.csv", "report.html"}
+    names = {"comparison.csv", "runs.csv", "report.html", "provenance.json"}
+    assert {p.name for p in out.iterdir()} == names
     tidy = pd.read_csv(paths["comparison"])
     assert list(tidy.columns) == ["scenario", "outcome", "statistic", "value"]
     assert set(tidy.outcome) == set(OUTCOMES)
@@ -48,7 +49,7 @@ def test_files_and_columns(written):
     assert set(tidy[tidy.scenario == "customer_value"].statistic) == base
     assert set(tidy[tidy.scenario == "cost_minimised"].statistic) == base | diffs
     runs = pd.read_csv(paths["runs"])
-    assert set(runs.columns) == {"replicate", *SUMMARY_FIELDS}
+    assert set(runs.columns) == {"run_id", "replicate", *SUMMARY_FIELDS}
     assert len(runs) == 2 * 3
     html = paths["report"].read_text()
     assert html.count("data:image/png;base64,") >= 4

@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .provenance import invoked_as
 from .scenario import ScenarioError, load_scenario, parse_override
+from .shipped import locate, shipped_dir
 
 EXIT_BAD_INPUT = 2
 #: Most replicates or seeds one command runs (a sweep's experiment has its own cap).
@@ -133,6 +135,7 @@ def _format(value: Any, unit: str = "") -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .compare_figures import OUTCOME_UNITS
+    from .provenance import now, record, write_record
     from .simulate import simulate
 
     overrides = _overrides(args.set)
@@ -141,6 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides)
     out = _out_dir(args.out)
     _fits(scenario, args.backend)
+    started = now()
     result = simulate(
         scenario,
         backend=args.backend,
@@ -159,7 +163,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         _make_dir(out)
         result.timeseries.to_csv(out / "timeseries.csv", index=False)
-        (out / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
+        made = record(
+            scenarios=[scenario],
+            backend=args.backend,
+            seeds=args.seed,
+            overrides=overrides,
+            started=started,
+        )
+        write_record({**result.summary, "provenance": made}, out / "summary.json")
         plot_chain(
             result.timeseries,
             out / "chain.png",
@@ -181,7 +192,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_claims(args: argparse.Namespace) -> int:
     from .claims import CLAIM_RUNS, measure_claims
 
-    scenarios = Path(args.scenarios)
+    scenarios = Path(args.scenarios) if args.scenarios else shipped_dir("scenarios")
     if not scenarios.is_dir():
         raise InputError(f"--scenarios {args.scenarios}: not a directory")
     out = _out_dir(args.out)
@@ -432,6 +443,24 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from .rerun import rerun
+
+    done = rerun(args.dir, args.run_id)
+    summary = done.summary
+    width = max(len(k) for k in summary)
+    print(f"run {done.run_id} of {args.dir} ({done.kind}), re-run:")
+    for key, value in summary.items():
+        print(f"  {key:<{width}}  {_format(value)}")
+    if done.identical:
+        print("identical to the stored row")
+        return 0
+    print(f"{len(done.differences)} differences from the stored row:")
+    for key, stored, fresh in done.differences:
+        print(f"  {key}: stored {stored!r}, now {fresh!r}")
+    return 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import QUICK, benchmark, describe
 
@@ -477,7 +506,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise InputError("demo: give at most two scenarios, one for each firm")
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: must be 0..65535 (0: any free port)")
-    files = [str(Path(f).resolve()) for f in args.scenarios]
+    files = [str(locate(f, "scenarios").resolve()) for f in args.scenarios]
     library = tuple(str(p) for p in default_library(files))
     try:
         server = DemoServer(DemoConfig(tuple(files), library, args.seed), args.host, args.port)
@@ -498,39 +527,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+SCENARIO_HELP = "scenario YAML file, or a shipped scenario's name, e.g. baseline"
+BACKEND_HELP = "mesa (agents as objects) or numba (arrays, far faster); the same model"
+SET_HELP = "override a scenario key, e.g. strategy.process=cost_minimised (repeatable)"
+VERSION_HELP = "print the version and exit"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
     from .backends import AUTO, BACKEND_RULE, BACKENDS
 
     parser = argparse.ArgumentParser(
         prog="serviceprofit",
         description="Agent-based simulation of the service-profit chain.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help=VERSION_HELP
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one scenario and write its results")
-    run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("scenario", help=SCENARIO_HELP)
+    run.add_argument("--backend", choices=sorted(BACKENDS), default="mesa", help=BACKEND_HELP)
+    run.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
     run.add_argument("--weeks", type=int, help="override the scenario's weeks")
-    run.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a scenario key, e.g. strategy.process=cost_minimised",
-    )
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     run.add_argument("--out", metavar="DIR", help="write timeseries.csv, summary.json, chain.png")
     run.set_defaults(func=cmd_run)
 
-    claims = sub.add_parser("claims", help="check MODEL.md's five calibration claims over seeds")
-    claims.add_argument("--scenarios", default="scenarios", help="folder of shipped scenarios")
-    claims.add_argument("--seeds", type=int, default=10)
+    claims = sub.add_parser(
+        "claims", help="check the five calibration claims (docs/ODD.md) over seeds"
+    )
+    claims.add_argument(
+        "--scenarios", metavar="DIR", help="folder of the claim scenarios (default: shipped)"
+    )
+    claims.add_argument("--seeds", type=int, default=10, help="paired seeds per run (default 10)")
     claims.add_argument(
         "--scale",
         type=float,
         default=1.0,
         help="scale customers, staff and marketing (e.g. 0.4 for a quick check)",
     )
-    claims.add_argument("--backend", choices=sorted(BACKENDS), default="mesa")
+    claims.add_argument("--backend", choices=sorted(BACKENDS), default="mesa", help=BACKEND_HELP)
     claims.add_argument("--workers", type=int, help="processes (default: all cores)")
     claims.add_argument("--out", metavar="DIR", help="write claims_runs.csv")
     claims.set_defaults(func=cmd_claims)
@@ -538,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser(
         "compare", help="compare scenarios over replicates: intervals, paired differences, report"
     )
-    cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files")
+    cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help=SCENARIO_HELP + "s")
     cmp.add_argument("--replicates", type=int, default=10, help="runs per scenario (default 10)")
     cmp.add_argument(
         "--backend", choices=[AUTO, *sorted(BACKENDS)], default=AUTO, help=BACKEND_RULE
@@ -570,7 +608,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run an experiment's design into a resumable results dir. The "
         f"experiment's backend: key chooses the backend; {BACKEND_RULE}.",
     )
-    swp.add_argument("experiment", help="experiment YAML file (see docs/sweeps.md)")
+    swp.add_argument(
+        "experiment",
+        help="experiment YAML file, or a shipped experiment's name, e.g. grid_strategy"
+        " (see docs/sweeps.md)",
+    )
     swp.add_argument("--out", required=True, metavar="DIR", help="results directory")
     where = swp.add_mutually_exclusive_group()
     where.add_argument(
@@ -609,6 +651,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ana.set_defaults(func=cmd_analyze)
 
+    rer = sub.add_parser(
+        "rerun", help="re-run one run of a comparison or sweep and check it gives the same numbers"
+    )
+    rer.add_argument("dir", metavar="DIR", help="a compare --out or sweep --out directory")
+    rer.add_argument("run_id", type=int, metavar="RUN_ID", help="the run's run_id in its row")
+    rer.set_defaults(func=cmd_rerun)
+
     demo = sub.add_parser("demo", help="classroom demo: two firms side by side in the browser")
     demo.add_argument(
         "scenarios",
@@ -630,7 +679,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench", help="customer-steps per second of both backends, side by side and at scale"
     )
-    bench.add_argument("scenario", nargs="?", default="scenarios/baseline.yaml")
+    bench.add_argument(
+        "scenario", nargs="?", default="baseline", help=SCENARIO_HELP + " (default: baseline)"
+    )
     bench.add_argument("--quick", action="store_true", help="small sizes: a minute or two")
     bench.add_argument("--sizes", help="numba throughput sizes, e.g. 100000,1000000,10000000")
     bench.add_argument("--weeks", type=int, help="weeks of the throughput runs (156)")
@@ -642,15 +693,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--scaling-size", type=int, help="customers of the thread-scaling runs")
     bench.add_argument("--scaling-weeks", type=int, help="weeks of the thread-scaling runs")
-    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--seed", type=int, default=0, help="seed of every timed run (default 0)")
     bench.add_argument("--no-compile", action="store_true", help="skip the compile timing")
-    bench.add_argument("--set", action="append", metavar="KEY=VALUE")
+    bench.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     bench.add_argument("--out", metavar="FILE", help="write the figures as JSON")
     bench.set_defaults(func=cmd_bench)
 
     show = sub.add_parser("show", help="print a scenario with every default and preset resolved")
-    show.add_argument("scenario")
-    show.add_argument("--set", action="append", metavar="KEY=VALUE")
+    show.add_argument("scenario", help=SCENARIO_HELP)
+    show.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     show.set_defaults(func=cmd_show)
     return parser
 
@@ -662,7 +713,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         _check_flags(args)
-        return args.func(args)
+        with invoked_as(sys.argv[1:] if argv is None else argv):
+            return args.func(args)
     except (ScenarioError, InputError, NonFiniteResultError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

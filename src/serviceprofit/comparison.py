@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .provenance import record
 from .result import SUMMARY_FIELDS
 from .scenario import Scenario, ScenarioError, load_scenario
 
@@ -87,6 +88,7 @@ class Comparison:
     weekly: pd.DataFrame
     sources: dict[str, Path | None] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)  # see provenance.record
     posterior: str | None = None
     """With a posterior: where it came from; replicate i ran posterior draw ``draws[i]``."""
     draws: list[int] | None = None
@@ -344,9 +346,22 @@ def compare(
     seeds = replicate_seeds(seed, replicates)
     draws: list[int] | None = None
     if posterior is None:
+        made = record(
+            scenarios=loaded, backend=backend, seeds=seeds, overrides=overrides, seed=seed
+        )
         tasks = [(s, backend, rs) for s in loaded for rs in seeds]
     else:
         draws, sets = _posterior_sets(posterior, loaded, replicates, seed, seeds_per_draw)
+        made = record(
+            scenarios=loaded,
+            backend=backend,
+            seeds=seeds,
+            overrides=overrides,
+            seed=seed,
+            posterior=str(posterior),
+            posterior_draws=draws,
+            posterior_parameters=sets,
+        )
         tasks = [
             (s.with_overrides(sets[i], source=f"posterior draw {draws[i]}"), backend, rs)
             for s in loaded
@@ -363,6 +378,7 @@ def compare(
     runs = runs[
         ["scenario", "replicate", *[c for c in runs.columns if c not in ("scenario", "replicate")]]
     ]
+    runs.insert(0, "run_id", range(len(runs)))  # the id `serviceprofit rerun` takes
     weekly_frame = pd.concat(weekly, ignore_index=True)
     front = ["scenario", "replicate", "week"]
     weekly_frame = weekly_frame[[*front, *[c for c in weekly_frame.columns if c not in front]]]
@@ -386,6 +402,7 @@ def compare(
         weekly=weekly_frame,
         sources=sources,
         overrides=overrides,
+        provenance=made,
         posterior=None if posterior is None else str(posterior),
         draws=draws,
         seeds_per_draw=seeds_per_draw if draws is not None else 0,

@@ -9,10 +9,15 @@ data/presets.yaml). A test fails when the committed file differs from this outpu
 
 from __future__ import annotations
 
+import ast
+import inspect
+import itertools
 import re
 import sys
+import textwrap
 import types
 import typing
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +26,7 @@ from pydantic.fields import FieldInfo
 
 from .scenario import Scenario, presets
 
-__all__ = ["render_scenario_reference"]
+__all__ = ["attribute_docstrings", "render_scenario_reference"]
 
 INTRO = """# Scenario reference
 
@@ -98,11 +103,46 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _describe(info: FieldInfo) -> str:
-    return re.sub(r"\s+", " ", info.description or "").strip()
+@cache
+def attribute_docstrings(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's attribute docstring, read from the class's source.
+
+    The docstring is the key's meaning. Pydantic copies it into ``description`` only
+    where no ``Field(description=...)`` was given, so ``description`` may hold a
+    stale short note instead; the source is read here so the reference shows the text
+    a reader of scenario.py sees.
+    """
+    found: dict[str, str] = {}
+    for klass in reversed(model.__mro__):
+        if not (isinstance(klass, type) and issubclass(klass, BaseModel)):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in itertools.pairwise(body):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                found[node.target.id] = inspect.cleandoc(after.value.value)
+    return found
+
+
+def _describe(model: type[BaseModel], name: str, info: FieldInfo) -> str:
+    text = attribute_docstrings(model).get(name) or info.description or ""
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _default_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if value == "":
+        return "empty"
     if isinstance(value, float):
         return f"`{value:g}`"
     if isinstance(value, dict):
@@ -118,7 +158,7 @@ def _rows(model: type[BaseModel], prefix: str, defaults: Any, out: list[str]) ->
         annotation = info.annotation
         nested = _model_of(annotation)
         if nested is not None:
-            out.append(f"| **`{key}`** | section | | | {_describe(info)} |")
+            out.append(f"| **`{key}`** | section | | | {_describe(model, name, info)} |")
             _rows(nested, key + ".", (defaults or {}).get(name, {}), out)
             continue
         if typing.get_origin(annotation) is list and _model_of(typing.get_args(annotation)[0]):
@@ -126,16 +166,25 @@ def _rows(model: type[BaseModel], prefix: str, defaults: Any, out: list[str]) ->
             default = (defaults or {}).get(name)
             out.append(
                 f"| **`{key}`** | list | {_constraints(info)} | {_default_text(default)} "
-                f"| {_describe(info)} |"
+                f"| {_describe(model, name, info)} |"
             )
             first = (default or [{}])[0] if default else {}
             _rows(item, key + ".N.", first, out)
             continue
-        default = (defaults or {}).get(name, "") if isinstance(defaults, dict) else ""
         out.append(
             f"| `{key}` | {_type_name(annotation)} | {_constraints(info)} "
-            f"| {_default_text(default) if default != '' else 'required'} | {_describe(info)} |"
+            f"| {_default_cell(name, info, defaults)} | {_describe(model, name, info)} |"
         )
+
+
+def _default_cell(name: str, info: FieldInfo, defaults: Any) -> str:
+    """The default scenario's value (a preset fills fields the schema calls required),
+    else the schema's default, else "required": only a key nothing fills is required."""
+    if isinstance(defaults, dict) and name in defaults:
+        return _default_text(defaults[name])
+    if not info.is_required():
+        return _default_text(info.get_default(call_default_factory=True))
+    return "required"
 
 
 def _preset_table(kind: str) -> list[str]:

@@ -44,6 +44,7 @@ from .scenario import (
     load_scenario,
     read_mapping,
 )
+from .shipped import locate, not_found
 
 __all__ = [
     "OUTCOMES",
@@ -490,8 +491,10 @@ def load_experiment(path: str | Path) -> Experiment:
     Raises :class:`ExperimentError` naming the file, the key path and what is allowed;
     problems in the base scenario itself are reported against the scenario's file.
     """
-    path = Path(path)
+    path = locate(path, "experiments")  # a bare name may be a shipped experiment
     source = str(path)
+    if problem := not_found(path, "experiments"):
+        raise ExperimentError(source, "", problem)
     try:
         data = read_mapping(path, "experiment")
     except ScenarioError as exc:
@@ -503,7 +506,7 @@ def load_experiment(path: str | Path) -> Experiment:
         raise ExperimentError(source, *first_problem(exc, _describe)) from None
     if "\x00" in experiment.scenario:
         raise ExperimentError(source, "scenario", "must be a file name, e.g. baseline.yaml")
-    base_path = (path.parent / experiment.scenario).resolve()
+    base_path = locate(experiment.scenario, "scenarios", path.parent).resolve()
     if not base_path.is_file():
         raise ExperimentError(source, "scenario", f"no such scenario file: {base_path}")
     base = load_scenario(base_path)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .compare_figures import OUTCOME_LABELS, currency, outcome_scale, outcome_unit
 from .comparison import CONFIDENCE, OUTCOMES, flatten
 from .crossing import Crossing, find_crossing
+from .provenance import reproduce_html, write_record
 
 if TYPE_CHECKING:
     from .comparison import Comparison
@@ -622,7 +623,7 @@ the difference is clear at this confidence; one that includes zero means the run
 the scenarios apart on that outcome. {_e(_noise_note(comparison))}</p>
 <p class="meta">Produced by <code>serviceprofit compare</code>. The runs behind it are in
 <code>runs.csv</code> and every statistic in <code>comparison.csv</code> next to this file.</p>
-</body></html>
+{reproduce_html(comparison)}</body></html>
 """
 
 
@@ -640,4 +641,5 @@ def write_comparison(
     comparison.table.to_csv(paths["comparison"], index=False)
     comparison.runs.to_csv(paths["runs"], index=False)
     paths["report"].write_text(render_html(comparison, question), encoding="utf-8")
+    paths["provenance"] = write_record(comparison.provenance, out / "provenance.json")
     return paths

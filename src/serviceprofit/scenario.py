@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from .safe_yaml import MAX_FILE_BYTES, YAMLInputError, clip, load_yaml, read_yaml
+from .shipped import locate, not_found
 
 __all__ = [
     "CHANNELS",
@@ -786,7 +787,7 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(parent, str) or not parent.strip() or "\x00" in parent:
         raise ScenarioError(str(path), "extends", "must be a file name, e.g. baseline.yaml")
-    base = _read_yaml((path.parent / parent).resolve(), (*chain, path))
+    base = _read_yaml(locate(parent, "scenarios", path.parent).resolve(), (*chain, path))
     merged = _deep_merge(base, data)
     _organisation_since(base, data, merged)
     return merged
@@ -942,9 +943,12 @@ def load_scenario(
     if isinstance(path, dict):
         data, source = dict(path), "<dict>"
     else:
+        path = locate(path, "scenarios")  # a bare name may be a shipped scenario
         source = str(path)
-        data = _read_yaml(Path(path).resolve())
-        data.setdefault("name", Path(path).stem)
+        if problem := not_found(path, "scenarios"):
+            raise ScenarioError(source, "", problem)
+        data = _read_yaml(path.resolve())
+        data.setdefault("name", path.stem)
     scenario = _validate(data, source)
     if not overrides:
         return scenario

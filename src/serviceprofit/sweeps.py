@@ -110,6 +110,7 @@ class SweepReport:
 
 def _manifest(experiment: Experiment, design_points: int, keep_timeseries: bool) -> dict[str, Any]:
     from . import __version__
+    from .provenance import record
 
     return {
         "experiment_hash": experiment.fingerprint(),
@@ -119,6 +120,10 @@ def _manifest(experiment: Experiment, design_points: int, keep_timeseries: bool)
         "design_points": design_points,
         "runs_total": design_points * experiment.replicates,
         "serviceprofit_version": __version__,
+        # not part of the fingerprint: a resume from another commit or host still matches
+        "provenance": record(
+            scenarios=[experiment.base], backend=experiment.backend, seeds=experiment.seed
+        ),
     }
 
 

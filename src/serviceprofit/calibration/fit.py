@@ -620,48 +620,37 @@ def _keep_presets(node: dict[str, Any], resolved: dict[str, Any]) -> None:
 
 
 def _provenance(calibration: Calibration, backend: str, fingerprint: str) -> dict[str, Any]:
+    """The project's provenance record, with what a calibration adds to it."""
+    from ..provenance import dependency_versions, record
+
+    spec = calibration.targets
+    made = record(
+        scenarios=[calibration.scenario],
+        backend=backend,
+        seeds=spec.fit.seed,
+        scenario_file=str(calibration.scenario_source),
+        targets_file=spec.source,
+        targets=spec.data,
+        priors={k: p.describe() for k, p in spec.priors.items()},
+        seed_scheme="proposal j of generation t: SeedSequence([seed, 1, t, j]); a particle's "
+        "run: SeedSequence([seed, *bits of its parameter values])",
+        weeks=spec.weeks,
+        scale=spec.scale,
+        fingerprint=fingerprint,
+        generations=len(calibration.history),
+        resumed_from=calibration.resumed_from,
+    )
+    made["dependencies"] = {**dependency_versions(), "pyabc": _version("pyabc")}
+    return made
+
+
+def _version(name: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
-    def ver(name: str) -> str:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "not installed"
-
-    import subprocess
-
     try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                capture_output=True,
-                text=True,
-                cwd=Path(__file__).parent,
-                timeout=5,
-                check=False,
-            ).stdout.strip()
-            or "unknown"
-        )
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
-    spec = calibration.targets
-    return {
-        "serviceprofit": ver("serviceprofit"),
-        "commit": commit,
-        "dependencies": {n: ver(n) for n in ("pyabc", "numpy", "numba", "pandas", "scipy", "dask")},
-        "backend": backend,
-        "scenario_file": str(calibration.scenario_source),
-        "scenario": calibration.scenario.to_dict(),
-        "targets_file": spec.source,
-        "targets": spec.data,
-        "priors": {k: p.describe() for k, p in spec.priors.items()},
-        "seed": spec.fit.seed,
-        "seeds": "proposal j of generation t: SeedSequence([seed, 1, t, j]); a particle's run: "
-        "SeedSequence([seed, *bits of its values])",
-        "weeks": spec.weeks,
-        "scale": spec.scale,
-        "fingerprint": fingerprint,
-    }
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def _write_outputs(calibration: Calibration, backend: str, fingerprint: str) -> None:
@@ -683,7 +672,9 @@ def _write_outputs(calibration: Calibration, backend: str, fingerprint: str) -> 
         load_scenario(files["scenario"])
     except ScenarioError as exc:  # the medians lie inside the priors, checked against the schema
         raise CalibrationError(str(files["scenario"]), exc.key, exc.problem) from None
-    _write_json(files["provenance"], _provenance(calibration, backend, fingerprint))
+    from ..provenance import write_record
+
+    write_record(_provenance(calibration, backend, fingerprint), files["provenance"])
     files["report"].write_text(render_report(calibration), encoding="utf-8")
     _write_json(
         files["state"],

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..scenario import Scenario, load_scenario
+from ..shipped import shipped_dir
 from .classroom import find_scenarios
 
 __all__ = [
@@ -97,10 +98,10 @@ class DemoConfig:
 
 def default_library(scenario_files: Sequence[str | Path] = ()) -> list[Path]:
     """Where to look for scenario presets: beside the given files, ./scenarios, and the
-    source checkout's scenarios/ (the package is installed in editable mode there)."""
+    scenarios shipped in the package."""
     places = [Path(f).resolve().parent for f in scenario_files]
     places.append(Path.cwd() / "scenarios")
-    places.append(Path(__file__).resolve().parents[3] / "scenarios")
+    places.append(shipped_dir("scenarios"))
     unique: list[Path] = []
     for place in places:
         if place.is_dir() and place.resolve() not in unique:
