@@ -112,8 +112,9 @@ class Calibration:
         if not self.converged:
             out.append(
                 f"The fit stopped at epsilon {self.epsilon:.3g}, above the tolerance "
-                f"{self.tolerance:.3g}: the posterior is wider than the figures justify. Run the "
-                "same command again to continue, or allow more generations or minutes."
+                f"{self.tolerance:.3g} after {len(self.history)} generations: the posterior is "
+                "wider than the figures justify. Raise fit.generations (or max_minutes) in the "
+                "targets file and run the same command: it continues from the history."
             )
         for row in self.parameters.itertuples():
             if not row.pinned:
@@ -674,8 +675,9 @@ def _write_outputs(calibration: Calibration, backend: str, fingerprint: str) -> 
         raise CalibrationError(str(files["scenario"]), exc.key, exc.problem) from None
     from ..provenance import write_record
 
-    write_record(_provenance(calibration, backend, fingerprint), files["provenance"])
-    files["report"].write_text(render_report(calibration), encoding="utf-8")
+    made = _provenance(calibration, backend, fingerprint)
+    write_record(made, files["provenance"])
+    files["report"].write_text(render_report(calibration, made), encoding="utf-8")
     _write_json(
         files["state"],
         {

@@ -192,7 +192,31 @@ def _g(value: float) -> str:
     return f"{value:.4g}"
 
 
-def render_report(cal: Calibration) -> str:
+def _reproduce(provenance: dict[str, Any] | None) -> str:
+    """How to make the same posterior again: the command, the code, the libraries."""
+    if not provenance:
+        return ""
+    command = provenance.get("command")
+    how = (
+        f"<p>The command, run in <code>{_e(provenance.get('cwd'))}</code> (the same command "
+        f"continues a stopped calibration; the same seed gives the same posterior, here or on "
+        f"Dask):</p><pre>{_e(command)}</pre>"
+        if command
+        else "<p>Made through the Python API: <code>provenance.json</code> holds the inputs.</p>"
+    )
+    git = provenance.get("git")
+    code = f"git commit {git['commit'][:12]}" if git else "not from a git checkout"
+    if git and git.get("dirty"):
+        code += " with uncommitted changes"
+    deps = ", ".join(f"{k} {v}" for k, v in (provenance.get("dependencies") or {}).items() if v)
+    return (
+        f"<details><summary>How to reproduce</summary>{how}<p class='meta'>serviceprofit "
+        f"{_e(provenance.get('serviceprofit'))} ({_e(code)}), {_e(deps)}; started "
+        f"{_e(provenance.get('started'))} on {_e(provenance.get('host'))}.</p></details>"
+    )
+
+
+def render_report(cal: Calibration, provenance: dict[str, Any] | None = None) -> str:
     """The whole report as one HTML string, figures embedded."""
     spec = cal.targets
     warnings = cal.warnings()
@@ -368,5 +392,6 @@ say whether the model's mechanisms are right, and constants not fitted stay at t
 sample), <code>calibrated.yaml</code> (the scenario at the posterior medians),
 <code>predictive.parquet</code>, <code>history.db</code> (pyabc's full history),
 <code>provenance.json</code>.</p>
+{_reproduce(provenance)}
 </body></html>
 """
