@@ -306,7 +306,8 @@ def test_killed_calibration_resumes_and_finishes(tmp_path: Path) -> None:
 
 
 def test_other_inputs_never_continue_a_directory(tmp_path: Path) -> None:
-    """A directory holding a calibration of other figures is refused, not mixed in."""
+    """A directory holding a calibration of other figures is refused, not mixed in; one
+    with the same figures and more generations allowed continues."""
     from serviceprofit.calibration import calibrate
     from serviceprofit.calibration.fit import CalibrationError
 
@@ -317,6 +318,12 @@ def test_other_inputs_never_continue_a_directory(tmp_path: Path) -> None:
     other = write_targets(tmp_path / "b.yaml", {"churn_rate_annual": 0.3}, fit, SE)
     with pytest.raises(CalibrationError, match="holds a calibration of other inputs"):
         calibrate(firm, other, tmp_path / "out")
+    # More generations (or minutes) is not another input: the fit continues.
+    more = write_targets(
+        tmp_path / "a.yaml", {"churn_rate_annual": 0.2}, {**fit, "generations": 2}, SE
+    )
+    result = calibrate(firm, more, tmp_path / "out")
+    assert result.resumed_from == 1 and len(result.history) == 2
 
 
 @pytest.mark.slow

@@ -232,7 +232,7 @@ def _fingerprint(scenario: Scenario, targets: Targets, backend: str) -> str:
     """What must not change between a run and its resumption."""
     data = {
         "scenario": scenario.to_dict(),
-        "targets": targets.data,
+        "targets": {k: v for k, v in targets.data.items() if k != "fit"},  # fit: below
         "statistics": [(s.key, s.observed, s.sigma) for s in targets.statistics],
         "priors": {k: p.model_dump() for k, p in targets.priors.items()},
         "weeks": targets.weeks,
