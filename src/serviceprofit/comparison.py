@@ -422,6 +422,13 @@ def _posterior_sets(
 
     if seeds_per_draw < 1:
         raise ScenarioError("--seeds-per-draw", str(seeds_per_draw), "must be at least 1")
+    if replicates < 2 * seeds_per_draw:
+        raise ScenarioError(
+            "--replicates",
+            str(replicates),
+            f"with --posterior, give at least two draws: {2 * seeds_per_draw} replicates or "
+            f"more at {seeds_per_draw} seeds per draw",
+        )
     sample = load_posterior(posterior)
     draws, sets = draw_parameters(sample, replicates, seed, seeds_per_draw)
     for scenario in scenarios:

@@ -58,7 +58,9 @@ def _split(values: np.ndarray, draws: np.ndarray) -> tuple[float, float]:
     noise = float(sum(within) / dof) if dof else math.nan
     means = np.array([g.mean() for g in groups])
     per_draw = float(np.mean([len(g) for g in groups]))
-    between = float(means.var(ddof=1)) if len(means) > 1 else math.nan
+    if len(means) < 2:
+        return noise, math.nan
+    between = float(means.var(ddof=1))
     parameter = max(0.0, between - (noise if math.isfinite(noise) else 0.0) / per_draw)
     return noise, parameter
 
