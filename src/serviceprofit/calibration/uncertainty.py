@@ -165,7 +165,12 @@ def _rows(comparison: Any) -> list[dict[str, Any]]:
                     "p_kind": "better" if p_name == "p_better" else "higher",
                     "noise_sd": noise,
                     "parameter_sd": parameter,
-                    "dominates": "parameters" if parameter > noise else "noise",  # the larger sd
+                    # the larger sd; with one seed per draw noise cannot be told apart
+                    "dominates": "parameters"
+                    if parameter > noise
+                    else "noise"
+                    if noise >= parameter
+                    else "n/a",
                 }
             )
     return out
