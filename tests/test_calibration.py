@@ -470,3 +470,14 @@ def test_series_statistics_sum_flows_and_average_levels_over_the_month(tmp_path:
     window = run.timeseries.iloc[first : last + 1]
     assert got["a"] == pytest.approx(window["customers_churned"].sum() / 0.5)
     assert got["b"] == pytest.approx(window["fcr"].mean())
+
+
+def test_cli_calibrate_out_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--out naming a file: exit 2, one line, nothing run."""
+    (tmp_path / "taken").write_text("")
+    path = _targets(tmp_path, "targets: {fcr_mean: {value: 0.7, se: 0.01}}")
+    code = main(
+        ["calibrate", str(BASELINE), "--targets", str(path), "--out", str(tmp_path / "taken")]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "exists and is not a directory" in err

@@ -481,7 +481,13 @@ def calibrate(
     base_scenario = load_scenario(source_path)
     spec = load_targets(targets, base_scenario)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = "exists and is not a directory" if out.exists() else exc.strerror
+        raise CalibrationError(
+            str(out), "", f"cannot be the output directory ({problem})"
+        ) from None
     files = {k: out / v for k, v in FILES.items()}
     fingerprint = _fingerprint(base_scenario, spec, backend)
     state = _read_state(files["state"])
