@@ -419,6 +419,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             f"  {row.label:<34} observed {row.observed:<10.4g} predictive 90%"
             f" {row.band_low:.4g} to {row.band_high:.4g}"
         )
+    steps = ", ".join(f"{k.replace('_', ' ')} {_duration(v)}" for k, v in result.seconds.items())
+    print(f"  times: {steps}")
     for warning in result.warnings():
         print(f"  warning: {warning}")
     print(f"  calibrated scenario: {result.files['scenario']}")
