@@ -16,7 +16,7 @@ from serviceprofit import load_scenario
 from serviceprofit.backends import resolve_backend
 from serviceprofit.cli import build_parser, main
 from serviceprofit.comparison import OUTCOMES, compare
-from serviceprofit.firm import Firm
+from serviceprofit.firm import begin_week, capacity_factor, new_firm
 from serviceprofit.params import ParamSchedule
 from serviceprofit.report import (
     IMPORTANCE,
@@ -28,6 +28,7 @@ from serviceprofit.report import (
     scenario_differences,
 )
 from serviceprofit.result import MIN_WEEKS
+from serviceprofit.rng import Dice
 from serviceprofit.scenario import ScenarioError
 from serviceprofit.simulate import simulate
 
@@ -104,8 +105,14 @@ def test_merging_from_week_0_has_less_contact_capacity_for_merge_weeks():
     full = 1.0 - org.coordination_time_share
     for since, during in (("start_of_run", 0.8 * full), ("always", full)):
         schedule = ParamSchedule(merged.with_overrides({"strategy.organisation.since": since}))
-        firm = Firm(schedule, np.uint64(1), staff=8, cash=0.0)
-        factors = [firm.capacity_factor(w, firm.begin_week(w)) for w in range(org.merge_weeks + 2)]
+        weeks = org.merge_weeks + 2
+        state, _, history = new_firm(schedule(0), weeks)
+        dice = Dice(np.uint64(1))
+        factors = []
+        for w in range(weeks):
+            dice.roll(w, 1)
+            begin_week(schedule(w), state, history, dice, w)
+            factors.append(capacity_factor(schedule(w), state, w))
         assert factors[: org.merge_weeks] == pytest.approx([during] * org.merge_weeks)
         assert factors[org.merge_weeks :] == pytest.approx([full, full])
 

@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serviceprofit import load_scenario, simulate
+from serviceprofit import load_scenario, simulate, simulate_many
 from serviceprofit.numba_backend import compile_cache, wait_passively
+from serviceprofit.numba_backend.kernel import CHURN_BINS
 from serviceprofit.numba_backend.state import bytes_per_customer
+from serviceprofit.params import Params, stack_records
 from serviceprofit.result import SUMMARY_FIELDS
 
 from .conftest import SCENARIOS, SMALL
@@ -100,9 +102,9 @@ def test_compaction_and_growth_do_not_change_the_run():
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
-def test_bitwise_identical_with_one_or_two_threads():
-    """Draws are counter-based and reductions run in a fixed chunk order: one thread and
-    two threads give the very same bits (several chunks of customers, staff shared)."""
+def test_bitwise_identical_with_one_two_or_all_threads():
+    """Draws are counter-based and reductions run in a fixed chunk order: one thread, two
+    and all give the very same bits (several chunks of customers, staff shared)."""
     scenario = load_scenario(
         SCENARIOS / "baseline.yaml",
         {"population.customers": 40_000, "population.staff": 40, "weeks": 20},
@@ -114,16 +116,21 @@ def test_bitwise_identical_with_one_or_two_threads():
         one = simulate(scenario, backend="numba", seed=9)
         numba.set_num_threads(2)
         two = simulate(scenario, backend="numba", seed=9)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        every = simulate(scenario, backend="numba", seed=9)
     finally:
         numba.set_num_threads(before)
     assert one.timeseries["contacts"].min() > 0
-    np.testing.assert_array_equal(one.timeseries.to_numpy(), two.timeseries.to_numpy())
-    assert one.summary == two.summary
+    for other in (two, every):
+        np.testing.assert_array_equal(one.timeseries.to_numpy(), other.timeseries.to_numpy())
+        assert one.summary == other.summary
 
 
 def test_customer_state_is_narrow():
-    """A customer slot holds at most 32 bytes, so 10M customers fit well under 1 GB."""
+    """A customer slot holds at most 32 bytes, so 10M customers fit well under 1 GB
+    (40 with float64 state, the exact twin of Mesa)."""
     assert bytes_per_customer() <= 32
+    assert bytes_per_customer("float64") <= 40
 
 
 class _FakeCache:
@@ -165,56 +172,81 @@ def test_stale_compiled_kernels_are_dropped_when_inlined_sources_change(tmp_path
     assert not cached.exists()
 
 
-def test_small_populations_in_the_calling_thread_give_the_same_bits(monkeypatch):
-    """Running every chunk in the calling thread (as small populations do) gives the very
-    same run as the parallel driver."""
-    from serviceprofit.numba_backend import kernel
-
-    scenario = load_scenario(
+def test_a_run_in_an_ensemble_is_the_run_alone():
+    """simulate_many runs each run on one thread, its chunks in turn; alone, a run of
+    several chunks runs them in parallel: the very same bits either way, for runs that
+    differ in seed and in parameters."""
+    base = load_scenario(
         SCENARIOS / "merged.yaml",
         {"population.customers": 30_000, "population.staff": 30, "weeks": 12},
     )
-    parallel = simulate(scenario, backend="numba", seed=11).timeseries
-    monkeypatch.setattr(kernel, "PARALLEL_FROM_CHUNKS", 10**9)
-    serial = simulate(scenario, backend="numba", seed=11).timeseries
-    np.testing.assert_array_equal(parallel.to_numpy(), serial.to_numpy())
+    other = base.with_overrides({"behaviour.churn_base": 0.004, "population.customers": 3000})
+    scenarios, seeds = [base, other, base], [11, 12, 13]
+    together = simulate_many(scenarios, seeds, backend="numba")
+    for scenario, seed, run in zip(scenarios, seeds, together, strict=True):
+        alone = simulate(scenario, backend="numba", seed=seed)
+        np.testing.assert_array_equal(alone.timeseries.to_numpy(), run.timeseries.to_numpy())
+        assert alone.summary == run.summary
+        assert alone.diagnostics == run.diagnostics
 
 
 @pytest.mark.parametrize("name", ["baseline", "cost_minimised", "merged"])
 def test_churn_bounds_are_upper_bounds_of_the_rule(name):
     """Skipping the churn rule where the draw is above the bound decides as the rule would:
     at 20,000 random (satisfaction, tenure) points per segment the rule never exceeds it."""
-    from serviceprofit.numba_backend import kernel
-    from serviceprofit.numba_backend.week_params import week_params
-    from serviceprofit.params import Params
-    from serviceprofit.rules import churn_hazard
+    from serviceprofit.numba_backend.model import churn_tables
+    from serviceprofit.week import churn_hazard
 
-    kp = week_params(Params.from_scenario(load_scenario(SCENARIOS / f"{name}.yaml")))
-    bounds, expectations = kernel.churn_bounds(kp)
+    p = Params.from_scenario(load_scenario(SCENARIOS / f"{name}.yaml"))
+    bounds, expectations = churn_tables(stack_records([p]), "float32")
+    bounds, expectations = bounds[0, : p.n_segments], expectations[0, : p.n_segments]
     assert (bounds < 1.0).all(), "the bounds are in use for the shipped scenarios"
     rng = np.random.default_rng(0)
     for g, e in enumerate(expectations.astype(np.float64)):
         for s, tenure in zip(rng.random(20_000), rng.integers(0, 2000, 20_000), strict=True):
-            hazard = churn_hazard(
-                s,
-                e,
-                float(tenure),
-                kp.churn_base,
-                kp.churn_steepness,
-                kp.competitor_pull,
-                kp.newcomer_boost,
-                kp.newcomer_weeks,
-                kp.churn_cap,
-            )
-            assert hazard <= bounds[g, int(s * kernel.CHURN_BINS)]
+            assert churn_hazard(p, s, e, float(tenure)) <= bounds[g, int(s * CHURN_BINS)]
 
 
 def test_churn_bounds_stand_down_when_the_rule_is_not_monotone():
     """A hazard that rose with satisfaction would break the bounds: they become 1 (unused)."""
-    from serviceprofit.numba_backend import kernel
-    from serviceprofit.numba_backend.week_params import week_params
-    from serviceprofit.params import Params
+    from serviceprofit.numba_backend.model import churn_tables
 
-    kp = week_params(Params.from_scenario(load_scenario(SCENARIOS / "baseline.yaml")))
-    bounds, _ = kernel.churn_bounds(kp._replace(churn_steepness=-4.5))
+    p = Params.from_scenario(load_scenario(SCENARIOS / "baseline.yaml"))
+    bounds, _ = churn_tables(stack_records([p._replace(churn_steepness=-4.5)]), "float32")
     assert (bounds == 1.0).all()
+
+
+# ---------------------------------------------------------------------------
+# Exact equivalence: with float64 state the numba run is the Mesa run, bit for bit
+
+EXACT_SIZE = {"population.customers": 500, "population.staff": 5, "weeks": 156}
+SHIPPED = sorted(path.stem for path in SCENARIOS.glob("*.yaml"))
+
+
+def check_bitwise_twins(name: str, seed: int) -> None:
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml", EXACT_SIZE)
+    mesa = simulate(scenario, backend="mesa", seed=seed, keep_agents=True)
+    twin = simulate(scenario, backend="numba", seed=seed, keep_agents=True, precision="float64")
+    pd.testing.assert_frame_equal(mesa.timeseries, twin.timeseries, check_exact=True)
+    assert {**mesa.summary, "backend": "numba"} == twin.summary
+    assert mesa.diagnostics == twin.diagnostics
+    for table in ("customers", "staff"):
+        a = getattr(mesa, table).sort_values("uid").reset_index(drop=True)
+        b = getattr(twin, table).sort_values("uid").reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, check_exact=True, check_dtype=False)
+
+
+@pytest.mark.parametrize(("name", "seed"), [("baseline", 0), ("merge_in_year_two", 1)])
+def test_float64_state_gives_the_mesa_run_bit_for_bit(name, seed):
+    """One definition of the week, the same draws, sums in the same order: with float64
+    customer state every weekly figure, the summary, the diagnostics and the final agent
+    tables equal Mesa's exactly (500 customers, 156 weeks)."""
+    check_bitwise_twins(name, seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_scenario_is_the_mesa_run_bit_for_bit(name, seed):
+    """As above, for every scenario in scenarios/ and three seeds."""
+    check_bitwise_twins(name, seed)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .result import RunResult
 from .scenario import Scenario, ScenarioError, load_scenario
-from .simulate import simulate
+from .simulate import simulate, simulate_many
 
 __all__ = [
     "Comparison",
@@ -17,6 +17,7 @@ __all__ = [
     "compare",
     "load_scenario",
     "simulate",
+    "simulate_many",
     "sweep",
 ]
 __version__ = "0.1.0"

@@ -143,6 +143,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["weeks"] = args.weeks
     scenario = load_scenario(args.scenario, overrides)
     out = _out_dir(args.out)
+    if args.precision is not None and args.backend != "numba":
+        raise InputError(f"--precision {args.precision}: applies to --backend numba only")
     _fits(scenario, args.backend)
     started = now()
     result = simulate(
@@ -150,6 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         backend=args.backend,
         seed=args.seed,
         progress=Progress(f"{scenario.name} [{args.backend}]"),
+        precision=args.precision,
     )
     width = max(len(k) for k in result.summary)
     print(f"{scenario.name}: {scenario.weeks} weeks, backend {args.backend}, seed {args.seed}")
@@ -552,6 +555,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help=SCENARIO_HELP)
     run.add_argument("--backend", choices=sorted(BACKENDS), default="mesa", help=BACKEND_HELP)
     run.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
+    run.add_argument(
+        "--precision",
+        choices=("float32", "float64"),
+        default=None,
+        help="numba backend: customer state in float32 (default) or float64, with which"
+        " a run is the Mesa run bit for bit",
+    )
     run.add_argument("--weeks", type=int, help="override the scenario's weeks")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     run.add_argument("--out", metavar="DIR", help="write timeseries.csv, summary.json, chain.png")

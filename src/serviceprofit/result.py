@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from .firm import Tally
+    from collections.abc import Sequence
+
     from .scenario import Scenario
 
 __all__ = [
@@ -89,9 +90,8 @@ def summarise(
     backend: str,
     seed: int,
     timeseries: pd.DataFrame,
-    totals: Tally,
-    defection_at_risk: list[int],
-    defection_churned: list[int],
+    counts: Sequence[int],
+    sums: Sequence[float],
     customers: pd.DataFrame | None = None,
     staff: pd.DataFrame | None = None,
 ) -> RunResult:
@@ -100,12 +100,28 @@ def summarise(
     A field the run cannot measure is ``None``, never a stand-in number: the fields in
     :data:`MIN_WEEKS` of a shorter run, and ratios with nothing to measure (first-contact
     resolution without contacts, the complaint share without churners, lifetime value
-    without churn).
+    without churn). ``counts`` and ``sums`` are the run's tallies summed over the weeks,
+    indexed as in :mod:`serviceprofit.week`.
     """
+    from .week import (
+        C_AT_RISK,
+        C_CHURNED,
+        C_CHURNED_COMPLAINED,
+        C_CUSTOMERS_START,
+        C_DEFECTED,
+        C_EXPERIENCE_FIRST_N,
+        C_EXPERIENCE_HANDOFF_N,
+        C_FIRST_CONTACTS,
+        C_FIRST_RESOLVED,
+        C_STAFF_QUITS,
+        S_EXPERIENCE_FIRST,
+        S_EXPERIENCE_HANDOFF,
+    )
+
     ts = timeseries
     weeks = len(ts)
     last = ts.iloc[-1]
-    weekly_churn = _ratio(totals.churned, totals.customers_start)
+    weekly_churn = _ratio(counts[C_CHURNED], counts[C_CUSTOMERS_START])
     customer_weeks = float(ts["customers_active"].sum())
     mean_staff = float(ts["staff_active"].mean())
     revenue_per_customer_week = _ratio(float(ts["revenue"].sum()), customer_weeks)
@@ -119,28 +135,28 @@ def summarise(
         "churn_rate_annual": 1.0 - (1.0 - weekly_churn) ** 52,
         "customer_satisfaction_final": float(last["customer_satisfaction"]),
         "nps_final": float(last["nps"]),
-        "fcr_mean": _share(totals.first_contact_resolved, totals.first_contacts),
-        "staff_turnover_annual": _ratio(totals.staff_quits, mean_staff) * 52.0 / weeks,
+        "fcr_mean": _share(counts[C_FIRST_RESOLVED], counts[C_FIRST_CONTACTS]),
+        "staff_turnover_annual": _ratio(counts[C_STAFF_QUITS], mean_staff) * 52.0 / weeks,
         "staff_satisfaction_final": float(last["staff_satisfaction"]),
         "revenue_total": float(ts["revenue"].sum()),
         "cost_total": float(ts["cost_total"].sum()),
         "profit_total": float(ts["profit"].sum()),
         "profit_first_13_weeks": float(ts["profit"].iloc[:SHORT_TERM_WEEKS].sum()),
         "cost_to_serve_mean": _share(service_cost, float(ts["contacts"].sum())),
-        "complaint_share_of_churners": _share(totals.churned_complained, totals.churned),
+        "complaint_share_of_churners": _share(counts[C_CHURNED_COMPLAINED], counts[C_CHURNED]),
         "customer_lifetime_value": _share(revenue_per_customer_week, weekly_churn),
     }
     for key, needed in MIN_WEEKS.items():
         if weeks < needed:
             summary[key] = None
     diagnostics = {
-        "experience_resolved_first": _ratio(totals.experience_first_sum, totals.experience_first_n),
+        "experience_resolved_first": _ratio(sums[S_EXPERIENCE_FIRST], counts[C_EXPERIENCE_FIRST_N]),
         "experience_resolved_after_handoff": _ratio(
-            totals.experience_handoff_sum, totals.experience_handoff_n
+            sums[S_EXPERIENCE_HANDOFF], counts[C_EXPERIENCE_HANDOFF_N]
         ),
     }
     for i, name in enumerate(OUTCOME_NAMES, start=1):
-        hazard = _ratio(defection_churned[i], defection_at_risk[i])
+        hazard = _ratio(counts[C_DEFECTED + i], counts[C_AT_RISK + i])
         diagnostics[f"defection_26w_{name}"] = 1.0 - (1.0 - hazard) ** 26
     _check_finite(scenario.name, ts, summary)
     return RunResult(ts, summary, diagnostics, customers, staff)

@@ -121,9 +121,9 @@ class FirmRun:
 
     def population(self) -> PopulationCounts:
         """Active customers by NPS class (the model's own thresholds) and all churned."""
-        b = self.model.params.b
+        p = self.model.params
         kinds = [
-            rules.nps_class(value, b.promoter_threshold, b.detractor_threshold)
+            rules.nps_class(value, p.promoter_threshold, p.detractor_threshold)
             for value in self.model.customers.get("satisfaction")
         ]
         promoters, detractors = kinds.count(1), kinds.count(-1)

@@ -36,9 +36,8 @@ def run(
         backend="mesa",
         seed=seed,
         timeseries=timeseries,
-        totals=model.totals,
-        defection_at_risk=model.defection_at_risk,
-        defection_churned=model.defection_churned,
+        counts=model.totals_counts,
+        sums=model.totals_sums,
         customers=pd.DataFrame(model.customer_table()) if keep_agents else None,
         staff=pd.DataFrame(model.staff_table()) if keep_agents else None,
     )

@@ -1,25 +1,41 @@
 """The service-profit chain as a Mesa model: the parameters, the wiring, the order of a week.
 
-One step is one week, in the order of MODEL.md: the owner reviews, staff update and
+One step is one week, in the order of docs/ODD.md: the owner reviews, staff update and
 perhaps quit, customers develop issues, contacts are routed and served within capacity,
 customers complain, churn and pay, word of mouth spreads, marketing acquires, the books
-close and the DataCollector records one row of the metrics.
+close and the DataCollector records one row of the metrics. Each agent's part is the
+one definition in :mod:`serviceprofit.week` and :mod:`serviceprofit.firm`.
 """
 
 from __future__ import annotations
 
-import bisect
 from functools import partial
 from typing import Any
 
 import mesa
 import numpy as np
 
-from .. import rules
-from ..firm import METRICS, Firm, Tally
+from .. import firm, rules, week
+from ..firm import COUNT_METRICS, METRICS
 from ..params import Params, ParamSchedule
-from ..rng import Stream, draw, run_key
+from ..rng import Dice, run_key
 from ..scenario import Scenario
+from ..week import (
+    C_ACQUIRED,
+    C_CUSTOMERS_ACTIVE,
+    C_CUSTOMERS_START,
+    C_STAFF_ACTIVE,
+    C_STAFF_HIRED,
+    C_STAFF_LAID_OFF,
+    N_COUNTS,
+    N_SUMS,
+    S_STAFF_SATISFACTION,
+    SERVER_COLUMNS,
+    SERVER_SATISFACTION,
+    SERVER_SKILL,
+    SERVER_TIME_TAKEN,
+    Tally,
+)
 from .agents import Customer, Owner, Staff
 
 __all__ = ["ServiceProfitModel"]
@@ -27,28 +43,6 @@ __all__ = ["ServiceProfitModel"]
 
 def _metric(model: ServiceProfitModel, name: str) -> float:
     return model.row[name]
-
-
-class Dice:
-    """This week's uniform draws, rolled for all agent ids at once per purpose."""
-
-    def __init__(self, key: np.uint64) -> None:
-        self.key = key
-        self.week = 0
-        self.size = 1
-        self._arrays: dict[int, list[float]] = {}
-
-    def roll(self, week: int, size: int) -> None:
-        self.week, self.size = week, max(size, 1)
-        self._arrays.clear()
-
-    def __call__(self, stream: int, uid: int) -> float:
-        values = self._arrays.get(stream)
-        if values is None or uid >= len(values):
-            n = max(uid + 1, self.size)
-            values = draw(self.key, stream, self.week, np.arange(n)).tolist()
-            self._arrays[stream] = values
-        return values[uid]
 
 
 class ServiceProfitModel(mesa.Model):
@@ -75,24 +69,21 @@ class ServiceProfitModel(mesa.Model):
         self.key = run_key(sequence)
         self.schedule_params = ParamSchedule(scenario)
         self.params: Params = self.schedule_params(0)
-        self.firm = Firm(
-            self.schedule_params, self.key, scenario.population.staff, scenario.owner.initial_cash
-        )
         self.week = 0
         self.dice = Dice(self.key)
         self.pressure = [0.0] * self.params.departments
         self.keep_agents = keep_agents
         self.departed: list[dict[str, Any]] = []
-        self.defection_at_risk = [0, 0, 0, 0]
-        self.defection_churned = [0, 0, 0, 0]
-        self.totals = Tally()
-        self.tally = Tally()
+        self.totals_counts = [0] * N_COUNTS
+        self.totals_sums = [0.0] * N_SUMS
         self.row: dict[str, float] = {}
         self.next_customer_uid = 0
         self.next_staff_uid = 0
         self.dept_staff: list[list[Staff]] = [[] for _ in range(self.params.departments)]
+        self.servers: list[Staff] = []
+        self.survivors = week.NO_SURVIVORS  # the week's running tally of customers who stay
 
-        self.owner = Owner(self)
+        self.owner = Owner(self, self.params, scenario.weeks)
         self.dice.roll(0, scenario.population.customers)
         self._create_staff(scenario.population.staff, initial=True)
         self._create_customers(scenario.population.customers, initial=True)
@@ -111,115 +102,90 @@ class ServiceProfitModel(mesa.Model):
         return self.agents_by_type.get(Staff, mesa.agent.AgentSet([], random=self.random))
 
     # -- creation ------------------------------------------------------------------
-    def _create_customers(self, n: int, initial: bool) -> None:
-        p, dice = self.params, self.dice
-        for _ in range(n):
-            uid = self.next_customer_uid
-            self.next_customer_uid += 1
-            segment = bisect.bisect_right(p.segment_cumulative, dice(Stream.SEGMENT, uid))
-            segment = min(segment, len(p.segment_cumulative) - 1)
-            expectation = float(p.segment_expectation[segment])
-            spread = dice(Stream.INITIAL_SATISFACTION, uid)
-            tenure = rules.initial_tenure(dice(Stream.INITIAL_TENURE, uid)) if initial else 0.0
-            Customer(
-                self,
-                uid,
-                segment,
-                self.draw_channel(dice(Stream.CHANNEL, uid)),
-                rules.initial_satisfaction(expectation, spread),
-                tenure,
-            )
+    def _create_customers(self, n: int, initial: bool) -> list[Customer]:
+        first = self.next_customer_uid
+        self.next_customer_uid += n
+        return [Customer(self, uid, initial) for uid in range(first, first + n)]
 
     def _create_staff(self, n: int, initial: bool) -> None:
-        p, b = self.params, self.params.b
         for _ in range(n):
             uid = self.next_staff_uid
             self.next_staff_uid += 1
-            u = self.dice(Stream.STAFF_INIT, uid)
-            skill = rules.initial_staff_skill(b.initial_skill, u) if initial else b.hire_skill
-            tenure = rules.initial_tenure(u) if initial else 0.0
-            department = self._least_staffed_department()
-            member = Staff(
-                self,
-                uid,
-                department,
-                skill,
-                rules.STAFF_INITIAL_SATISFACTION,
-                p.handle_time,
-                tenure,
-            )
-            self.dept_staff[department].append(member)
-
-    def _least_staffed_department(self) -> int:
-        sizes = [len(d) for d in self.dept_staff]
-        return sizes.index(min(sizes))
-
-    def draw_channel(self, u: float) -> int:
-        cumulative = self.params.channel_cumulative
-        return min(bisect.bisect_right(cumulative, u), len(cumulative) - 1)
+            sizes = [len(d) for d in self.dept_staff]
+            department = week.least_staffed(sizes, len(sizes))
+            self.dept_staff[department].append(Staff(self, uid, department, initial))
 
     def retire(self, customer: Customer) -> None:
         if self.keep_agents:
             self.departed.append(_customer_record(customer, status="churned"))
         customer.remove()
 
-    def pick_server(self, department: int, u: float) -> Staff:
-        pool = self.dept_staff[department] or [s for d in self.dept_staff for s in d]
-        return pool[int(u * len(pool))]
-
     # -- the week ------------------------------------------------------------------
     def step(self) -> None:
-        week = self.week
-        t = self.tally = Tally()
-        self.dice.roll(week, max(self.next_customer_uid, self.next_staff_uid))
+        now = self.week
+        t = Tally()
+        counts, sums = t.counts, t.sums
+        self.dice.roll(now, max(self.next_customer_uid, self.next_staff_uid))
 
         # 1. Owner: reorganisations and the review of lagged KPIs
-        self.owner.step()
-        p = self.params
+        p = self.params = self.schedule_params(now)
+        self.owner.step(p)
 
         # 2. Staff: satisfaction, skill, time standard, quits; then hiring and layoffs
-        self.staff.shuffle_do("step")
-        self._staff_changes(week, p, t)
+        self.staff.shuffle_do("step", p, t)
+        self._staff_changes(now, p, counts)
 
-        # 3. Customers: new issues (and self-service)
-        surge, fixed_share = self.firm.issue_climate(week, p)
+        # 3-4. Customers: new issues (and self-service), routing
+        surge, fixed_share = firm.issue_climate(p, self.owner.state, now)
+        chances = week.issue_chances(p, surge, fixed_share, [0.0] * p.n_segments)
         customers = self.customers
-        t.customers_start = len(customers)
-        customers.do("develop_issue", p, surge, fixed_share, t)
-
-        # 4. Routing: demand and work pressure per department, within capacity
+        counts[C_CUSTOMERS_START] = len(customers)
+        customers.do("develop_issue", p, chances, t)
         seekers = [c for c in customers if c.issue_open]
-        share = self._plan_capacity(p, seekers)
+
+        # capacity: work pressure per department, time per contact, share served
+        share = self._plan_capacity(p, t.load)
+        servers, pools = self._servers_table(p)
 
         # 5-6. Service, outcome, complaint
         for customer in seekers:
-            customer.be_served(p, share[customer.department], t)
+            customer.be_served(p, share[customer.department], servers, pools, t)
 
-        # 7-8. Churn and revenue
+        # 7-9. Churn, revenue, word of mouth
+        self.survivors = week.NO_SURVIVORS
         customers.do("settle", p, t)
+        week.add_survivors(self.survivors, t)
 
-        # 9. Word of mouth: promoters refer, NPS feeds reputation (in close_week)
-        self._tally_satisfaction(self.customers, p, t)
-        bought, referred = self.firm.acquisitions(week, p, t.promoters)
-
-        # 10. Acquisition
-        before = self.next_customer_uid
-        self._create_customers(bought + referred, initial=False)
-        newcomers = [c for c in self.customers if c.uid >= before]
-        self._tally_satisfaction(newcomers, p, t)
-        t.acquired = bought + referred
-        t.customers_active = len(self.customers)
+        # 10. Acquisition: marketing and referrals by promoters
+        bought, referred = firm.acquisitions(
+            p, self.owner.state, self.dice, counts[week.C_PROMOTERS]
+        )
+        for newcomer in self._create_customers(bought + referred, initial=False):
+            week.tally_word_of_mouth(p, newcomer.satisfaction, t)
+        counts[C_ACQUIRED] = bought + referred
+        counts[C_CUSTOMERS_ACTIVE] = len(self.customers)
 
         # 11. Accounting, 12. data collection
-        t.staff_active = len(self.staff)
-        t.staff_satisfaction_sum = sum(s.satisfaction for s in self.staff)
-        self.row = self.firm.close_week(week, p, t)
-        self.totals.add(t)
+        staff = sorted(self.staff, key=lambda s: s.uid)
+        counts[C_STAFF_ACTIVE] = len(staff)
+        for member in staff:
+            sums[S_STAFF_SATISFACTION] += member.satisfaction
+        firm.close_week(p, self.owner.state, self.owner.history, now, counts, sums)
+        row = self.owner.history[now]
+        self.row = {
+            name: int(row[i]) if name in COUNT_METRICS else float(row[i])
+            for i, name in enumerate(METRICS)
+        }
+        for i in range(N_COUNTS):
+            self.totals_counts[i] += counts[i]
+        for i in range(N_SUMS):
+            self.totals_sums[i] += sums[i]
         self.datacollector.collect(self)
         self.week += 1
         self.running = self.week < self.config.weeks
 
-    def _staff_changes(self, week: int, p: Params, t: Tally) -> None:
+    def _staff_changes(self, now: int, p: Params, counts: list[int]) -> None:
+        """Reorganise, lay off the newest, hire toward the target."""
         if len(self.dept_staff) != p.departments:
             everyone = sorted(self.staff, key=lambda s: s.uid)
             self.dept_staff = [[] for _ in range(p.departments)]
@@ -229,53 +195,53 @@ class ServiceProfitModel(mesa.Model):
         on_staff = set(self.staff)
         for pool in self.dept_staff:
             pool[:] = [s for s in pool if s in on_staff]
-        hires, layoffs = self.firm.staffing(week, p, len(self.staff))
+        hires, layoffs = firm.staffing(
+            p, self.owner.state, self.owner.pending, now, len(self.staff)
+        )
         for member in sorted(self.staff, key=lambda s: -s.uid)[:layoffs]:
             self.dept_staff[member.department].remove(member)
             member.remove()
-        t.staff_laid_off = layoffs
-        self._create_staff(hires, initial=False)
-        t.staff_hired = hires
+        counts[C_STAFF_LAID_OFF] = int(layoffs)
+        self._create_staff(int(hires), initial=False)
+        counts[C_STAFF_HIRED] = int(hires)
 
-    def _plan_capacity(self, p: Params, seekers: list[Customer]) -> list[float]:
-        """Work pressure per department sets time per contact and the share served.
-
-        Work (hours at the staff's standard) over available contact hours is the
-        pressure; under pressure staff cut time per contact (Oliva and Sterman 2001) and
-        still serve only part of the demand; the rest waits.
-        """
-        n_dept = p.departments
-        load = [0.0] * n_dept
-        for customer in seekers:
-            department = customer.seek_service(p)
-            load[department] += 1.0 + p.handoff_time_share * customer.new_handoffs
-        hours_per_head = p.contact_hours * p.productivity * self.firm.capacity_factor(self.week, p)
-        share = [0.0] * n_dept
-        self.pressure = [0.0] * n_dept
-        for d, pool in enumerate(self.dept_staff):
-            if not pool:
-                pool = [s for dept in self.dept_staff for s in dept]
+    def _plan_capacity(self, p: Params, load: np.ndarray) -> list[float]:
+        """Share served per department; sets the work pressure and staff's time taken."""
+        hours_per_head = (
+            p.contact_hours * p.productivity * firm.capacity_factor(p, self.owner.state, self.week)
+        )
+        everyone = [s for pool in self.dept_staff for s in pool]
+        share = [0.0] * p.departments
+        self.pressure = [0.0] * p.departments
+        for d in range(p.departments):
+            pool = self.dept_staff[d] or everyone
             if not pool:
                 continue
-            standard = sum(s.standard for s in pool) / len(pool)
-            hours = hours_per_head * len(pool)
-            pressure = load[d] * standard / hours
-            taken = rules.time_per_contact(standard, pressure, p.b.pressure_exponent)
-            share[d] = min(1.0, (hours / taken) / load[d]) if load[d] > 0 else 1.0
+            standard_sum = 0.0
+            for member in pool:
+                standard_sum += member.standard
+            share[d], pressure = week.capacity_plan(
+                p, week.routed_load(p, load, d), standard_sum, len(pool), hours_per_head
+            )
             self.pressure[d] = pressure
             for member in self.dept_staff[d]:
                 member.time_taken = rules.time_per_contact(
-                    member.standard, pressure, p.b.pressure_exponent
+                    member.standard, pressure, p.pressure_exponent
                 )
         return share
 
-    def _tally_satisfaction(self, customers: Any, p: Params, t: Tally) -> None:
-        b = p.b
-        for c in customers:
-            t.satisfaction_sum += c.satisfaction
-            kind = rules.nps_class(c.satisfaction, b.promoter_threshold, b.detractor_threshold)
-            t.promoters += kind == 1
-            t.detractors += kind == -1
+    def _servers_table(self, p: Params) -> tuple[np.ndarray, tuple[list[int], list[int]]]:
+        """Staff as the table of servers a contact reads, in pool order, and the pools'
+        (first row, size) per department."""
+        self.servers = [s for pool in self.dept_staff for s in pool]
+        table = np.zeros((len(self.servers), SERVER_COLUMNS))
+        for row, member in enumerate(self.servers):
+            table[row, SERVER_SKILL] = member.skill
+            table[row, SERVER_SATISFACTION] = member.satisfaction
+            table[row, SERVER_TIME_TAKEN] = member.time_taken
+        sizes = [len(pool) for pool in self.dept_staff]
+        starts = [sum(sizes[:d]) for d in range(len(sizes))]
+        return table, (starts, sizes)
 
     # -- results ---------------------------------------------------------------------
     def customer_table(self) -> list[dict[str, Any]]:

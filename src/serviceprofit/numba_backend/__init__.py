@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from ..result import RunResult, summarise
-
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ..result import RunResult
     from ..scenario import Scenario
 
-__all__ = ["run", "wait_passively"]
+__all__ = ["run", "run_many", "wait_passively"]
 
 _checked_cache = False
 
@@ -38,15 +37,15 @@ def wait_passively() -> None:
 
 
 def _ensure_fresh_cache() -> None:
-    """Once per process: drop compiled kernels older than the rules they inline."""
+    """Once per process: drop compiled kernels older than the code they inline."""
     global _checked_cache
     if _checked_cache:
         return
-    from .. import rng, rules
+    from .. import firm, params, rng, rules, week
     from . import kernel, state
     from .compile_cache import drop_stale
 
-    drop_stale(kernel.CACHE_PROBE, "kernel.", [rules, rng, state])
+    drop_stale(kernel.CACHE_PROBE, "kernel.", [rules, rng, week, firm, params, state])
     _checked_cache = True
 
 
@@ -55,25 +54,26 @@ def run(
     seed: int = 0,
     keep_agents: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    precision: str = "float32",
 ) -> RunResult:
-    """Run ``scenario`` for its weeks on the array model and collect the result."""
+    """Run ``scenario`` for its weeks on the array model and collect the result.
+
+    ``precision="float64"`` keeps customer state in float64: the run is then the Mesa
+    run bit for bit (while its customers fit in one chunk of the kernels).
+    """
     wait_passively()
     _ensure_fresh_cache()
-    from .model import ArrayModel
+    from .model import run_one
 
-    model = ArrayModel(scenario, seed=seed, keep_agents=keep_agents)
-    for week in range(scenario.weeks):
-        model.step()
-        if progress is not None:
-            progress(week + 1, scenario.weeks)
-    return summarise(
-        scenario=scenario,
-        backend="numba",
-        seed=seed,
-        timeseries=model.timeseries(),
-        totals=model.totals,
-        defection_at_risk=model.defection_at_risk,
-        defection_churned=model.defection_churned,
-        customers=model.customer_table() if keep_agents else None,
-        staff=model.staff_table() if keep_agents else None,
-    )
+    return run_one(scenario, seed, keep_agents, progress, precision)
+
+
+def run_many(
+    scenarios: list[Scenario], seeds: list[int], precision: str = "float32"
+) -> list[RunResult]:
+    """Many runs in one compiled call, in parallel over runs (see :func:`.model.run_many`)."""
+    wait_passively()
+    _ensure_fresh_cache()
+    from .model import run_many as run_ensemble
+
+    return run_ensemble(scenarios, seeds, precision)

@@ -1,24 +1,25 @@
-"""The compiled loops of the array model: one agent's week, run over arrays.
+"""The compiled run: every week of a run, the firm's included, without returning to Python.
 
-Each loop does, for every agent, what the Mesa agent does (``mesa_backend/agents.py``),
-calling the same rules from :mod:`serviceprofit.rules` and drawing the same numbers:
-``uniform(key, stream, week, uid)`` from :mod:`serviceprofit.rng`, so a customer meets the
-same luck in both backends.
+The week is the one definition in :mod:`serviceprofit.week` and :mod:`serviceprofit.firm`;
+this module only loops those functions over the rows of the state arrays
+(:mod:`.state`) and keeps the books of the arrays (pools, growth, compaction).
+:func:`advance` runs weeks ``[start, stop)`` of one run; :func:`run_ensemble` runs many
+small runs in one call, in parallel over runs, each run single-threaded inside.
 
-Results do not depend on the number of threads:
+Results do not depend on the number of threads, nor on a run being alone or in an
+ensemble:
 
 - draws are a pure function of (run, purpose, week, uid), never a shared sequence;
-- the customer loops run over fixed chunks of ``CHUNK`` slots (``prange`` over chunks);
-  each chunk writes its counts and float sums to its own row of a partials array, and
-  the rows are added in chunk order afterwards;
+- the customer passes run over fixed chunks of ``CHUNK`` slots (in parallel for large
+  runs, in turn for small ones and inside ensembles); each chunk tallies into its own
+  row, and the rows are added in chunk order afterwards;
 - what customers leave on staff (each server's count and sum of served customers'
-  satisfaction) is added per thread in integers (satisfaction in fixed point, 2**-32),
-  and integer addition gives the same total in any order.
+  satisfaction) is added in integers (satisfaction in fixed point, 2**-32), the same
+  total in any order.
 
-The compiled functions are compiled on first use and cached on disk (``cache=True``);
-``create_customers``, ``issues_pass`` and ``serve_pass`` are Python entry points that run
-small populations chunk by chunk in the calling thread and large ones on all threads:
-the same chunks either way, so the same results.
+While all customers fit in one chunk, every sum is added in uid order, as the Mesa
+model adds it: with float64 state (``precision="float64"``) a run is then the Mesa run,
+bit for bit.
 """
 
 from __future__ import annotations
@@ -27,85 +28,49 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .. import rules
-from ..rng import Stream, uniform
-from ..rules import DEFECTION_WINDOW_WEEKS, RESOLVED_FIRST, RESOLVED_LATER, UNRESOLVED
-from .state import (
+from .. import firm, rules, week
+from ..week import (
     ACTIVE,
-    COMPLAINED,
-    EVER_COMPLAINED,
-    FRESH,
-    HOPPED,
-    MOMENT_OF_TRUTH,
+    C_ACQUIRED,
+    C_CUSTOMERS_ACTIVE,
+    C_CUSTOMERS_START,
+    C_STAFF_ACTIVE,
+    C_STAFF_HIRED,
+    C_STAFF_LAID_OFF,
+    C_STAFF_QUITS,
+    MAX_DEPARTMENTS,
+    N_COUNTS,
+    N_SUMS,
     OPEN,
+    S_STAFF_SATISFACTION,
+    SERVER_COLUMNS,
+    SERVER_SATISFACTION,
+    SERVER_SKILL,
+    SERVER_TIME_TAKEN,
+    TALLY_DTYPE,
 )
+from .state import Customers, Staff
 
 CHUNK = 8192  # customers per chunk: the unit of work and of deterministic reduction
-FIXED_POINT = 4294967296.0  # 2**32: staff-side satisfaction sums are kept in integers
-
-# Streams as uint64 constants (numba freezes module globals into the compiled code).
-S_ISSUE = np.uint64(Stream.ISSUE)
-S_CRITICALITY = np.uint64(Stream.CRITICALITY)
-S_SELF_SERVICE = np.uint64(Stream.SELF_SERVICE)
-S_SELF_SERVICE_OK = np.uint64(Stream.SELF_SERVICE_OK)
-S_DEPARTMENT = np.uint64(Stream.DEPARTMENT)
-S_MISROUTE = np.uint64(Stream.MISROUTE)
-S_HOP = np.uint64(Stream.HOP)
-S_SERVED = np.uint64(Stream.SERVED)
-S_STAFF_PICK = np.uint64(Stream.STAFF_PICK)
-S_RESOLVE = np.uint64(Stream.RESOLVE)
-S_HOP_CHANNEL = np.uint64(Stream.HOP_CHANNEL)
-S_CHANNEL = np.uint64(Stream.CHANNEL)
-S_COMPLAINT = np.uint64(Stream.COMPLAINT)
-S_RECOVERY = np.uint64(Stream.RECOVERY)
-S_CHURN = np.uint64(Stream.CHURN)
-S_SEGMENT = np.uint64(Stream.SEGMENT)
-S_INITIAL_SATISFACTION = np.uint64(Stream.INITIAL_SATISFACTION)
-S_INITIAL_TENURE = np.uint64(Stream.INITIAL_TENURE)
-S_QUIT = np.uint64(Stream.QUIT)
-
-# Columns of the integer partials of the service pass.
-I_BACKLOG = 0
-I_CONTACTS = 1
-I_HANDOFFS = 2
-I_FIRST_CONTACTS = 3
-I_FIRST_RESOLVED = 4
-I_COMPLAINTS = 5
-I_CHURNED = 6
-I_CHURNED_COMPLAINED = 7
-I_EXPERIENCE_FIRST_N = 8
-I_EXPERIENCE_HANDOFF_N = 9
-I_PROMOTERS = 10
-I_DETRACTORS = 11
-I_SURVIVORS = 12
-I_AT_RISK = 13  # 13..16: customers tracked by outcome code 0..3
-I_DEFECTED = 17  # 17..20: tracked customers who churned, by outcome code
-N_INTS = 21
-# Columns of the float partials of the service pass.
-F_DEMAND_HOURS = 0
-F_TIME_TAKEN = 1
-F_CONTACT_COST = 2
-F_REVENUE = 3
-F_CHURNED_REVENUE = 4
-F_SATISFACTION = 5
-F_EXPERIENCE_FIRST = 6
-F_EXPERIENCE_HANDOFF = 7
-N_FLOATS = 8
-
-# Populations of fewer chunks run in the calling thread: starting a parallel region costs
-# microseconds on an idle machine but milliseconds when other processes hold the cores.
+# Runs of fewer chunks do their customer passes in the calling thread: starting a
+# parallel region costs microseconds on an idle machine, milliseconds on a busy one.
 PARALLEL_FROM_CHUNKS = 3
+# Compact the customer arrays once more than this share of their slots is churned.
+COMPACT_AT_CHURNED_SHARE = 0.25
+GROWTH = 1.25  # capacity is multiplied by at least this when newcomers do not fit
 
-# Columns of the servers table the service pass reads: one row per member of staff, in
-# pool order (department by department, uid order within), so that a contact's server
-# is one row, one cache line, found without an index array.
-SERVER_SKILL = 0
-SERVER_SATISFACTION = 1
-SERVER_TIME_TAKEN = 2
-SERVER_COLUMNS = 4  # padded to 32 bytes a row
-
-MAX_DEPARTMENTS = 4
-MAX_NEW_HANDOFFS = 3  # 0, 1 or 2 handoffs a week
+# The run's counters (one int64 array).
+(
+    K_STORED,  # customer slots in use (active or churned, not yet compacted)
+    K_ACTIVE,
+    K_NEXT_CUSTOMER_UID,
+    K_NEXT_STAFF_UID,
+    K_STAFF,  # staff in use
+    K_POOL_DEPARTMENTS,  # departments the staff are spread over
+    K_PRESSURE_DEPARTMENTS,  # departments of last week's capacity plan
+    K_KEEP_AGENTS,  # 1: never compact (the final table lists the churned)
+    N_COUNTERS,
+) = range(9)
 
 
 @njit(cache=True)
@@ -114,248 +79,201 @@ def n_chunks(stored):
     return (stored + CHUNK - 1) // CHUNK
 
 
-@njit(cache=True)
-def _pick(cumulative, u):
-    """Index of the category a uniform ``u`` falls in (``bisect_right``, clamped)."""
-    k = np.searchsorted(cumulative, u, side="right")
-    last = cumulative.size - 1
-    return k if k < last else last
-
-
 # ---------------------------------------------------------------------------
-# Creation
+# Customers: creation, the two passes of the week
 
 
 @njit(cache=True)
-def _create_range(c, lo, hi, first_uid, key, week, initial, kp):
-    wk = np.uint64(week)
-    for i in range(lo, hi):
-        uid = first_uid + (i - lo)
-        u64 = np.uint64(uid)
-        segment = _pick(kp.segment_cumulative, uniform(key, S_SEGMENT, wk, u64))
-        expectation = kp.segment_expectation[segment]
-        spread = uniform(key, S_INITIAL_SATISFACTION, wk, u64)
-        tenure = 0
-        if initial:
-            tenure = int(rules.initial_tenure(uniform(key, S_INITIAL_TENURE, wk, u64)))
+def create_customers(c, start, count, first_uid, p, dice, initial, t):
+    """Fill slots ``start..start+count`` with new customers numbered from ``first_uid``;
+    newcomers (not ``initial``) count in the week's word of mouth, in uid order."""
+    for i in range(start, start + count):
+        uid = first_uid + (i - start)
+        segment, channel, satisfaction, expectation, tenure = week.new_customer(
+            p, dice, uid, initial
+        )
         c.uid[i] = uid
         c.flags[i] = ACTIVE
         c.segment[i] = segment
-        c.channel[i] = _pick(kp.channel_cumulative, uniform(key, S_CHANNEL, wk, u64))
+        c.channel[i] = channel
         c.department[i] = 0
         c.new_handoffs[i] = 0
         c.issue_age[i] = 0
         c.handoffs[i] = 0
         c.outcome[i] = 0
-        c.tenure[i] = tenure
+        c.tenure[i] = int(tenure)
         c.outcome_week[i] = 0
-        c.satisfaction[i] = rules.initial_satisfaction(expectation, spread)
+        c.satisfaction[i] = satisfaction
         c.expectation[i] = expectation
         c.lifetime_revenue[i] = 0.0
+        if not initial:
+            week.tally_word_of_mouth(p, c.satisfaction[i], t)
 
 
-def create_customers(c, start, count, first_uid, key, week, initial, kp):
-    """Fill slots ``start..start+count`` with new customers numbered from ``first_uid``.
-
-    As ``ServiceProfitModel._create_customers``: segment, channel and satisfaction from
-    the week's draws; initial customers also get a tenure of up to five years.
-    """
-    if count < PARALLEL_FROM_CHUNKS * CHUNK:
-        _create_range(c, start, start + count, first_uid, key, week, initial, kp)
-    else:
-        _create_parallel(c, start, count, first_uid, key, week, initial, kp)
+@njit(cache=True)
+def _issues_range(c, lo, hi, records, r, dice, chances, tallies, k):
+    """Steps 3-4 for the customers in slots ``lo..hi`` (``week.customer_issue``), read
+    ``records[r]`` and tally into ``tallies[k]`` (rows, not records, cross into parallel
+    regions: numba's parallel loops run in turn when handed a record)."""
+    p = records[r]
+    t = tallies[k]
+    for i in range(lo, hi):
+        flags = np.int64(c.flags[i])
+        if flags & ACTIVE == 0:
+            continue
+        new = week.customer_issue(
+            p,
+            dice,
+            c.uid[i],
+            flags,
+            np.int64(c.department[i]),
+            np.int64(c.issue_age[i]),
+            np.int64(c.handoffs[i]),
+            chances[c.segment[i]],
+            t,
+        )
+        if new[0] != flags or new[0] & OPEN:
+            c.flags[i] = new[0]
+            c.department[i] = new[1]
+            c.issue_age[i] = new[2]
+            c.handoffs[i] = new[3]
+            c.new_handoffs[i] = new[4]
 
 
 @njit(cache=True, parallel=True)
-def _create_parallel(c, start, count, first_uid, key, week, initial, kp):
-    chunks = (count + CHUNK - 1) // CHUNK
-    for k in prange(chunks):
-        lo = start + k * CHUNK
-        hi = min(lo + CHUNK, start + count)
-        _create_range(c, lo, hi, first_uid + k * CHUNK, key, week, initial, kp)
-
-
-@njit(cache=True)
-def tally_newcomers(c, lo, hi, promoter_threshold, detractor_threshold):
-    """(satisfaction sum, promoters, detractors) of the customers in slots ``lo..hi``."""
-    total = 0.0
-    promoters = 0
-    detractors = 0
-    for i in range(lo, hi):
-        s = np.float64(c.satisfaction[i])
-        total += s
-        kind = rules.nps_class(s, promoter_threshold, detractor_threshold)
-        if kind == 1:
-            promoters += 1
-        elif kind == -1:
-            detractors += 1
-    return total, promoters, detractors
-
-
-# ---------------------------------------------------------------------------
-# Staff (serial: at most 100,000 of them)
-
-
-@njit(cache=True)
-def step_staff(s, served_sum, served_n, pressure, training, kp, key, week):
-    """Satisfaction, skill and time standard move; return who quits (as ``Staff.step``)."""
-    n = s.uid.size
-    quits = np.zeros(n, np.bool_)
-    wk = np.uint64(week)
-    training_level = rules.saturation(kp.training_per_head * training, kp.training_half)
-    tools_level = rules.saturation(kp.technology_per_head, kp.tools_half)
-    last = pressure.size - 1
-    for j in range(n):
-        d = s.department[j]
-        quality = rules.internal_quality(
-            training_level,
-            tools_level,
-            kp.empowerment,
-            kp.wage_per_week / kp.market_wage,
-            pressure[d if d < last else last],
-            kp.quality_training,
-            kp.quality_tools,
-            kp.quality_empowerment,
-            kp.quality_pay,
-            kp.pressure_penalty,
-        )
-        if served_n[j] > 0:
-            s.mirror[j] = served_sum[j] / served_n[j]
-        s.satisfaction[j] = rules.update_staff_satisfaction(
-            s.satisfaction[j], quality, s.mirror[j], kp.mirror_weight, kp.staff_satisfaction_rate
-        )
-        s.skill[j] = rules.update_skill(
-            s.skill[j], training_level, kp.learning_rate, kp.training_learning_boost
-        )
-        s.standard[j] = rules.update_time_standard(
-            s.standard[j],
-            s.time_taken[j],
-            kp.handle_time,
-            kp.erosion_time_constant,
-            kp.recovery_time_constant,
-        )
-        s.tenure[j] += 1.0
-        hazard = rules.quit_hazard(
-            s.satisfaction[j], kp.quit_base, kp.quit_reference, kp.quit_steepness
-        )
-        quits[j] = uniform(key, S_QUIT, wk, np.uint64(s.uid[j])) < hazard
-    return quits
-
-
-@njit(cache=True)
-def plan_capacity(s, members, pool_start, pool_len, load, hours_per_head, exponent):
-    """Work pressure per department sets time per contact and the share served.
-
-    As ``ServiceProfitModel._plan_capacity``; ``members[pool_start[d]:][:pool_len[d]]``
-    are department ``d``'s staff in uid order, and all of ``members`` is every member of
-    staff in department order (the pool of a department left empty).
-    Returns (share served, pressure) per department and sets each member's time taken.
-    """
-    n_dept = load.size
-    share = np.zeros(n_dept)
-    pressure = np.zeros(n_dept)
-    for d in range(n_dept):
-        lo = pool_start[d]
-        size = pool_len[d]
-        if size == 0:
-            lo = 0
-            size = members.size
-        if size == 0:
-            continue
-        standard_sum = 0.0
-        for k in range(lo, lo + size):
-            standard_sum += s.standard[members[k]]
-        standard = standard_sum / size
-        hours = hours_per_head * size
-        pressure[d] = load[d] * standard / hours
-        taken = rules.time_per_contact(standard, pressure[d], exponent)
-        if load[d] > 0:
-            share[d] = min(1.0, (hours / taken) / load[d])
-        else:
-            share[d] = 1.0
-        for k in range(pool_start[d], pool_start[d] + pool_len[d]):
-            j = members[k]
-            s.time_taken[j] = rules.time_per_contact(s.standard[j], pressure[d], exponent)
-    return share, pressure
-
-
-# ---------------------------------------------------------------------------
-# Customers, pass 1: issues and routing (MODEL.md steps 3 and 4)
-
-
-@njit(cache=True)
-def _issues_range(c, lo, hi, kp, surge, fixed_share, key, week, counts):
-    wk = np.uint64(week)
-    self_service_uses = 0
-    last_dept = kp.departments - 1
-    # the chance of an issue depends on the segment alone: the rule once per segment
-    chance = np.empty(kp.segment_issue_multiplier.size)
-    for g in range(chance.size):
-        chance[g] = rules.issue_probability(
-            kp.issue_rate, kp.complexity, kp.segment_issue_multiplier[g], fixed_share, surge
-        )
-    for i in range(lo, hi):
-        f = np.int64(c.flags[i])
-        if f & ACTIVE == 0:
-            continue
-        uid = np.uint64(c.uid[i])
-        if f & OPEN == 0:
-            if uniform(key, S_ISSUE, wk, uid) >= chance[c.segment[i]]:
-                continue  # no issue, nothing to route: the flags stay as they are
-            f = (f | OPEN | FRESH) & ~(HOPPED | COMPLAINED | MOMENT_OF_TRUTH)
-            c.issue_age[i] = 0
-            c.handoffs[i] = 0
-            if uniform(key, S_CRITICALITY, wk, uid) < kp.moment_of_truth_share:
-                f |= MOMENT_OF_TRUTH
-            c.department[i] = int(uniform(key, S_DEPARTMENT, wk, uid) * kp.departments)
-            if f & MOMENT_OF_TRUTH == 0 and uniform(key, S_SELF_SERVICE, wk, uid) < kp.self_service:
-                self_service_uses += 1
-                if uniform(key, S_SELF_SERVICE_OK, wk, uid) < kp.self_service_success:
-                    f &= ~OPEN
-                else:
-                    c.issue_age[i] = 1  # a failed self-service attempt costs a week
-        if f & OPEN:
-            handoffs = 0
-            if uniform(key, S_MISROUTE, wk, uid) < kp.misroute_probability:
-                handoffs += 1  # wrong department, or escalation to a specialist
-            if f & HOPPED and uniform(key, S_HOP, wk, uid) >= kp.one_view:
-                handoffs += 1  # a new channel without one view: the story again
-            f &= ~HOPPED
-            d = c.department[i]
-            if d > last_dept:
-                d = last_dept
-                c.department[i] = d
-            c.new_handoffs[i] = handoffs
-            counts[d, handoffs] += 1
-        c.flags[i] = f
-    return self_service_uses
-
-
-def issues_pass(c, stored, kp, surge, fixed_share, key, week):
-    """New issues, self-service and routing for every active customer.
-
-    Returns (self-service uses, contacts routed per department and handoff count)."""
-    chunks = n_chunks(stored)
-    if chunks >= PARALLEL_FROM_CHUNKS:
-        return _issues_parallel(c, stored, kp, surge, fixed_share, key, week)
-    uses = 0
-    counts = np.zeros((chunks, MAX_DEPARTMENTS, MAX_NEW_HANDOFFS), np.int64)
-    for k in range(chunks):
-        lo, hi = k * CHUNK, min((k + 1) * CHUNK, stored)
-        uses += _issues_range(c, lo, hi, kp, surge, fixed_share, key, week, counts[k])
-    return uses, counts.sum(axis=0)
-
-
-@njit(cache=True, parallel=True)
-def _issues_parallel(c, stored, kp, surge, fixed_share, key, week):
-    chunks = n_chunks(stored)
-    uses = np.zeros(chunks, np.int64)
-    counts = np.zeros((chunks, MAX_DEPARTMENTS, MAX_NEW_HANDOFFS), np.int64)
-    for k in prange(chunks):
+def _issues_parallel(c, stored, records, r, dice, chances, tallies):
+    for k in prange(n_chunks(stored)):
         lo = k * CHUNK
-        hi = min(lo + CHUNK, stored)
-        uses[k] = _issues_range(c, lo, hi, kp, surge, fixed_share, key, week, counts[k])
-    return uses.sum(), counts.sum(axis=0)
+        _issues_range(c, lo, min(lo + CHUNK, stored), records, r, dice, chances, tallies, k)
+
+
+@njit(cache=True)
+def _serve_range(
+    c, lo, hi, records, r, week_, dice, share, servers, pools, bounds, tallies, k, served
+):
+    """Steps 5-9 for the customers in slots ``lo..hi``: service (``week.customer_service``)
+    for those with a routed issue, then churn, spend and word of mouth for everyone
+    (``week.customer_settle``)."""
+    p = records[r]
+    t = tallies[k]
+    pool_start, pool_len = pools
+    bound_table, bound_expectation = bounds
+    # each contact's (server, satisfaction) is added to the server's sums after the loop:
+    # scattered additions into a large staff table stall the customer loop one by one
+    contact_server = np.empty(hi - lo, np.int64)
+    contact_value = np.empty(hi - lo, np.int64)
+    n_contacts = 0
+    survivors = week.NO_SURVIVORS
+    for i in range(lo, hi):
+        flags = np.int64(c.flags[i])
+        if flags & ACTIVE == 0:
+            continue
+        uid = c.uid[i]
+        segment = np.int64(c.segment[i])
+        satisfaction = np.float64(c.satisfaction[i])
+        expectation = np.float64(c.expectation[i])
+        outcome = np.int64(c.outcome[i])
+        outcome_week = np.int64(c.outcome_week[i])
+        contacted = False
+        if flags & OPEN:
+            department = np.int64(c.department[i])
+            (
+                flags,
+                channel,
+                issue_age,
+                handoffs,
+                satisfaction,
+                outcome,
+                outcome_week,
+                server,
+                contact,
+            ) = week.customer_service(
+                p,
+                dice,
+                uid,
+                week_,
+                flags,
+                segment,
+                np.int64(c.channel[i]),
+                department,
+                np.int64(c.issue_age[i]),
+                np.int64(c.handoffs[i]),
+                np.int64(c.new_handoffs[i]),
+                satisfaction,
+                expectation,
+                outcome,
+                outcome_week,
+                share[department],
+                servers,
+                pool_start,
+                pool_len,
+                t,
+            )
+            c.channel[i] = channel
+            c.issue_age[i] = issue_age
+            c.handoffs[i] = handoffs
+            c.outcome[i] = outcome
+            c.outcome_week[i] = outcome_week
+            if server >= 0:
+                contacted = True
+                contact_server[n_contacts] = server
+                contact_value[n_contacts] = contact
+                n_contacts += 1
+        bound = 1.0  # evaluate the churn rule unless the bound rules it out
+        if c.expectation[i] == bound_expectation[segment]:
+            b = int(satisfaction * CHURN_BINS)
+            if 0 <= b <= CHURN_BINS:
+                bound = bound_table[segment, b]
+        flags, satisfaction, tenure, revenue, survivors = week.customer_settle(
+            p,
+            dice,
+            uid,
+            week_,
+            flags,
+            segment,
+            np.int64(c.tenure[i]),
+            satisfaction,
+            expectation,
+            np.float64(c.lifetime_revenue[i]),
+            outcome,
+            outcome_week,
+            contacted,
+            bound,
+            survivors,
+            t,
+        )
+        c.flags[i] = flags
+        c.satisfaction[i] = satisfaction
+        c.tenure[i] = tenure
+        c.lifetime_revenue[i] = revenue
+    week.add_survivors(survivors, t)
+    for j in range(n_contacts):
+        served[contact_server[j], 0] += contact_value[j]
+        served[contact_server[j], 1] += 1
+
+
+@njit(cache=True, parallel=True)
+def _serve_parallel(
+    c, stored, records, r, week_, dice, share, servers, pools, bounds, tallies, served
+):
+    for k in prange(n_chunks(stored)):
+        lo = k * CHUNK
+        _serve_range(
+            c,
+            lo,
+            min(lo + CHUNK, stored),
+            records,
+            r,
+            week_,
+            dice,
+            share,
+            servers,
+            pools,
+            bounds,
+            tallies,
+            k,
+            served[numba.get_thread_id()],
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -377,334 +295,171 @@ _CHECK_TENURES = (0.0, 1.0, 2.0, 4.0, 8.0, 13.0, 26.0, 52.0, 104.0, 260.0, 1000.
 
 
 @njit(cache=True)
-def _churn_hazard(satisfaction, expectation, tenure, kp):
-    return rules.churn_hazard(
-        satisfaction,
-        expectation,
-        tenure,
-        kp.churn_base,
-        kp.churn_steepness,
-        kp.competitor_pull,
-        kp.newcomer_boost,
-        kp.newcomer_weeks,
-        kp.churn_cap,
-    )
-
-
-@njit(cache=True)
-def _fill_churn_bounds(kp, expectation, bounds):
-    """Fill ``bounds[g, b]``; return False if the rule broke a bound at a checked point."""
-    for g in range(expectation.size):
+def fill_churn_bounds(record, expectation, bounds):
+    """Fill ``bounds[g, b]`` for the record's segments at the stored ``expectation``;
+    return False if the rule broke a bound at a checked point."""
+    p = record
+    for g in range(p.n_segments):
         e = np.float64(expectation[g])
         for b in range(CHURN_BINS + 1):
             edge = (b - 1 if b > 0 else 0) / CHURN_BINS
-            bounds[g, b] = _churn_hazard(edge, e, 0.0, kp)
+            bounds[g, b] = week.churn_hazard(p, edge, e, 0.0)
         for b in range(CHURN_BINS * _CHECK_POINTS + 1):
             s = b / (CHURN_BINS * _CHECK_POINTS)
             bound = bounds[g, int(s * CHURN_BINS)]
             for tenure in _CHECK_TENURES:
-                if _churn_hazard(s, e, tenure, kp) > bound:
+                if week.churn_hazard(p, s, e, tenure) > bound:
                     return False
     return True
 
 
-def churn_bounds(kp):
-    """(bounds per segment and satisfaction bin, the segments' float32 expectations)."""
-    expectation = kp.segment_expectation.astype(np.float32)
-    bounds = np.empty((expectation.size, CHURN_BINS + 1))
-    if not _fill_churn_bounds(kp, expectation, bounds):
-        bounds[:] = 1.0
-    return bounds, expectation
-
-
 # ---------------------------------------------------------------------------
-# Customers, pass 2: service, complaint, churn, revenue, word of mouth (steps 5-9)
+# Staff: the week, quits, reorganisation, hiring and layoffs, pools, capacity
 
 
 @njit(cache=True)
-def _serve_range(
-    c,
-    lo,
-    hi,
-    kp,
-    share,
-    servers,
-    pool_start,
-    pool_len,
-    key,
-    week,
-    bounds,
-    bound_expectation,
-    served,
-    ints,
-    floats,
-):
-    wk = np.uint64(week)
-    n_servers = servers.shape[0]
-    # Each contact's (server, satisfaction) is kept and added to the server's sums after
-    # the loop: scattered additions into a table of 100,000 staff miss the cache, and in
-    # a loop of their own they overlap instead of stalling the customer loop one by one.
-    contact_server = np.empty(hi - lo, np.int64)
-    contact_satisfaction = np.empty(hi - lo, np.int64)
-    n_contacts = 0
-    satisfaction_rate = kp.satisfaction_rate
-    # What every customer adds to is summed in locals (registers), not in the partials
-    # arrays, which the compiler must assume may alias the state arrays.
-    revenue = 0.0
-    satisfaction_sum = 0.0
-    survivors = 0
-    promoters = 0
-    detractors = 0
-    for i in range(lo, hi):
-        f = np.int64(c.flags[i])
-        if f & ACTIVE == 0:
+def _staff_week(s, counters, p, dice, training, pressure, counts):
+    """Step 2 for every member of staff (``week.staff_week``); quitters leave, the rest
+    keep uid order."""
+    last = counters[K_PRESSURE_DEPARTMENTS] - 1
+    kept = 0
+    for j in range(counters[K_STAFF]):
+        d = s.department[j]
+        satisfaction, skill, standard, tenure, mirror, quits = week.staff_week(
+            p,
+            dice,
+            s.uid[j],
+            training,
+            pressure[d if d < last else last],
+            s.satisfaction[j],
+            s.skill[j],
+            s.standard[j],
+            s.time_taken[j],
+            s.tenure[j],
+            s.mirror[j],
+            s.served_fixed[j],
+            s.served_n[j],
+        )
+        if quits:
+            counts[C_STAFF_QUITS] += 1
             continue
-        uid = np.uint64(c.uid[i])
-        satisfaction = np.float64(c.satisfaction[i])
-        expectation = np.float64(c.expectation[i])
-        contacted = False
-        if f & OPEN:
-            # -- service (Customer.be_served)
-            moment = f & MOMENT_OF_TRUTH != 0
-            weight = rules.criticality_weight(moment, kp.moment_of_truth_weight)
-            new_handoffs = np.int64(c.new_handoffs[i])
-            load = 1.0 + kp.handoff_time_share * new_handoffs
-            floats[F_DEMAND_HOURS] += kp.handle_time * load
-            d = np.int64(c.department[i])
-            age = np.int64(c.issue_age[i])
-            if uniform(key, S_SERVED, wk, uid) >= share[d]:
-                satisfaction = rules.wait_satisfaction(satisfaction, weight, kp.wait_penalty)
-                age += 1
-                if age > kp.issue_max_age_weeks:  # the customer gives up
-                    f &= ~OPEN
-                    c.outcome[i] = UNRESOLVED
-                    c.outcome_week[i] = week
-                c.issue_age[i] = age
-                ints[I_BACKLOG] += 1
-            else:
-                contacted = True
-                fresh = f & FRESH != 0
-                handoffs = np.int64(c.handoffs[i]) + new_handoffs
-                c.handoffs[i] = handoffs
-                u = uniform(key, S_STAFF_PICK, wk, uid)
-                if pool_len[d] > 0:
-                    server = pool_start[d] + int(u * pool_len[d])
-                else:
-                    server = int(u * n_servers)
-                taken = servers[server, SERVER_TIME_TAKEN]
-                chance = rules.resolution_probability(
-                    servers[server, SERVER_SKILL],
-                    servers[server, SERVER_SATISFACTION],
-                    taken / kp.reference_handle_time,
-                    kp.empowerment,
-                    kp.one_view,
-                    handoffs,
-                    moment,
-                    kp.scripts,
-                    kp.resolution_base,
-                    kp.resolution_skill,
-                    kp.resolution_staff_satisfaction,
-                    kp.resolution_time,
-                    kp.resolution_empowerment,
-                    kp.resolution_one_view,
-                    kp.handoff_resolution_penalty,
-                    kp.resolution_moment_of_truth,
-                    kp.resolution_scripts,
-                )
-                resolved = uniform(key, S_RESOLVE, wk, uid) < chance
-                quality = rules.perceived_quality(
-                    resolved,
-                    handoffs,
-                    age,
-                    kp.quality_resolved,
-                    kp.quality_unresolved,
-                    kp.handoff_satisfaction_penalty,
-                    kp.wait_penalty,
-                )
-                satisfaction = rules.update_satisfaction(
-                    satisfaction, expectation, quality, weight, kp.satisfaction_rate
-                )
-                contact_server[n_contacts] = server
-                contact_satisfaction[n_contacts] = np.int64(satisfaction * FIXED_POINT + 0.5)
-                n_contacts += 1
-                ints[I_CONTACTS] += 1
-                ints[I_HANDOFFS] += new_handoffs
-                floats[F_TIME_TAKEN] += taken
-                floats[F_CONTACT_COST] += kp.contact_cost[c.channel[i]] * load
-                if fresh:
-                    ints[I_FIRST_CONTACTS] += 1
-                    if resolved:
-                        ints[I_FIRST_RESOLVED] += 1
-                if resolved:
-                    experience = rules.contact_experience(quality, expectation)
-                    if handoffs == 0 and fresh:
-                        floats[F_EXPERIENCE_FIRST] += experience
-                        ints[I_EXPERIENCE_FIRST_N] += 1
-                    elif handoffs > 0:
-                        floats[F_EXPERIENCE_HANDOFF] += experience
-                        ints[I_EXPERIENCE_HANDOFF_N] += 1
-                    f &= ~OPEN
-                    c.outcome[i] = RESOLVED_FIRST if fresh else RESOLVED_LATER
-                    c.outcome_week[i] = week
-                else:
-                    if uniform(key, S_HOP_CHANNEL, wk, uid) < kp.hop_probability:
-                        f |= HOPPED
-                        c.channel[i] = _pick(
-                            kp.channel_cumulative, uniform(key, S_CHANNEL, wk, uid)
-                        )
-                    age += 1
-                    if age > kp.issue_max_age_weeks:
-                        f &= ~OPEN
-                        c.outcome[i] = UNRESOLVED
-                        c.outcome_week[i] = week
-                    c.issue_age[i] = age
-                f &= ~FRESH
-                # -- complaint (Customer._maybe_complain)
-                if f & COMPLAINED == 0 and (not resolved or satisfaction < expectation):
-                    f |= COMPLAINED
-                    complaint = rules.complaint_probability(
-                        kp.segment_complaint[c.segment[i]],
-                        moment,
-                        kp.complaint_severity_multiplier,
-                    )
-                    if uniform(key, S_COMPLAINT, wk, uid) < complaint:
-                        f |= EVER_COMPLAINED
-                        ints[I_COMPLAINTS] += 1
-                        if uniform(key, S_RECOVERY, wk, uid) < kp.empowerment * kp.recovery_success:
-                            satisfaction = rules.recover_satisfaction(
-                                satisfaction, expectation, kp.recovery_boost
-                            )
-        # -- churn and revenue (Customer.settle)
-        outcome = np.int64(c.outcome[i])
-        tracked = outcome != 0 and week - np.int64(c.outcome_week[i]) < DEFECTION_WINDOW_WEEKS
-        if tracked:
-            ints[I_AT_RISK + outcome] += 1
-        tenure = np.float64(c.tenure[i])
-        u = uniform(key, S_CHURN, wk, uid)
-        segment = c.segment[i]
-        bound = 1.0  # the draw is below 1: evaluate the rule unless a bound rules it out
-        if c.expectation[i] == bound_expectation[segment]:
-            b = int(satisfaction * CHURN_BINS)
-            if 0 <= b <= CHURN_BINS:
-                bound = bounds[segment, b]
-        if u < bound and u < _churn_hazard(satisfaction, expectation, tenure, kp):
-            ints[I_CHURNED] += 1
-            if f & EVER_COMPLAINED:
-                ints[I_CHURNED_COMPLAINED] += 1
-            floats[F_CHURNED_REVENUE] += c.lifetime_revenue[i]
-            if tracked:
-                ints[I_DEFECTED + outcome] += 1
-            c.satisfaction[i] = satisfaction
-            c.flags[i] = f & ~ACTIVE
+        s.uid[kept] = s.uid[j]
+        s.department[kept] = d
+        s.skill[kept] = skill
+        s.satisfaction[kept] = satisfaction
+        s.standard[kept] = standard
+        s.time_taken[kept] = s.time_taken[j]
+        s.tenure[kept] = tenure
+        s.mirror[kept] = mirror
+        kept += 1
+    counters[K_STAFF] = kept
+
+
+@njit(cache=True)
+def _grow_staff(s, capacity):
+    grown = Staff(
+        np.zeros(capacity, np.int64),
+        np.zeros(capacity, np.int64),
+        np.zeros(capacity),
+        np.zeros(capacity),
+        np.zeros(capacity),
+        np.zeros(capacity),
+        np.zeros(capacity),
+        np.zeros(capacity),
+        np.zeros(capacity, np.int64),
+        np.zeros(capacity, np.int64),
+    )
+    n = s.uid.size
+    grown.uid[:n] = s.uid
+    grown.department[:n] = s.department
+    grown.skill[:n] = s.skill
+    grown.satisfaction[:n] = s.satisfaction
+    grown.standard[:n] = s.standard
+    grown.time_taken[:n] = s.time_taken
+    grown.tenure[:n] = s.tenure
+    grown.mirror[:n] = s.mirror
+    grown.served_fixed[:n] = s.served_fixed
+    grown.served_n[:n] = s.served_n
+    return grown
+
+
+@njit(cache=True)
+def hire_staff(s, counters, p, dice, hires, initial):
+    """Add ``hires`` staff, each to the least staffed department; return the arrays
+    (grown if they were full)."""
+    n = counters[K_STAFF]
+    if n + hires > s.uid.size:
+        s = _grow_staff(s, max(n + hires, int(s.uid.size * GROWTH) + 1))
+    sizes = np.zeros(MAX_DEPARTMENTS, np.int64)
+    for j in range(n):
+        sizes[s.department[j]] += 1
+    for h in range(hires):
+        uid = counters[K_NEXT_STAFF_UID]
+        counters[K_NEXT_STAFF_UID] += 1
+        d = week.least_staffed(sizes, counters[K_POOL_DEPARTMENTS])
+        sizes[d] += 1
+        skill, tenure = week.new_staff(p, dice, uid, initial)
+        j = n + h
+        s.uid[j] = uid
+        s.department[j] = d
+        s.skill[j] = skill
+        s.satisfaction[j] = rules.STAFF_INITIAL_SATISFACTION
+        s.standard[j] = p.handle_time
+        s.time_taken[j] = p.handle_time
+        s.tenure[j] = tenure
+        s.mirror[j] = rules.STAFF_INITIAL_SATISFACTION
+    counters[K_STAFF] = n + hires
+    return s
+
+
+@njit(cache=True)
+def _pools(s, n, departments):
+    """Staff rows grouped by department, uid order within (the Mesa model's pools):
+    (members in pool order, first position and size of each pool)."""
+    pool_len = np.zeros(departments, np.int64)
+    for j in range(n):
+        pool_len[s.department[j]] += 1
+    pool_start = np.zeros(departments, np.int64)
+    for d in range(1, departments):
+        pool_start[d] = pool_start[d - 1] + pool_len[d - 1]
+    members = np.empty(n, np.int64)
+    filled = pool_start.copy()
+    for j in range(n):
+        d = s.department[j]
+        members[filled[d]] = j
+        filled[d] += 1
+    return members, pool_start, pool_len
+
+
+@njit(cache=True)
+def _plan_capacity(s, members, pool_start, pool_len, p, load, hours_per_head, share, pressure):
+    """The capacity plan of every department (``week.capacity_plan``); sets each member's
+    time taken."""
+    for d in range(p.departments):
+        share[d] = 0.0
+        pressure[d] = 0.0
+        lo = pool_start[d]
+        size = pool_len[d]
+        if size == 0:  # a department with no staff borrows everyone
+            lo = 0
+            size = members.size
+        if size == 0:
             continue
-        if not contacted:
-            satisfaction = rules.drift_satisfaction(satisfaction, expectation, satisfaction_rate)
-        spend = rules.weekly_spend(
-            kp.segment_spend[c.segment[i]],
-            tenure,
-            satisfaction,
-            expectation,
-            kp.tenure_growth,
-            kp.tenure_cap_years,
-            kp.upsell,
+        standard_sum = 0.0
+        for k in range(lo, lo + size):
+            standard_sum += s.standard[members[k]]
+        share[d], pressure[d] = week.capacity_plan(
+            p, week.routed_load(p, load, d), standard_sum, size, hours_per_head
         )
-        c.lifetime_revenue[i] += spend
-        c.tenure[i] += 1
-        revenue += spend
-        c.flags[i] = f
-        c.satisfaction[i] = satisfaction
-        # -- word of mouth: the survivors' satisfaction and NPS class, read (as the Mesa
-        #    model does) from the float64 value before it is rounded for storage
-        satisfaction_sum += satisfaction
-        survivors += 1
-        kind = rules.nps_class(satisfaction, kp.promoter_threshold, kp.detractor_threshold)
-        if kind == 1:
-            promoters += 1
-        elif kind == -1:
-            detractors += 1
-    for j in range(n_contacts):
-        served[contact_server[j], 0] += contact_satisfaction[j]
-        served[contact_server[j], 1] += 1
-    floats[F_REVENUE] += revenue
-    floats[F_SATISFACTION] += satisfaction_sum
-    ints[I_SURVIVORS] += survivors
-    ints[I_PROMOTERS] += promoters
-    ints[I_DETRACTORS] += detractors
-
-
-def serve_pass(
-    c, stored, kp, share, servers, pool_start, pool_len, key, week, churn_bounds, n_rows
-):
-    """Service, complaints, churn, revenue and NPS for every active customer.
-
-    ``servers`` is the staff table in pool order (``SERVER_*`` columns). Returns the
-    integer and float partials per chunk (rows in chunk order) and, per thread and per
-    row of ``servers``, the fixed-point sum of served customers' satisfaction and their
-    count (``served[thread, server] = (sum, count)``).
-    """
-    args = (c, stored, kp, share, servers, pool_start, pool_len, key, week, *churn_bounds)
-    chunks = n_chunks(stored)
-    if chunks >= PARALLEL_FROM_CHUNKS:
-        return _serve_parallel(*args, n_rows)
-    ints = np.zeros((chunks, N_INTS), np.int64)
-    floats = np.zeros((chunks, N_FLOATS), np.float64)
-    served = np.zeros((1, servers.shape[0], 2), np.int64)
-    for k in range(chunks):
-        lo, hi = k * CHUNK, min((k + 1) * CHUNK, stored)
-        _serve_range(
-            c,
-            lo,
-            hi,
-            kp,
-            share,
-            servers,
-            pool_start,
-            pool_len,
-            key,
-            week,
-            churn_bounds[0],
-            churn_bounds[1],
-            served[0],
-            ints[k],
-            floats[k],
-        )
-    return ints, floats, served
-
-
-@njit(cache=True, parallel=True)
-def _serve_parallel(
-    c, stored, kp, share, servers, pool_start, pool_len, key, week, bounds, expectation, n_rows
-):
-    chunks = n_chunks(stored)
-    ints = np.zeros((chunks, N_INTS), np.int64)
-    floats = np.zeros((chunks, N_FLOATS), np.float64)
-    served = np.zeros((n_rows, servers.shape[0], 2), np.int64)
-    for k in prange(chunks):
-        row = numba.get_thread_id()
-        lo = k * CHUNK
-        hi = min(lo + CHUNK, stored)
-        _serve_range(
-            c,
-            lo,
-            hi,
-            kp,
-            share,
-            servers,
-            pool_start,
-            pool_len,
-            key,
-            week,
-            bounds,
-            expectation,
-            served[row],
-            ints[k],
-            floats[k],
-        )
-    return ints, floats, served
+        for k in range(pool_start[d], pool_start[d] + pool_len[d]):
+            j = members[k]
+            s.time_taken[j] = rules.time_per_contact(
+                s.standard[j], pressure[d], p.pressure_exponent
+            )
 
 
 # ---------------------------------------------------------------------------
-# Housekeeping
+# Housekeeping of the customer arrays
 
 
 @njit(cache=True)
@@ -733,6 +488,368 @@ def compact(c, stored):
     for i in range(kept, stored):
         c.flags[i] = 0
     return kept
+
+
+@njit(cache=True)
+def _grow_customers(c, stored, capacity):
+    grown = Customers(
+        np.zeros(capacity, c.uid.dtype),
+        np.zeros(capacity, c.flags.dtype),
+        np.zeros(capacity, c.segment.dtype),
+        np.zeros(capacity, c.channel.dtype),
+        np.zeros(capacity, c.department.dtype),
+        np.zeros(capacity, c.new_handoffs.dtype),
+        np.zeros(capacity, c.issue_age.dtype),
+        np.zeros(capacity, c.handoffs.dtype),
+        np.zeros(capacity, c.outcome.dtype),
+        np.zeros(capacity, c.tenure.dtype),
+        np.zeros(capacity, c.outcome_week.dtype),
+        np.zeros(capacity, c.satisfaction.dtype),
+        np.zeros(capacity, c.expectation.dtype),
+        np.zeros(capacity, c.lifetime_revenue.dtype),
+    )
+    grown.uid[:stored] = c.uid[:stored]
+    grown.flags[:stored] = c.flags[:stored]
+    grown.segment[:stored] = c.segment[:stored]
+    grown.channel[:stored] = c.channel[:stored]
+    grown.department[:stored] = c.department[:stored]
+    grown.new_handoffs[:stored] = c.new_handoffs[:stored]
+    grown.issue_age[:stored] = c.issue_age[:stored]
+    grown.handoffs[:stored] = c.handoffs[:stored]
+    grown.outcome[:stored] = c.outcome[:stored]
+    grown.tenure[:stored] = c.tenure[:stored]
+    grown.outcome_week[:stored] = c.outcome_week[:stored]
+    grown.satisfaction[:stored] = c.satisfaction[:stored]
+    grown.expectation[:stored] = c.expectation[:stored]
+    grown.lifetime_revenue[:stored] = c.lifetime_revenue[:stored]
+    return grown
+
+
+@njit(cache=True)
+def _make_room(c, counters, arriving):
+    """Customer arrays in which ``arriving`` newcomers fit: compacted first, grown only
+    if still full."""
+    capacity = c.uid.size
+    if counters[K_STORED] + arriving <= capacity:
+        return c
+    if counters[K_KEEP_AGENTS] == 0:
+        counters[K_STORED] = compact(c, counters[K_STORED])
+    if counters[K_STORED] + arriving > capacity:
+        size = max(counters[K_STORED] + arriving, int(capacity * GROWTH))
+        c = _grow_customers(c, counters[K_STORED], size)
+    return c
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+@njit(cache=True)
+def start_run(c, s, counters, records, index, key, scratch):
+    """Week 0's customers and staff (as ``ServiceProfitModel.__init__``); ``scratch`` is
+    a row of ``TALLY_DTYPE`` the caller holds (initial customers are not tallied)."""
+    p = records[index[0]]
+    dice = (key, np.uint64(0))
+    counters[K_POOL_DEPARTMENTS] = p.departments
+    counters[K_PRESSURE_DEPARTMENTS] = p.departments
+    s = hire_staff(s, counters, p, dice, p.initial_staff, True)
+    n = p.initial_customers
+    create_customers(c, 0, n, 0, p, dice, True, scratch[0])
+    counters[K_STORED] = n
+    counters[K_ACTIVE] = n
+    counters[K_NEXT_CUSTOMER_UID] = n
+    return s
+
+
+@njit(cache=True)
+def advance(
+    c,
+    s,
+    counters,
+    firm_state,
+    pending,
+    history,
+    totals,
+    pressure,
+    week_tally,
+    records,
+    index,
+    bounds,
+    bound_expectation,
+    key,
+    start,
+    stop,
+    threads,
+):
+    """Run weeks ``start..stop`` of a run; return the (possibly reallocated) customer and
+    staff arrays. ``totals`` is (counts, sums) summed over the weeks; ``week_tally`` one
+    row of ``TALLY_DTYPE`` for the week's tally (a record points into it: the caller
+    holds it, so it outlives the loop). With ``threads`` above 1 the customer passes of
+    large runs run in parallel over chunks."""
+    parallel = threads > 1
+    share = np.zeros(MAX_DEPARTMENTS)
+    chances = np.zeros(bounds.shape[1])
+    for now in range(start, stop):
+        r = index[now]
+        p = records[r]
+        dice = (key, np.uint64(now))
+        t = week_tally[0]  # a pointer into the caller's array, which outlives this loop
+        counts = t.counts
+        sums = t.sums
+        counts[:] = 0
+        sums[:] = 0.0
+        t.load[:] = 0
+
+        # 1. Owner: reorganisations and the review of lagged KPIs
+        firm.begin_week(p, firm_state, history, dice, now)
+
+        # 2. Staff: satisfaction, skill, time standard, quits; reorganisation, layoffs, hires
+        _staff_week(s, counters, p, dice, firm_state[firm.F_TRAINING], pressure, counts)
+        if counters[K_POOL_DEPARTMENTS] != p.departments:
+            counters[K_POOL_DEPARTMENTS] = p.departments
+            for j in range(counters[K_STAFF]):
+                s.department[j] = j % p.departments
+        hires, layoffs = firm.staffing(p, firm_state, pending, now, counters[K_STAFF])
+        if layoffs > 0:  # the newest go first
+            counters[K_STAFF] = max(0, counters[K_STAFF] - layoffs)
+        counts[C_STAFF_LAID_OFF] = layoffs
+        s = hire_staff(s, counters, p, dice, hires, False)
+        counts[C_STAFF_HIRED] = hires
+        n_staff = counters[K_STAFF]
+        members, pool_start, pool_len = _pools(s, n_staff, p.departments)
+
+        # 3-4. Customers: new issues (and self-service), routing
+        surge, fixed_share = firm.issue_climate(p, firm_state, now)
+        week.issue_chances(p, surge, fixed_share, chances)
+        counts[C_CUSTOMERS_START] = counters[K_ACTIVE]
+        stored = counters[K_STORED]
+        chunks = n_chunks(stored)
+        tallies = np.zeros(chunks, TALLY_DTYPE)
+        if parallel and chunks >= PARALLEL_FROM_CHUNKS:
+            _issues_parallel(c, stored, records, r, dice, chances, tallies)
+        else:
+            for k in range(chunks):
+                lo = k * CHUNK
+                _issues_range(c, lo, min(lo + CHUNK, stored), records, r, dice, chances, tallies, k)
+        week_load = t.load
+        for k in range(chunks):
+            week_load += tallies[k].load
+
+        # capacity: work pressure per department, time per contact, share served
+        hours_per_head = p.contact_hours * p.productivity * firm.capacity_factor(p, firm_state, now)
+        _plan_capacity(
+            s, members, pool_start, pool_len, p, week_load, hours_per_head, share, pressure
+        )
+        counters[K_PRESSURE_DEPARTMENTS] = p.departments
+        servers = np.zeros((n_staff, SERVER_COLUMNS))
+        for row in range(n_staff):
+            j = members[row]
+            servers[row, SERVER_SKILL] = s.skill[j]
+            servers[row, SERVER_SATISFACTION] = s.satisfaction[j]
+            servers[row, SERVER_TIME_TAKEN] = s.time_taken[j]
+
+        # 5-9. Service, complaint, churn, revenue, word of mouth
+        pools = (pool_start, pool_len)
+        table = (bounds[r], bound_expectation[r])
+        if parallel and chunks >= PARALLEL_FROM_CHUNKS:
+            served = np.zeros((threads, n_staff, 2), np.int64)
+            _serve_parallel(
+                c,
+                stored,
+                records,
+                r,
+                now,
+                dice,
+                share,
+                servers,
+                pools,
+                table,
+                tallies,
+                served,
+            )
+        else:
+            served = np.zeros((1, n_staff, 2), np.int64)
+            for k in range(chunks):
+                lo = k * CHUNK
+                hi = min(lo + CHUNK, stored)
+                _serve_range(
+                    c,
+                    lo,
+                    hi,
+                    records,
+                    r,
+                    now,
+                    dice,
+                    share,
+                    servers,
+                    pools,
+                    table,
+                    tallies,
+                    k,
+                    served[0],
+                )
+        for row in range(n_staff):
+            j = members[row]
+            s.served_fixed[j] = 0
+            s.served_n[j] = 0
+            for th in range(served.shape[0]):
+                s.served_fixed[j] += served[th, row, 0]
+                s.served_n[j] += served[th, row, 1]
+        for k in range(chunks):  # in chunk order: the same sums whoever ran which chunk
+            chunk = tallies[k]
+            for m in range(N_COUNTS):
+                counts[m] += chunk.counts[m]
+            for m in range(N_SUMS):
+                sums[m] += chunk.sums[m]
+        counters[K_ACTIVE] -= counts[week.C_CHURNED]
+
+        # 10. Acquisition: marketing and referrals by promoters
+        bought, referred = firm.acquisitions(p, firm_state, dice, counts[week.C_PROMOTERS])
+        arriving = bought + referred
+        c = _make_room(c, counters, arriving)
+        create_customers(
+            c, counters[K_STORED], arriving, counters[K_NEXT_CUSTOMER_UID], p, dice, False, t
+        )
+        counters[K_STORED] += arriving
+        counters[K_ACTIVE] += arriving
+        counters[K_NEXT_CUSTOMER_UID] += arriving
+        counts[C_ACQUIRED] = arriving
+        counts[C_CUSTOMERS_ACTIVE] = counters[K_ACTIVE]
+
+        # 11. Accounting, 12. the metrics row
+        counts[C_STAFF_ACTIVE] = n_staff
+        for j in range(n_staff):
+            sums[S_STAFF_SATISFACTION] += s.satisfaction[j]
+        firm.close_week(p, firm_state, history, now, counts, sums)
+        for m in range(N_COUNTS):
+            totals[0][m] += counts[m]
+        for m in range(N_SUMS):
+            totals[1][m] += sums[m]
+        stored = counters[K_STORED]
+        if counters[K_KEEP_AGENTS] == 0 and (
+            stored - counters[K_ACTIVE] > COMPACT_AT_CHURNED_SHARE * max(stored, 1)
+        ):
+            counters[K_STORED] = compact(c, stored)
+    return c, s
+
+
+@njit(cache=True, parallel=True)
+def run_ensemble(
+    records,
+    index,
+    weeks,
+    bounds,
+    bound_expectation,
+    keys,
+    wide,
+    history,
+    counts,
+    sums,
+):
+    """Many runs in one call, in parallel over runs, each run's weeks in turn on one
+    thread: run ``r`` reads ``records[index[r, week]]``, has key ``keys[r]`` and lasts
+    ``weeks[r]``; it writes its metrics to ``history[r]`` and its tallies summed over the
+    weeks to ``counts[r]``, ``sums[r]``. ``wide`` chooses float64 customer state."""
+    for r in prange(keys.size):
+        p = records[index[r, 0]]
+        capacity = p.initial_customers + max(1024, p.initial_customers // 16)
+        if wide:
+            _run_alone(
+                new_customers(capacity, np.zeros(0, np.float64)),
+                p,
+                records,
+                index[r],
+                weeks[r],
+                bounds,
+                bound_expectation,
+                keys[r],
+                history[r],
+                counts[r],
+                sums[r],
+            )
+        else:
+            _run_alone(
+                new_customers(capacity, np.zeros(0, np.float32)),
+                p,
+                records,
+                index[r],
+                weeks[r],
+                bounds,
+                bound_expectation,
+                keys[r],
+                history[r],
+                counts[r],
+                sums[r],
+            )
+
+
+@njit(cache=True)
+def new_customers(capacity, like):
+    """Empty customer arrays; satisfaction, expectation and revenue of ``like``'s dtype."""
+    return Customers(
+        np.zeros(capacity, np.uint32),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint16),
+        np.zeros(capacity, np.uint16),
+        np.zeros(capacity, like.dtype),
+        np.zeros(capacity, like.dtype),
+        np.zeros(capacity, like.dtype),
+    )
+
+
+@njit(cache=True)
+def new_staff_arrays(capacity):
+    return _grow_staff(_grow_staff_empty(), capacity)
+
+
+@njit(cache=True)
+def _grow_staff_empty():
+    empty_int = np.zeros(0, np.int64)
+    empty = np.zeros(0)
+    return Staff(
+        empty_int, empty_int, empty, empty, empty, empty, empty, empty, empty_int, empty_int
+    )
+
+
+@njit(cache=True)
+def _run_alone(c, p, records, index, weeks, bounds, bound_expectation, key, history, counts, sums):
+    """One whole run on this thread, as :func:`advance` runs it from Python."""
+    counters = np.zeros(N_COUNTERS, np.int64)
+    s = new_staff_arrays(p.initial_staff + 16)
+    week_tally = np.zeros(1, TALLY_DTYPE)
+    s = start_run(c, s, counters, records, index, key, week_tally)
+    firm_state, pending, own_history = firm.new_firm(p, weeks)
+    totals = (np.zeros(N_COUNTS, np.int64), np.zeros(N_SUMS))
+    pressure = np.zeros(MAX_DEPARTMENTS)
+    advance(
+        c,
+        s,
+        counters,
+        firm_state,
+        pending,
+        own_history,
+        totals,
+        pressure,
+        week_tally,
+        records,
+        index,
+        bounds,
+        bound_expectation,
+        key,
+        0,
+        weeks,
+        1,
+    )
+    history[:weeks] = own_history
+    counts[:] = totals[0]
+    sums[:] = totals[1]
 
 
 # Any compiled function of this module: it tells where numba keeps this module's cache.

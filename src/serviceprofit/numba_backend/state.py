@@ -2,16 +2,16 @@
 
 One array per attribute, in the narrowest dtype that holds it, so that a week's pass over
 ten million customers streams as few bytes as possible through memory (28 bytes a
-customer). Customer yes/no attributes share one byte of bit flags. Satisfaction,
-expectation and lifetime revenue are float32: the rules compute in float64 and the result
-is rounded once per week on store, far below the model's noise (a draw lands within 1e-7
-of a threshold about once per ten million decisions).
+customer). Customer yes/no attributes share one byte of bit flags (``week.OPEN`` ...).
+Satisfaction, expectation and lifetime revenue are float32 by default: the rules compute
+in float64 and the result is rounded once per week on store, far below the model's noise.
+With ``precision="float64"`` they are float64 (40 bytes a customer), and a run is then
+bit for bit the Mesa model's.
 
 Customers are stored in uid order (uid = creation order, as in the Mesa backend). Churned
-customers keep their slot, marked inactive, until :func:`compact` squeezes them out, which
-keeps the loops short and makes room for newcomers without reallocating. Staff are few
-(at most 100,000), so their arrays are float64 and rebuilt each week as people leave and
-join, always in uid order.
+customers keep their slot, marked inactive, until :func:`kernel.compact` squeezes them
+out. Staff are few (at most 100,000), float64, kept in uid order in arrays with room to
+grow (``n`` of them in use).
 """
 
 from __future__ import annotations
@@ -21,36 +21,23 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
-    "ACTIVE",
-    "COMPLAINED",
-    "EVER_COMPLAINED",
-    "FRESH",
-    "HOPPED",
-    "MOMENT_OF_TRUTH",
-    "OPEN",
+    "CUSTOMER_DTYPES",
+    "PRECISIONS",
     "Customers",
     "Staff",
     "allocate_customers",
+    "allocate_staff",
     "bytes_per_customer",
-    "grow_customers",
-    "staff_from_columns",
 ]
 
-# Bits of Customers.flags.
-OPEN = 1  # an issue is open
-FRESH = 2  # the open issue has not yet had its first contact with staff
-COMPLAINED = 4  # the customer has complained about the open issue (one complaint per issue)
-HOPPED = 8  # the customer changed channel after an unresolved contact
-MOMENT_OF_TRUTH = 16  # the open issue is a moment of truth
-EVER_COMPLAINED = 32
-ACTIVE = 64  # not churned
+PRECISIONS = ("float32", "float64")
 
 
 class Customers(NamedTuple):
     """Customer attributes, one array each, slot ``i`` of every array is one customer."""
 
     uid: np.ndarray  # uint32: creation order, keys the customer's draws
-    flags: np.ndarray  # uint8: bits above
+    flags: np.ndarray  # uint8: bits of week.py
     segment: np.ndarray  # uint8
     channel: np.ndarray  # uint8
     department: np.ndarray  # uint8: department the open issue is routed to
@@ -60,9 +47,9 @@ class Customers(NamedTuple):
     outcome: np.ndarray  # uint8: outcome of the last closed issue
     tenure: np.ndarray  # uint16: weeks (initial tenure < 260, plus at most 5,200 weeks)
     outcome_week: np.ndarray  # uint16: week the last issue closed
-    satisfaction: np.ndarray  # float32
-    expectation: np.ndarray  # float32: fixed when the customer arrives
-    lifetime_revenue: np.ndarray  # float32
+    satisfaction: np.ndarray  # float32 (float64 with precision="float64")
+    expectation: np.ndarray  # float32 (float64): fixed when the customer arrives
+    lifetime_revenue: np.ndarray  # float32 (float64)
 
 
 CUSTOMER_DTYPES: dict[str, type] = {
@@ -83,26 +70,27 @@ CUSTOMER_DTYPES: dict[str, type] = {
 }
 
 
-def bytes_per_customer() -> int:
+def bytes_per_customer(precision: str = "float32") -> int:
     """Bytes of state one customer slot holds."""
-    return sum(np.dtype(t).itemsize for t in CUSTOMER_DTYPES.values())
+    wide = precision == "float64"
+    return sum(
+        8 if wide and t is np.float32 else np.dtype(t).itemsize for t in CUSTOMER_DTYPES.values()
+    )
 
 
-def allocate_customers(capacity: int) -> Customers:
+def allocate_customers(capacity: int, precision: str = "float32") -> Customers:
     """Empty customer arrays with room for ``capacity`` customers (all inactive)."""
-    return Customers(**{name: np.zeros(capacity, dtype) for name, dtype in CUSTOMER_DTYPES.items()})
-
-
-def grow_customers(customers: Customers, stored: int, capacity: int) -> Customers:
-    """New arrays of ``capacity`` slots holding the first ``stored`` customers."""
-    grown = allocate_customers(capacity)
-    for old, new in zip(customers, grown, strict=True):
-        new[:stored] = old[:stored]
-    return grown
+    wide = precision == "float64"
+    return Customers(
+        **{
+            name: np.zeros(capacity, np.float64 if wide and dtype is np.float32 else dtype)
+            for name, dtype in CUSTOMER_DTYPES.items()
+        }
+    )
 
 
 class Staff(NamedTuple):
-    """Staff attributes, one float64 or int array each, in uid order."""
+    """Staff attributes, one array each, in uid order; the first ``n`` slots are in use."""
 
     uid: np.ndarray  # int64
     department: np.ndarray  # int64
@@ -112,25 +100,16 @@ class Staff(NamedTuple):
     time_taken: np.ndarray  # time per contact actually taken this week
     tenure: np.ndarray
     mirror: np.ndarray  # mean satisfaction of the customers served last time any were
+    served_fixed: np.ndarray  # int64: satisfaction of customers served this week, fixed point
+    served_n: np.ndarray  # int64: customers served this week
 
 
-STAFF_DTYPES: dict[str, type] = {
-    "uid": np.int64,
-    "department": np.int64,
-    "skill": np.float64,
-    "satisfaction": np.float64,
-    "standard": np.float64,
-    "time_taken": np.float64,
-    "tenure": np.float64,
-    "mirror": np.float64,
-}
-
-
-def staff_from_columns(**columns: np.ndarray) -> Staff:
-    """Staff arrays from columns (converted to the staff dtypes, contiguous)."""
+def allocate_staff(capacity: int) -> Staff:
+    """Empty staff arrays with room for ``capacity`` staff."""
+    ints = ("uid", "department", "served_fixed", "served_n")
     return Staff(
         **{
-            name: np.ascontiguousarray(columns[name], dtype=dtype)
-            for name, dtype in STAFF_DTYPES.items()
+            name: np.zeros(capacity, np.int64 if name in ints else np.float64)
+            for name in Staff._fields
         }
     )
