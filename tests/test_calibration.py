@@ -332,11 +332,10 @@ def test_example_firm_is_scale_invariant_at_a_quarter() -> None:
     each; a difference must exceed 3 standard errors *and* a quarter of the target's se to
     count)."""
     from serviceprofit.calibration.fit import _scale_check
-    from serviceprofit.evaluators import SequentialEvaluator
 
     scenario = load_scenario(EXAMPLE / "firm.yaml")
     spec = load_targets(EXAMPLE / "targets.yaml", scenario)
-    check = _scale_check(scenario, spec, SequentialEvaluator())
+    check = _scale_check(scenario, spec)
     assert check is not None and check["invariant"].all(), check
 
 

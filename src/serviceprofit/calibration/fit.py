@@ -351,7 +351,7 @@ def _predictive(
     return frame
 
 
-def _scale_check(scenario: Scenario, targets: Targets, engine: Evaluator) -> pd.DataFrame | None:
+def _scale_check(scenario: Scenario, targets: Targets) -> pd.DataFrame | None:
     """Whether the targets' statistics at ``scale`` match those at full size (same seeds).
 
     Eight seeds at each size at the scenario's own constants. A statistic is flagged
@@ -368,7 +368,7 @@ def _scale_check(scenario: Scenario, targets: Targets, engine: Evaluator) -> pd.
     for label, scale in (("full", 1.0), ("scaled", targets.scale)):
         base = calibration_base(scenario, targets.weeks, scale)
         model = KPIModel(base, (), targets.statistics, scale, targets.fit.seed)
-        frames[label] = pd.DataFrame(engine_runs(engine, model, seeds))
+        frames[label] = pd.DataFrame(model.replicates(seeds))
     out = []
     for stat in targets.statistics:
         full = frames["full"][stat.key].to_numpy(dtype=float)
@@ -391,29 +391,6 @@ def _scale_check(scenario: Scenario, targets: Targets, engine: Evaluator) -> pd.
             }
         )
     return pd.DataFrame(out)
-
-
-@dataclass(frozen=True)
-class _SeededRun:
-    """Picklable: one run of ``model`` at the scenario's own constants on a given seed."""
-
-    model: KPIModel
-
-    def __call__(self, seed: int) -> dict[str, float]:
-        from .model import statistics_of
-
-        result = self.model.run((), seed=seed)
-        return statistics_of(result, self.model.statistics, self.model.scale)
-
-
-def engine_runs(engine: Evaluator, model: KPIModel, seeds: list[int]) -> list[dict[str, float]]:
-    """Runs of ``model`` at its base values, one per seed, in the seeds' order."""
-    results: dict[int, dict[str, float]] = {}
-    for seed, result, error in engine.map_unordered(_SeededRun(model), seeds):
-        if error is not None:
-            raise error
-        results[seed] = result
-    return [results[s] for s in seeds]
 
 
 def load_posterior(path: str | Path) -> pd.DataFrame:
@@ -573,7 +550,7 @@ def calibrate(
     predictive = _predictive(posterior, model, spec, engine)
     seconds["predictive"] = time.perf_counter() - step
     step = time.perf_counter()
-    scale_check = _scale_check(base_scenario, spec, engine)
+    scale_check = _scale_check(base_scenario, spec)
     seconds["scale_check"] = time.perf_counter() - step
     calibration = Calibration(
         out=out,

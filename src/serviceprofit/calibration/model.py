@@ -3,9 +3,10 @@
 :class:`KPIModel` is plain, picklable data (the base scenario already scaled and cut to
 the targets' weeks, the keys being fitted, the statistics wanted, the seed), so the same
 object runs in this process, on a local worker or on a Dask worker. Its one verb,
-:meth:`KPIModel.evaluate`, takes a *batch* of parameter sets: today each is one call of
-``simulate`` on the numba backend; an ensemble runner that evaluates many runs in one
-call replaces the loop in :meth:`KPIModel.evaluate` and nothing else.
+:meth:`KPIModel.evaluate`, takes a *batch* of parameter sets and runs them as one
+numba ensemble (``simulate_many``: one compiled call, parallel over runs). pyabc judges
+one particle at a time, so during the fit a batch is one particle; the posterior-
+predictive runs and the scale check send whole batches.
 
 Seeds: the run of a parameter set is seeded from the calibration seed and the exact
 bits of its values (``SeedSequence``), never from where or when it ran, so a particle's
@@ -98,34 +99,60 @@ class KPIModel:
     seed: int
     backend: str = "numba"
 
+    def scenario_at(self, values: tuple[float, ...]) -> Scenario:
+        """The base scenario with the fitted keys set to ``values`` (validated)."""
+        overrides = dict(zip(self.keys, (float(v) for v in values), strict=True))
+        return self.base.with_overrides(overrides, source="calibration particle")
+
     def run(self, values: tuple[float, ...], seed: int | None = None) -> RunResult:
         """One run at these parameter values (seeded from them unless ``seed`` is given)."""
         from ..simulate import simulate
 
-        overrides = dict(zip(self.keys, (float(v) for v in values), strict=True))
-        scenario = self.base.with_overrides(overrides, source="calibration particle")
         run_seed = parameter_seed(self.seed, values) if seed is None else seed
-        return simulate(scenario, backend=self.backend, seed=run_seed)
+        return simulate(self.scenario_at(values), backend=self.backend, seed=run_seed)
 
     def evaluate(self, batch: list[tuple[float, ...]]) -> list[dict[str, float]]:
-        """The statistics of each parameter set in ``batch``.
+        """The statistics of each parameter set in ``batch``, run as one ensemble.
 
-        A set the scenario schema refuses (a normal prior's tail beyond a key's range)
-        or whose run overflows (NaN or infinity) gets infinite statistics: the particle
-        is rejected, which truncates the prior to what the model accepts.
+        ``simulate_many`` runs the batch in one compiled call, each run giving the bits
+        it gives alone. A set the scenario schema refuses (a normal prior's tail beyond a
+        key's range) or whose run overflows (NaN or infinity) gets infinite statistics:
+        the particle is rejected, which truncates the prior to what the model accepts.
         """
         from ..result import NonFiniteResultError
         from ..scenario import ScenarioError
+        from ..simulate import simulate_many
 
-        out = []
-        for values in batch:
+        rejected = {s.key: math.inf for s in self.statistics}
+        out: list[dict[str, float]] = [rejected] * len(batch)
+        scenarios, seeds, where = [], [], []
+        for i, values in enumerate(batch):
             try:
-                result = self.run(values)
-            except (ScenarioError, NonFiniteResultError, FloatingPointError, ZeroDivisionError):
-                out.append({s.key: math.inf for s in self.statistics})
+                scenarios.append(self.scenario_at(values))
+            except ScenarioError:
                 continue
-            out.append(statistics_of(result, self.statistics, self.scale))
+            seeds.append(parameter_seed(self.seed, values))
+            where.append(i)
+        if not scenarios:
+            return out
+        try:
+            results = simulate_many(scenarios, seeds, backend=self.backend)
+        except (NonFiniteResultError, FloatingPointError, ZeroDivisionError):
+            if len(scenarios) == 1:
+                return out
+            # one overflowing run sank the ensemble: run them one by one to find it
+            return [self.evaluate([values])[0] for values in batch]
+        for i, result in zip(where, results, strict=True):
+            out[i] = statistics_of(result, self.statistics, self.scale)
         return out
+
+    def replicates(self, seeds: list[int]) -> list[dict[str, float]]:
+        """The statistics of the base scenario (no fitted keys set) on each seed: one
+        ensemble call."""
+        from ..simulate import simulate_many
+
+        results = simulate_many(self.base, seeds, backend=self.backend)
+        return [statistics_of(r, self.statistics, self.scale) for r in results]
 
     def __call__(self, parameters: dict[str, float]) -> dict[str, float]:
         """pyabc's model interface: one particle's parameters to its statistics."""
