@@ -69,6 +69,16 @@ class Stream(IntEnum):
     SELF_SERVICE_OK = 21
     DEPARTMENT = 22
     HOP_CHANNEL = 23
+    # The customer network (serviceprofit.network); numbered from 40 so that streams the
+    # week adds below 40 never clash with them.
+    NETWORK_TARGET = 40
+    NETWORK_REWIRE = 41
+    NETWORK_MIX = 42
+    # The market's choices (serviceprofit.choice; docs/market.md says where each is drawn).
+    CONSIDERATION = 43
+    CHOICE = 44
+    REVIEW_REACH = 45
+    PROSPECT_ARRIVAL = 46
 
 
 @register_jitable

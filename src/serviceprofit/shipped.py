@@ -1,8 +1,9 @@
-"""The scenarios and experiments shipped inside the package, found by name.
+"""The scenarios, experiments and markets shipped inside the package, found by name.
 
-The shipped files live in ``serviceprofit/data/scenarios`` and
-``serviceprofit/data/experiments`` (package data, so a wheel carries them; a source
-checkout also links them from its top-level ``scenarios/`` and ``experiments/``). A
+The shipped files live in ``serviceprofit/data/scenarios``,
+``serviceprofit/data/experiments`` and ``serviceprofit/data/markets`` (package data,
+so a wheel carries them; a source checkout also links the first two from its
+top-level ``scenarios/`` and ``experiments/``). A
 user may name one bare, ``baseline`` or ``baseline.yaml``, wherever a file is asked
 for: a file of that name in the current directory wins, the shipped one is the
 fallback. The same rule serves the CLI, :func:`~serviceprofit.scenario.load_scenario`,
@@ -17,7 +18,7 @@ from typing import Literal
 
 __all__ = ["locate", "not_found", "shipped_dir", "shipped_names"]
 
-Kind = Literal["scenarios", "experiments"]
+Kind = Literal["scenarios", "experiments", "markets"]
 SUFFIXES = (".yaml", ".yml")
 
 

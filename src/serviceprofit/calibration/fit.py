@@ -361,7 +361,7 @@ def _scale_check(scenario: Scenario, targets: Targets) -> pd.DataFrame | None:
     """
     if targets.scale == 1.0:
         return None
-    from ..comparison import replicate_seeds
+    from ..seeds import replicate_seeds
 
     seeds = replicate_seeds(targets.fit.seed + 1, SCALE_CHECK_SEEDS)
     frames = {}

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .targets import EXTENSIVE, FLOWS, Statistic
+from ..outcomes import WEEKLY
+from .targets import EXTENSIVE, Statistic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,7 +81,10 @@ def statistics_of(
         else:
             first, last = stat.weeks
             window = series[stat.metric].iloc[first : last + 1].to_numpy(dtype=float)
-            value = float(window.sum() if stat.metric in FLOWS else window.mean())
+            how = WEEKLY[stat.metric].aggregate  # flows sum, levels average, stocks: the last
+            value = float(
+                window.sum() if how == "sum" else window[-1] if how == "last" else window.mean()
+            )
             value = value if math.isfinite(value) else math.inf
         if stat.metric in EXTENSIVE and math.isfinite(value):
             value /= scale

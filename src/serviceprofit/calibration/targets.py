@@ -17,7 +17,7 @@ A targets file (YAML) says what the firm has measured and how sure it is::
     fit: {population: 200, generations: 8, max_minutes: 10, seed: 0}
 
 Summary targets use the run summary's names (``result.SUMMARY_FIELDS``); series
-columns use the weekly metric names (``firm.METRICS``). Each becomes one or more
+columns use the weekly metric names (``outcomes.WEEKLY``). Each becomes one or more
 *statistics* with an observed value and a scale ``sigma``: the standard error, or for a
 range the half-width over 1.96 (a range is read as a 95% interval around its midpoint).
 The ABC distance divides each difference by its sigma, so a KPI known to within a
@@ -37,8 +37,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..firm import METRICS
-from ..result import SUMMARY_FIELDS
+from ..outcomes import OUTCOMES, WEEKLY
 from ..scenario import Scenario, ScenarioError, first_problem
 from .priors import Prior, default_parameters
 
@@ -55,32 +54,13 @@ __all__ = [
     "weeks_of_month",
 ]
 
-#: Summary figures a firm can state as targets: the numeric ones that vary between runs.
-KPIS: tuple[str, ...] = tuple(
-    f for f in SUMMARY_FIELDS if f not in ("scenario", "backend", "seed", "weeks")
-)
+#: Summary figures a firm can state as targets: the run summary's outcomes.
+KPIS: tuple[str, ...] = OUTCOMES
 #: Weekly metrics a series may hold.
-SERIES_METRICS: tuple[str, ...] = tuple(m for m in METRICS if m != "week")
+SERIES_METRICS: tuple[str, ...] = tuple(m for m in WEEKLY if m != "week")
 
-#: Weekly metrics that are flows (summed over a month); the rest are levels (averaged).
-FLOWS: frozenset[str] = frozenset(
-    {
-        "customers_acquired",
-        "customers_churned",
-        "contacts",
-        "complaints",
-        "staff_quits",
-        "revenue",
-        "cost_wages",
-        "cost_training",
-        "cost_technology",
-        "cost_marketing",
-        "cost_turnover",
-        "cost_contacts",
-        "cost_total",
-        "profit",
-    }
-)
+#: Weekly metrics that are flows (a month's value is their sum; ``outcomes.WEEKLY``).
+FLOWS: frozenset[str] = frozenset(m for m, o in WEEKLY.items() if o.aggregate == "sum")
 
 #: Figures that grow with the size of the firm: a run at ``scale`` is divided by it.
 EXTENSIVE: frozenset[str] = FLOWS | {
@@ -436,7 +416,7 @@ def _series_statistics(series: Series, source: str, base: Path, weeks: int) -> l
 def _priors(
     raw: dict[str, Any] | None, defaults: dict[str, Prior], scenario: Scenario, source: str
 ) -> dict[str, Prior]:
-    from ..comparison import flatten
+    from ..keys import flatten
 
     if raw is None:
         if not defaults:

@@ -128,7 +128,7 @@ def _split_rows(
 def _rows(comparison: Any) -> list[dict[str, Any]]:
     """One record per (scenario, outcome) against the baseline, in the units people read."""
     from ..compare_figures import currency, outcome_scale, outcome_unit
-    from ..comparison import OUTCOMES
+    from ..outcomes import OUTCOMES
 
     wide = comparison.wide().set_index(["scenario", "outcome"])
     money = currency(comparison)
