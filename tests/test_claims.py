@@ -1,6 +1,7 @@
 """The five claims of MODEL.md emerge from the mechanisms, over 10 paired seeds.
 
-The firm is scaled to 40% (2,000 customers, 20 staff, 40% of the marketing spend) so
+The firm is scaled to 40% (2,000 customers, 20 staff, 40% of the marketing spend), on the
+numba backend (the claims are about the model, not Mesa; both backends run one week), so
 the suite stays quick; `serviceprofit claims --scale 1` checks the full-size firm.
 Each comparison is a paired difference over seeds judged by its 95% interval; the
 magnitudes use the bounds stated in serviceprofit/claims.py.
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def report(request):
     scenarios = request.config.rootpath / "scenarios"
-    return measure_claims(scenarios, seeds=10, scale=0.4, workers=2)
+    return measure_claims(scenarios, seeds=10, scale=0.4, backend="numba", workers=2)
 
 
 @pytest.mark.parametrize("number", [1, 2, 3, 4, 5])
