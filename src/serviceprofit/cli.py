@@ -277,9 +277,19 @@ def cmd_claims(args: argparse.Namespace) -> int:
         for name, value in claim.figures.items():
             print(f"      {name}: {_format(value)}")
     if out is not None:
+        from .provenance import record, write_record
+
         _make_dir(out)
         report.runs.to_csv(out / "claims_runs.csv", index=False)
-        print(f"wrote {out / 'claims_runs.csv'}")
+        made = record(
+            scenarios=[s.with_overrides({"name": n}) for n, s in report.scenarios.items()],
+            backend=args.backend,
+            seeds=sorted(int(x) for x in report.runs["seed"].unique()),
+            base_seed=args.seed,
+            scale=args.scale,
+        )
+        write_record(made, out / "provenance.json")
+        print(f"wrote {out / 'claims_runs.csv'}, {out / 'provenance.json'}")
     return 0 if report.holds else 1
 
 
