@@ -135,7 +135,7 @@ def _format(value: Any, unit: str = "") -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .market import is_market
+    from .scenario import is_market  # light: the market module loads numba
 
     overrides = _overrides(args.set)
     if args.weeks is not None:

@@ -57,6 +57,7 @@ from .scenario import (
     _validate,
     apply_overrides,
     first_problem,
+    is_market,
     read_mapping,
 )
 from .shipped import locate, not_found
@@ -380,17 +381,3 @@ def load_market(
     except ScenarioError as exc:
         raise ScenarioError(where, exc.key, exc.problem) from None
     return _validate_market(changed, where, None)
-
-
-def is_market(path: str | Path) -> bool:
-    """Whether ``path`` names a market (a file with ``firms:`` and ``market:``, or a shipped
-    market's bare name) rather than a scenario. A file that cannot be read is not one:
-    loading it as a scenario then says what is wrong with it."""
-    located = locate(path, "markets")
-    if not_found(located, "markets"):
-        return False
-    try:
-        data = read_mapping(located.resolve(), "market")
-    except (ScenarioError, OSError):
-        return False
-    return isinstance(data, dict) and "market" in data and "firms" in data

@@ -855,3 +855,17 @@ def load_scenario(
     if after.since == since:
         return changed
     return changed.with_overrides({"strategy.organisation.since": since}, source=source)
+
+
+def is_market(path: str | Path) -> bool:
+    """Whether ``path`` names a market (a file with ``firms:`` and ``market:``, or a shipped
+    market's bare name) rather than a scenario. A file that cannot be read is not one:
+    loading it as a scenario then says what is wrong with it."""
+    located = locate(path, "markets")
+    if not_found(located, "markets"):
+        return False
+    try:
+        data = read_mapping(located.resolve(), "market")
+    except (ScenarioError, OSError):
+        return False
+    return isinstance(data, dict) and "market" in data and "firms" in data
