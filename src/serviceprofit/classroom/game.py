@@ -479,7 +479,7 @@ class Game:
         """Facilitator: replay from ``quarter`` (1-based) with one team's decisions changed
         for that quarter; the saved game is not touched."""
         self.check_token(token)
-        seat = self._seat_of_number(team)
+        seat = self.seat_of_team(team)
         decisions = check(raw, self.staff(seat), self.budget(seat))
         branch = self.replay(seat, {quarter - 1: decisions})
         played = self.rows(seat)
@@ -493,7 +493,7 @@ class Game:
             "rows": branch,
         }
 
-    def _seat_of_number(self, number: int) -> Seat:
+    def seat_of_team(self, number: int) -> Seat:
         for seat in self.seats():
             if seat.team == number:
                 return seat
@@ -504,7 +504,7 @@ class Game:
         what a customer-value and a cost-minimising policy would have earned in the same
         industry with the same luck."""
         self.check_token(token)
-        seat = self._seat_of_number(team)
+        seat = self.seat_of_team(team)
         rows = self.rows(seat)
         if rows.empty:
             raise GameError("no quarter has been played yet")
