@@ -19,8 +19,9 @@ one operation.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +37,8 @@ __all__ = [
     "MarketRun",
     "SimulatedMarket",
     "digest",
+    "market_runner",
+    "per_firm_rows",
 ]
 
 #: Weeks in a quarter: one round of the game.
@@ -130,18 +133,41 @@ class SimulatedMarket:
     def rows(
         self, events: Mapping[str, FirmEvents], weeks: int, seed: int
     ) -> dict[str, pd.DataFrame]:
-        import serviceprofit
+        """The first ``weeks`` rows of a run over the market's whole ``weeks``.
 
-        simulate_market = getattr(serviceprofit, "simulate_market", None)
-        if simulate_market is None:
-            raise EngineError(
-                "this build of serviceprofit has no market run (serviceprofit.simulate_market); "
-                "the classroom game needs it"
-            )
-        result = simulate_market(self.with_events(events, weeks), backend=self.backend, seed=seed)
-        rows = per_firm_rows(result)
-        _check_rows(rows, self.firms, weeks)
-        return rows
+        Always the whole horizon: the market run's draws depend on how many weeks it
+        runs (a 13-week and a 26-week run of the same market and seed differ from week
+        0), while a decision never changes the weeks before it. So runs of one horizon
+        agree on the past whatever is decided later; runs of different lengths do not.
+        Set the market's ``weeks`` to the game's quarters (:func:`~.launch.open_game`)
+        to pay only for the weeks the game plays.
+        """
+        if not 1 <= weeks <= self.weeks:
+            raise EngineError(f"weeks must be 1..{self.weeks}, got {weeks}")
+        run = market_runner(self.backend)
+        rows = per_firm_rows(run(self.with_events(events, self.weeks), seed))
+        _check_rows(rows, self.firms, self.weeks)
+        return {firm: frame.iloc[:weeks].reset_index(drop=True) for firm, frame in rows.items()}
+
+
+def market_runner(backend: str) -> Callable[[Market, int], Any]:
+    """The market run for ``backend``: ``serviceprofit.simulate_market`` where the package
+    has it, else the backend's own ``run_market``; :class:`EngineError` if neither."""
+    import serviceprofit
+
+    simulate_market = getattr(serviceprofit, "simulate_market", None)
+    if simulate_market is not None:
+        return lambda market, seed: simulate_market(market, backend=backend, seed=seed)
+    try:
+        module = importlib.import_module(f"serviceprofit.{backend}_backend.market_model")
+    except ImportError:
+        module = None
+    if module is None or not hasattr(module, "run_market"):
+        raise EngineError(
+            "this build of serviceprofit has no market run (serviceprofit.simulate_market); "
+            "the classroom game needs it"
+        )
+    return lambda market, seed: module.run_market(market, seed=seed)
 
 
 def per_firm_rows(result: Any) -> dict[str, pd.DataFrame]:

@@ -3,8 +3,9 @@
 A market file or a shipped market's name is played as it is. A scenario (file or shipped
 name) is played against itself: a market of two copies, half the customers each, so a
 one-firm scenario can still be a game (the scenario's ``population.customers`` is the
-market's total). The game directory defaults to ``games/<market name>`` under the
-current directory; a game saved there is resumed, whatever the other arguments say.
+market's total). The game directory defaults to ``games/NAME`` under the
+current directory (NAME as given on the command line); a game saved there is resumed,
+whatever the other arguments say.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 from ..market import Market, load_market
 from ..scenario import ScenarioError, load_scenario
 from ..shipped import locate
-from .engine import MarketRun, SimulatedMarket
+from .engine import QUARTER_WEEKS, MarketRun, SimulatedMarket
 from .game import Game
 from .server import ClassroomServer
+from .store import GAME_FILE, Store
 
 __all__ = ["LaunchError", "load_game_market", "open_game"]
 
@@ -26,12 +28,15 @@ class LaunchError(ValueError):
     """The game cannot start: one line for the command line."""
 
 
-def load_game_market(name: str) -> Market:
+def load_game_market(name: str, weeks: int | None = None) -> Market:
     """The market named by ``name``: a market file or shipped market, else a scenario
-    played against itself."""
+    played against itself; cut to ``weeks`` if given (and no longer than the file's)."""
     market_path = locate(name, "markets")
     if market_path.is_file():
-        return load_market(market_path)
+        market = load_market(market_path)
+        if weeks is not None and weeks < market.weeks:
+            market = load_market(market_path, {"weeks": weeks})
+        return market
     scenario = load_scenario(name)
     data: dict[str, Any] = scenario.to_dict()
     for key in ("weeks", "events", "name"):
@@ -40,7 +45,7 @@ def load_game_market(name: str) -> Market:
     return load_market(
         {
             "name": scenario.name,
-            "weeks": scenario.weeks,
+            "weeks": min(scenario.weeks, weeks or scenario.weeks),
             "firms": {"firm_a": data, "firm_b": data},
             "market": {
                 "customers": scenario.population.customers,
@@ -63,16 +68,21 @@ def open_game(
     pages: bool = True,
 ) -> ClassroomServer:
     """The game in its directory (resumed or created) on a bound socket."""
+    directory = Path(game_dir) if game_dir is not None else Path("games") / _safe(Path(name).stem)
     if engine is None:
+        if (directory / GAME_FILE).is_file():
+            saved = Store(directory / GAME_FILE)
+            quarters = int(saved.settings().get("quarters", quarters))
+            saved.close()
         try:
-            market = load_game_market(name)
+            # The market run costs its whole horizon every quarter: play only what is played.
+            market = load_game_market(name, weeks=quarters * QUARTER_WEEKS)
         except ScenarioError as exc:
             raise LaunchError(str(exc)) from None
         engine = SimulatedMarket(market)
         label = market.name
     else:
         label = name
-    directory = Path(game_dir) if game_dir is not None else Path("games") / _safe(label)
     game = Game.open_or_create(
         directory, engine, teams=teams, quarters=quarters, seed=seed, source=label
     )
