@@ -56,10 +56,12 @@ class Client:
 
 
 def start_server(args: argparse.Namespace, directory: Path) -> tuple[subprocess.Popen, str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p)
+    env = {**os.environ, "PYTHONPATH": path}
     if args.real:
         command = [
-            sys.executable, "-m", "serviceprofit", "classroom", args.real,
+            sys.executable, "-c", "import sys; from serviceprofit.cli import main; "
+            "sys.exit(main(sys.argv[1:]))", "classroom", args.real,
             "--teams", str(args.teams), "--quarters", str(args.quarters),
             "--port", "0", "--game-dir", str(directory),
         ]  # fmt: skip

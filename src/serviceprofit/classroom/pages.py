@@ -9,6 +9,7 @@ team's page can only ever name its own join code.
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 import pandas as pd
@@ -32,6 +33,12 @@ SLIDERS: dict[str, tuple[str, float, float, float]] = {
     "marketing_spend": ("Marketing per week", 0.0, 50_000.0, 100.0),
     "technology_spend": ("Technology per head per week", 0.0, 300.0, 5.0),
 }
+
+
+def _say(text: str) -> None:
+    """Text as HTML, escaped (solara.Markdown would load a script the page's read-only
+    assets do not hold)."""
+    solara.HTML(tag="div", unsafe_innerHTML=escape(text).replace("\n", "<br>"))
 
 
 def _try(action: Any, *args: Any) -> tuple[Any, str | None]:
@@ -83,8 +90,8 @@ def TeamPage() -> None:
             if message:
                 solara.Error(message)
         return
-    solara.Markdown(
-        f"## {view['name']}: firm *{view['firm']}* (industry {view['industry']})\n"
+    _say(
+        f"{view['name']}: firm {view['firm']} (industry {view['industry']})\n"
         f"Quarter {view['quarter']} of {view['quarters']}"
         + (" (game over)" if view["over"] else "")
         + f". Budget {view['budget']:,.0f} a week for training and technology "
@@ -99,7 +106,7 @@ def TeamPage() -> None:
         with solara.Card("This quarter's decisions"):
             for lever, (label, low, high, step) in SLIDERS.items():
                 solara.SliderFloat(
-                    label,
+                    f"{label}: {draft[lever]:,.2f}",
                     value=draft[lever],
                     min=low,
                     max=high,
@@ -176,8 +183,8 @@ def FacilitatorPage() -> None:
             if message:
                 solara.Error(message)
         return
-    solara.Markdown(
-        f"## Quarter {overview['quarter']} of {overview['quarters']}"
+    _say(
+        f"Quarter {overview['quarter']} of {overview['quarters']}"
         + (" (game over)" if overview["over"] else "")
     )
     with solara.Row():
@@ -202,7 +209,7 @@ def FacilitatorPage() -> None:
         solara.Button("Debrief", on_click=show_debrief)
         if report is not None:
             bench = report["benchmarks"]
-            solara.Markdown(
+            _say(
                 f"Profit as played {report['played']['profit']:,.0f}; customer-value policy "
                 f"{bench['customer_value']['profit']:,.0f}; cost-minimising policy "
                 f"{bench['cost_minimising']['profit']:,.0f} (same market, same luck)."
@@ -217,8 +224,8 @@ def FacilitatorPage() -> None:
         )
         solara.Button("What if they had doubled training then?", on_click=replay)
         if what_if is not None:
-            solara.Markdown(
-                f"Profit as played {what_if['played_profit']:,.0f}, what if "
+            _say(
+                f"What-if replay: profit as played {what_if['played_profit']:,.0f}, what if "
                 f"{what_if['what_if_profit']:,.0f}; customers {what_if['played_customers']:,.0f} "
                 f"against {what_if['what_if_customers']:,.0f}."
             )
