@@ -133,3 +133,22 @@ def test_killed_server_resumes_where_it_was(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["no_such_market"], "no_such_market"),
+        (["three_firms", "--port", "70000"], "--port 70000"),
+    ],
+)
+def test_classroom_command_refuses_bad_input_in_one_line(args, message, tmp_path):
+    """Bad input: exit code 2 and one line naming what is wrong, no traceback, no server."""
+    done = subprocess.run(
+        [sys.executable, "-m", "serviceprofit.cli", "classroom", *args,
+         "--game-dir", str(tmp_path / "g")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and lines[0].startswith("error:")

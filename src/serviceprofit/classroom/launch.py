@@ -16,7 +16,7 @@ from typing import Any
 from ..market import Market, load_market
 from ..scenario import ScenarioError, load_scenario
 from ..shipped import locate
-from .engine import QUARTER_WEEKS, MarketRun, SimulatedMarket
+from .engine import QUARTER_WEEKS, EngineError, MarketRun, SimulatedMarket, market_runner
 from .game import Game
 from .server import ClassroomServer
 from .store import GAME_FILE, Store
@@ -80,6 +80,10 @@ def open_game(
         except ScenarioError as exc:
             raise LaunchError(str(exc)) from None
         engine = SimulatedMarket(market)
+        try:
+            market_runner(engine.backend)
+        except EngineError as exc:
+            raise LaunchError(str(exc)) from None
         label = market.name
     else:
         label = name
