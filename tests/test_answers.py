@@ -15,11 +15,11 @@ import pytest
 from serviceprofit import load_scenario
 from serviceprofit.backends import resolve_backend
 from serviceprofit.cli import build_parser, main
-from serviceprofit.comparison import OUTCOMES, compare
+from serviceprofit.comparison import compare
 from serviceprofit.firm import begin_week, capacity_factor, new_firm
+from serviceprofit.outcomes import OUTCOMES, SUMMARY
 from serviceprofit.params import ParamSchedule
 from serviceprofit.report import (
-    IMPORTANCE,
     LEAD,
     format_table,
     lead_differences,
@@ -281,7 +281,7 @@ def test_reading_leads_with_at_most_three_clear_differences(organisation):
         assert len(lead) == min(LEAD, len(clear))
         if lead and len(clear) > len(lead):
             left_out = set(clear) - set(lead)
-            assert max(IMPORTANCE[o] for o in lead) <= min(IMPORTANCE[o] for o in left_out)
+            assert max(SUMMARY[o].group for o in lead) <= min(SUMMARY[o].group for o in left_out)
         text = next(p for p in paragraphs if p.startswith(f"Compared with silo, {name} "))
         assert text.count("95% interval") == len(lead)
     assert sum(len(p) for p in paragraphs) < 2500

@@ -13,10 +13,12 @@ from scipy import stats
 
 from serviceprofit import load_scenario
 from serviceprofit.cli import main
-from serviceprofit.comparison import OUTCOMES, compare, replicate_seeds, t_interval
+from serviceprofit.comparison import compare, t_interval
 from serviceprofit.crossing import find_crossing, first_week_ahead_for_good
+from serviceprofit.outcomes import OUTCOMES
 from serviceprofit.report import format_table, reading, scenario_differences, write_comparison
 from serviceprofit.result import SUMMARY_FIELDS
+from serviceprofit.seeds import replicate_seeds
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SMALL = {"population.customers": 800, "population.staff": 8, "weeks": 52}
@@ -98,12 +100,26 @@ def test_replicates_share_seeds_across_scenarios(parallel):
 
 
 def test_progress_counts_every_run():
-    """The progress callback sees every finished run, ending at the total."""
+    """The progress callback sees every finished run on Mesa, ending at the total."""
     calls: list[tuple[int, int]] = []
     compare(
-        PAIR, replicates=2, overrides=TINY, workers=1, progress=lambda d, t: calls.append((d, t))
+        PAIR,
+        replicates=2,
+        overrides=TINY,
+        workers=1,
+        backend="mesa",
+        progress=lambda d, t: calls.append((d, t)),
     )
     assert calls == [(i, 4) for i in range(1, 5)]
+
+
+def test_progress_on_numba_counts_up_to_the_total():
+    """On numba runs finish an ensemble call at a time: counts rise to the total."""
+    calls: list[tuple[int, int]] = []
+    compare(PAIR, replicates=2, overrides=TINY, progress=lambda d, t: calls.append((d, t)))
+    done = [d for d, _ in calls]
+    assert done == sorted(set(done)) and done[-1] == 4
+    assert {t for _, t in calls} == {4}
 
 
 def test_baseline_first_and_added_when_missing():
@@ -144,7 +160,7 @@ def test_table_marks_exactly_the_clear_differences(parallel):
 
 def test_reading_follows_the_intervals(parallel):
     """The reading names only clear differences (the leading ones), and counts the rest."""
-    from serviceprofit.compare_figures import OUTCOME_LABELS
+    from serviceprofit.outcomes import SUMMARY
     from serviceprofit.report import lead_differences
 
     paragraph = next(p for p in reading(parallel) if p.startswith("Compared with"))
@@ -152,7 +168,7 @@ def test_reading_follows_the_intervals(parallel):
     lead = lead_differences(parallel, "cost_minimised")
     assert set(lead) <= set(clear)
     for outcome in lead:
-        assert OUTCOME_LABELS[outcome] in paragraph
+        assert SUMMARY[outcome].label in paragraph
     unclear = len(OUTCOMES) - len(clear)
     assert ("no clear difference" in paragraph) == (unclear > 0 or not clear)
     if lead and unclear:

@@ -9,7 +9,7 @@ import pytest
 
 from serviceprofit.design import unit_design, values_at
 from serviceprofit.experiment import ExperimentError, load_experiment
-from serviceprofit.runs import run_seed
+from serviceprofit.seeds import replicate_seed as run_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = (ROOT / "scenarios" / "baseline.yaml").as_posix()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from serviceprofit.comparison import OUTCOMES, compare
+from serviceprofit.comparison import compare
+from serviceprofit.outcomes import OUTCOMES
 from serviceprofit.report import write_comparison
 
 from .browser import CHROMIUM_ARGS

@@ -5,9 +5,17 @@ Importing the package is cheap: backends, plotting and the demo load on first us
 
 from __future__ import annotations
 
-from .result import RunResult
+from typing import TYPE_CHECKING
+
 from .scenario import Scenario, ScenarioError, load_scenario
+
+# Eager: a lazy ``simulate`` would be shadowed by the submodule of that name once imported.
 from .simulate import simulate, simulate_many
+
+if TYPE_CHECKING:
+    from .comparison import Comparison, compare
+    from .result import RunResult
+    from .sweeps import sweep
 
 __all__ = [
     "Comparison",
@@ -22,8 +30,10 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-# Names imported on first use: (module, attribute). Keeps ``import serviceprofit`` cheap.
+# Names imported on first use: (module, attribute). Keeps ``import serviceprofit`` cheap:
+# results and runs need pandas, which a bad-input answer from the CLI should not load.
 _LAZY: dict[str, tuple[str, str]] = {
+    "RunResult": (".result", "RunResult"),
     "compare": (".comparison", "compare"),
     "Comparison": (".comparison", "Comparison"),
     "sweep": (".sweeps", "sweep"),

@@ -234,9 +234,9 @@ def _point_means(
 
 
 def _weekly_metrics() -> list[str]:
-    from .firm import METRICS
+    from .outcomes import WEEKLY_METRICS
 
-    return [m for m in METRICS if m != "week"]
+    return [m for m in WEEKLY_METRICS if m != "week"]
 
 
 def _check_series_names(out: Path, series: Sequence[str]) -> None:
@@ -281,9 +281,9 @@ def _plot_series(
 def analyze(out: str | Path, series: Sequence[str] = ()) -> AnalysisReport:
     """Analyse the sweep in ``out`` and write tables and figures to ``out/analysis``.
 
-    ``series`` names weekly metrics (``firm.METRICS``) to draw as bands by factor level;
-    the sweep must have kept its series. Damaged batch files are set aside (listed in
-    ``report.set_aside``) and the analysis uses the rest.
+    ``series`` names weekly metrics (:data:`serviceprofit.outcomes.WEEKLY`) to draw as
+    bands by factor level; the sweep must have kept its series. Damaged batch files are
+    set aside (listed in ``report.set_aside``) and the analysis uses the rest.
     """
     from . import analysis_plots
     from .store import io_errors, load_design, load_runs, read_manifest

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .scenario import Scenario, load_scenario
+from .seeds import replicate_seed, replicate_seeds
 
 __all__ = [
     "QUICK",
@@ -147,7 +148,7 @@ def measure_small_runs(scenario_data: dict[str, Any], seed: int, runs: int) -> d
     seconds, steps = [], 0
     for i in range(runs):
         start = time.perf_counter()
-        result = simulate(scenario, backend="numba", seed=seed + i)
+        result = simulate(scenario, backend="numba", seed=replicate_seed(seed, i))
         seconds.append(time.perf_counter() - start)
         active = result.timeseries["customers_active"]
         steps += int(scenario.population.customers + active.iloc[:-1].sum())
@@ -166,20 +167,20 @@ def measure_small_runs(scenario_data: dict[str, Any], seed: int, runs: int) -> d
 def measure_ensemble(
     scenario_data: dict[str, Any], seed: int, runs: int, threads: int
 ) -> dict[str, Any]:
-    """``runs`` runs of one scenario (seeds ``seed..``) in one ``simulate_many`` call on
-    ``threads`` threads, for a worker process: seconds and the CPU time it got."""
+    """``runs`` replicates of one scenario through the batch runner (one ``simulate_many``
+    call) on ``threads`` threads, for a worker process: seconds and the CPU time it got."""
     from .numba_backend import wait_passively
 
     wait_passively()
     import numba
 
-    from .simulate import simulate_many
+    from .batch import Job, run_jobs
 
     numba.set_num_threads(threads)
     scenario = Scenario.model_validate(scenario_data)
-    simulate_many(scenario, [seed, seed + 1])  # loads the compiled ensemble
+    run_jobs([Job(scenario, s) for s in replicate_seeds(seed, 2)], "numba")  # loads it
     start, cpu_start = time.perf_counter(), time.process_time()
-    results = simulate_many(scenario, list(range(seed, seed + runs)))
+    results = run_jobs([Job(scenario, s) for s in replicate_seeds(seed, runs)], "numba")
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     steps = sum(

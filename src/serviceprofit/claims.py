@@ -1,26 +1,30 @@
 """The five claims the default calibration must show (MODEL.md), measured over seeds.
 
-Each claim is checked on paired runs: replicate ``i`` of every scenario uses seed ``i``,
-so differences between strategies are paired (common random numbers) and each is
-judged by a 95% Student-t interval over the seeds. Nothing here looks at a strategy's
-name to decide an outcome: the claims are read off the runs' results.
+Each claim is checked on paired runs: replicate ``i`` of every scenario runs on
+:func:`serviceprofit.seeds.replicate_seed` ``(seed, i)``, the very run replicate ``i``
+of a comparison with the same seed is, so differences between strategies are paired
+(common random numbers) and each is judged by a 95% Student-t interval over the seeds.
+Nothing here looks at a strategy's name to decide an outcome: the claims are read off
+the runs' results.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .batch import Job, run_jobs
 from .scenario import load_scenario
-from .simulate import simulate
+from .seeds import replicate_seeds
+
+if TYPE_CHECKING:
+    from .result import RunResult
 
 __all__ = ["CLAIM_RUNS", "Claim", "ClaimReport", "measure_claims"]
 
@@ -63,12 +67,12 @@ class ClaimReport:
         return all(c.holds for c in self.claims)
 
 
-def _run(job: tuple[str, Path, dict[str, Any], int, str]) -> dict[str, Any]:
-    name, path, overrides, seed, backend = job
-    result = simulate(load_scenario(path, overrides), backend=backend, seed=seed)
+def _row(name: str, replicate: int, result: RunResult) -> dict[str, Any]:
+    """A claim run's row: its summary, diagnostics and the totals the claims read."""
     ts = result.timeseries
     return {
         "run": name,
+        "replicate": replicate,
         **result.summary,
         **result.diagnostics,
         "acquired_total": float(ts["customers_acquired"].sum()),
@@ -110,14 +114,19 @@ def measure_claims(
     backend: str = "mesa",
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    seed: int = 0,
 ) -> ClaimReport:
     """Run the claim scenarios over ``seeds`` paired seeds and judge the five claims.
+
+    Replicate ``i`` runs on ``replicate_seed(seed, i)`` (:mod:`serviceprofit.seeds`).
 
     ``scale`` shrinks the firm (customers, staff and marketing spend together) for
     quicker checks; the claims are about the default calibration at scale 1.
     """
     scenarios_dir = Path(scenarios_dir)
-    jobs = []
+    run_seeds = replicate_seeds(seed, seeds)
+    names: list[str] = []
+    jobs: list[Job] = []
     for name, (file, overrides) in CLAIM_RUNS.items():
         path = scenarios_dir / file
         scaled = _scaled(path, scale)
@@ -127,16 +136,13 @@ def measure_claims(
                 "strategy.marketing.spend_per_week": overrides["strategy.marketing.spend_per_week"]
                 * scale,
             }
-        jobs += [(name, path, {**scaled, **overrides}, seed, backend) for seed in range(seeds)]
-    rows: list[dict[str, Any]] = []
-    # spawn, not fork: the parent may hold numba/OpenMP threads, and forking a
-    # multi-threaded process can deadlock the child.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        for row in pool.map(_run, jobs):
-            rows.append(row)
-            if progress is not None:
-                progress(len(rows), len(jobs))
-    runs = pd.DataFrame(rows)
+        scenario = load_scenario(path, {**scaled, **overrides})
+        names += [name] * seeds
+        jobs += [Job(scenario, s) for s in run_seeds]
+    results = run_jobs(jobs, backend, workers=workers, progress=progress)
+    runs = pd.DataFrame(
+        [_row(name, i % seeds, r) for i, (name, r) in enumerate(zip(names, results, strict=True))]
+    )
     return ClaimReport(runs, judge(runs))
 
 
@@ -144,7 +150,7 @@ def judge(runs: pd.DataFrame) -> list[Claim]:
     """Read the five claims off paired runs (one row per run, seeds shared across runs)."""
 
     def col(run: str, outcome: str) -> np.ndarray:
-        return runs[runs["run"] == run].sort_values("seed")[outcome].to_numpy(dtype=float)
+        return runs[runs["run"] == run].sort_values("replicate")[outcome].to_numpy(dtype=float)
 
     def paired(a: str, b: str, outcome: str) -> tuple[float, float, float]:
         return _interval(col(a, outcome) - col(b, outcome))

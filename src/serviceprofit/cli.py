@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .keys import parse_override
 from .provenance import invoked_as
-from .scenario import ScenarioError, load_scenario, parse_override
+from .scenario import ScenarioError, load_scenario
 from .shipped import locate, shipped_dir
 
 EXIT_BAD_INPUT = 2
@@ -134,14 +135,14 @@ def _format(value: Any, unit: str = "") -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .compare_figures import OUTCOME_UNITS
-    from .provenance import now, record, write_record
-    from .simulate import simulate
-
     overrides = _overrides(args.set)
     if args.weeks is not None:
         overrides["weeks"] = args.weeks
     scenario = load_scenario(args.scenario, overrides)
+    from .outcomes import RUN_FIELDS, SUMMARY
+    from .provenance import now, record, write_record
+    from .simulate import simulate
+
     out = _out_dir(args.out)
     if args.precision is not None and args.backend != "numba":
         raise InputError(f"--precision {args.precision}: applies to --backend numba only")
@@ -157,9 +158,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     width = max(len(k) for k in result.summary)
     print(f"{scenario.name}: {scenario.weeks} weeks, backend {args.backend}, seed {args.seed}")
     for key, value in result.summary.items():
-        if key not in ("scenario", "backend", "seed", "weeks"):
-            unit = OUTCOME_UNITS.get(key, (1.0, ""))[1]
-            unit = unit.replace("money", scenario.economics.currency) if "money" in unit else ""
+        if key not in RUN_FIELDS:
+            unit = SUMMARY[key].unit
+            unit = SUMMARY[key].unit_in(scenario.economics.currency) if "{currency}" in unit else ""
             print(f"  {key:<{width}}  {_format(value, unit)}")
     if out is not None:
         from .plots import plot_chain
@@ -213,6 +214,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
         backend=args.backend,
         workers=args.workers,
         progress=Progress("claims"),
+        seed=args.seed,
     )
     for claim in report.claims:
         print(f"Claim {claim.number}: {'HOLDS' if claim.holds else 'FAILS'}. {claim.statement}")
@@ -560,6 +562,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     claims.add_argument("--backend", choices=sorted(BACKENDS), default="mesa", help=BACKEND_HELP)
     claims.add_argument("--workers", type=int, help="processes (default: all cores)")
+    claims.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed the replicate seeds derive from, as in compare (default 0)",
+    )
     claims.add_argument("--out", metavar="DIR", help="write claims_runs.csv")
     claims.set_defaults(func=cmd_claims)
 
@@ -699,16 +707,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _non_finite(exc: Exception) -> bool:
+    """Whether ``exc`` is a result with NaN or infinity, an input error like the others.
+
+    Read off an already-imported ``result`` module: a command that never ran a model
+    cannot have raised it, and importing ``result`` (pandas) just to catch it would make
+    every bad-input answer take a second.
+    """
+    result = sys.modules.get("serviceprofit.result")
+    return result is not None and isinstance(exc, result.NonFiniteResultError)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .result import NonFiniteResultError
-
     try:
         _check_flags(args)
         with invoked_as(sys.argv[1:] if argv is None else argv):
             return args.func(args)
-    except (ScenarioError, InputError, NonFiniteResultError) as exc:
+    except (ScenarioError, InputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        if not _non_finite(exc):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

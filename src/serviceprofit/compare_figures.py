@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .comparison import OUTCOMES
+from .outcomes import OUTCOMES, SUMMARY, WEEKLY
 
 if TYPE_CHECKING:
     from .comparison import Comparison
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHAIN_SERIES",
-    "OUTCOME_LABELS",
-    "OUTCOME_UNITS",
     "currency",
     "figure_chain",
     "figure_churn_satisfaction",
@@ -35,63 +33,26 @@ __all__ = [
     "scenario_colours",
 ]
 
-OUTCOME_LABELS: dict[str, str] = {
-    "customers_final": "customers at the end",
-    "churn_rate_annual": "annual churn rate",
-    "customer_satisfaction_final": "customer satisfaction at the end",
-    "nps_final": "NPS at the end",
-    "fcr_mean": "first-contact resolution",
-    "staff_turnover_annual": "annual staff turnover",
-    "staff_satisfaction_final": "staff satisfaction at the end",
-    "revenue_total": "total revenue",
-    "cost_total": "total cost",
-    "profit_total": "total profit",
-    "profit_first_13_weeks": "profit over the first 13 weeks",
-    "cost_to_serve_mean": "cost to serve per contact",
-    "complaint_share_of_churners": "share of churners who complained",
-    "customer_lifetime_value": "customer lifetime value",
-}
-
-# How people read each outcome, as the demo shows it (demo/charts.py): (scale, unit).
-# Satisfaction 0-1 in the model reads 0-100; shares read as percent (and their
-# differences as percentage points); "money" stands for the scenario's currency.
-OUTCOME_UNITS: dict[str, tuple[float, str]] = {
-    "customers_final": (1.0, "customers"),
-    "churn_rate_annual": (100.0, "%"),
-    "customer_satisfaction_final": (100.0, "0-100"),
-    "nps_final": (1.0, "-100 to 100"),
-    "fcr_mean": (100.0, "%"),
-    "staff_turnover_annual": (100.0, "%"),
-    "staff_satisfaction_final": (100.0, "0-100"),
-    "revenue_total": (1.0, "money"),
-    "cost_total": (1.0, "money"),
-    "profit_total": (1.0, "money"),
-    "profit_first_13_weeks": (1.0, "money"),
-    "cost_to_serve_mean": (1.0, "money per contact"),
-    "complaint_share_of_churners": (100.0, "%"),
-    "customer_lifetime_value": (1.0, "money"),
-}
-
 
 def outcome_unit(outcome: str, currency: str) -> str:
     """The unit people read ``outcome`` in, with ``money`` as the scenario's currency."""
-    return OUTCOME_UNITS[outcome][1].replace("money", currency)
+    return SUMMARY[outcome].unit_in(currency)
 
 
 def outcome_scale(outcome: str) -> float:
     """The factor from the model's value of ``outcome`` to the value people read."""
-    return OUTCOME_UNITS[outcome][0]
+    return SUMMARY[outcome].scale
 
 
-# The chain read from staff to profit: (column, panel title, y-axis label, scale);
-# "money" in a label becomes the scenario's currency.
-CHAIN_SERIES: tuple[tuple[str, str, str, float], ...] = (
-    ("staff_satisfaction", "Staff satisfaction", "0-100", 100.0),
-    ("fcr", "First-contact resolution", "% of first contacts", 100.0),
-    ("customer_satisfaction", "Customer satisfaction", "0-100", 100.0),
-    ("nps", "NPS", "promoters - detractors, %", 1.0),
-    ("customers_active", "Active customers", "customers", 1.0),
-    ("profit", "Profit per week", "money per week", 1.0),
+# The chain read from staff to profit: (column, panel title); each panel's axis reads
+# the metric's unit and scale from the registry (:data:`serviceprofit.outcomes.WEEKLY`).
+CHAIN_SERIES: tuple[tuple[str, str], ...] = (
+    ("staff_satisfaction", "Staff satisfaction"),
+    ("fcr", "First-contact resolution"),
+    ("customer_satisfaction", "Customer satisfaction"),
+    ("nps", "NPS"),
+    ("customers_active", "Active customers"),
+    ("profit", "Profit per week"),
 )
 
 
@@ -174,9 +135,15 @@ def _series_panels(
 
 def figure_chain(comparison: Comparison) -> bytes:
     """The chain's main series over time, staff to profit."""
+    money = currency(comparison)
     panels = [
-        (column, title, ylabel, None if scale == 1.0 else _rolling(1, scale))
-        for column, title, ylabel, scale in CHAIN_SERIES
+        (
+            column,
+            title,
+            WEEKLY[column].unit_in(money),
+            None if WEEKLY[column].scale == 1.0 else _rolling(1, WEEKLY[column].scale),
+        )
+        for column, title in CHAIN_SERIES
     ]
     return _series_panels(comparison, panels, columns=3)
 
@@ -287,7 +254,7 @@ def figure_differences(comparison: Comparison) -> bytes | None:
                 label=name if j == 0 else None,
             )
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(range(len(outcomes)), [OUTCOME_LABELS.get(o, o) for o in outcomes])
+    ax.set_yticks(range(len(outcomes)), [SUMMARY[o].label for o in outcomes])
     ax.invert_yaxis()
     ax.set_xlabel(f"difference from {comparison.baseline}, % of its mean (95% interval)")
     ax.grid(axis="x", alpha=0.3)

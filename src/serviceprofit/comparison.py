@@ -15,52 +15,42 @@ we?". :func:`compare` answers with replicated runs of every scenario:
   interval over its replicates; each non-baseline scenario gets the mean paired
   difference from the baseline with its own Student-t 95% interval (``R - 1``
   degrees of freedom for ``R`` replicates).
-- **Where it runs.** Runs are independent tasks spread over a process pool (``spawn``
-  context, chosen per pool: the global start method is never touched). Each task is
-  a pure function of (scenario, backend, seed), and results are collected by
-  (scenario, replicate), never by completion order, so a parallel run equals a
-  serial one.
+- **Where it runs.** :func:`serviceprofit.batch.run_jobs`: numba in this process on
+  every core (ensembles where available), mesa on a process pool. Each run is a pure
+  function of (scenario, backend, seed), collected in job order, so a parallel run
+  equals a serial one.
 
-Seeds: replicate seeds are derived with ``numpy.random.SeedSequence(seed).spawn``,
-one child per replicate, reduced to a 63-bit integer. Two comparisons with different
-``seed`` therefore share no replicate (``seed + i`` would make replicate 1 of seed 0
-the same run as replicate 0 of seed 1).
+Seeds: replicate ``i`` runs on :func:`serviceprofit.seeds.replicate_seed` ``(seed, i)``,
+the scheme claims and sweeps use too, so replicate ``i`` here is replicate ``i`` there.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .batch import Job, run_jobs
+from .outcomes import OUTCOMES
 from .provenance import record
-from .result import SUMMARY_FIELDS
 from .scenario import Scenario, ScenarioError, load_scenario
+from .seeds import replicate_seeds
 
 __all__ = [
     "CONFIDENCE",
-    "OUTCOMES",
     "Comparison",
     "compare",
-    "flatten",
     "replicate_seeds",
     "t_interval",
 ]
 
 CONFIDENCE = 0.95
 
-# The summary fields that are outcomes (numbers that differ between runs).
-OUTCOMES: tuple[str, ...] = tuple(
-    f for f in SUMMARY_FIELDS if f not in ("scenario", "backend", "seed", "weeks")
-)
 
 ScenarioLike = Scenario | str | Path
 
@@ -122,18 +112,15 @@ class Comparison:
         return low > 0.0 or high < 0.0
 
 
-def replicate_seeds(seed: int, replicates: int) -> list[int]:
-    """The seed of each replicate: one ``SeedSequence(seed).spawn`` child each, as int."""
-    children = np.random.SeedSequence(seed).spawn(replicates)
-    return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
-
-
 def t_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     """Mean, sample sd and Student-t half-width of the 95% interval of the mean.
 
     With fewer than two values the half-width is NaN: one run says nothing about spread.
+    The quantile is ``scipy.special.stdtrit`` (what ``scipy.stats.t.ppf`` computes), which
+    loads in a fraction of the time ``scipy.stats`` takes: a comparison pays it on every
+    command.
     """
-    from scipy import stats
+    from scipy.special import stdtrit
 
     x = np.asarray(values, dtype=float)
     n = len(x)
@@ -141,34 +128,8 @@ def t_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float, floa
     if n < 2:
         return mean, math.nan, math.nan
     sd = float(x.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / math.sqrt(n))
+    half = float(stdtrit(n - 1, 0.5 + CONFIDENCE / 2) * sd / math.sqrt(n))
     return mean, sd, half
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested scenario data as dotted keys (list items by index), the ``--set`` vocabulary."""
-    if isinstance(data, dict):
-        items = data.items()
-    elif isinstance(data, list):
-        items = ((str(i), v) for i, v in enumerate(data))
-    else:
-        return {prefix: data}
-    out: dict[str, Any] = {}
-    for key, value in items:
-        dotted = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict | list) and value:
-            out.update(flatten(value, dotted))
-        else:
-            out[dotted] = value
-    return out
-
-
-def _run_one(scenario: Scenario, backend: str, seed: int) -> tuple[dict[str, Any], pd.DataFrame]:
-    """One run in a worker: its summary and weekly series (module level: picklable)."""
-    from .simulate import simulate
-
-    result = simulate(scenario, backend=backend, seed=seed)
-    return dict(result.summary), result.timeseries
 
 
 def _load(item: ScenarioLike, overrides: dict[str, Any]) -> tuple[Scenario, Path | None]:
@@ -227,40 +188,6 @@ def _resolve(
     return [s for s, _ in loaded], seen
 
 
-def default_workers() -> int:
-    """The cores this process may use (its CPU affinity where the OS tells it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _execute(
-    tasks: list[tuple[Scenario, str, int]],
-    workers: int,
-    progress: Callable[[int, int], None] | None,
-) -> list[tuple[dict[str, Any], pd.DataFrame]]:
-    """Run every task, serially or on a process pool; results in task order."""
-    total = len(tasks)
-    results: list[Any] = [None] * total
-    if workers <= 1 or total <= 1:
-        for i, task in enumerate(tasks):
-            results[i] = _run_one(*task)
-            if progress is not None:
-                progress(i + 1, total)
-        return results
-    pool = ProcessPoolExecutor(max_workers=min(workers, total), mp_context=get_context("spawn"))
-    try:
-        futures = {pool.submit(_run_one, *task): i for i, task in enumerate(tasks)}
-        for done, future in enumerate(as_completed(futures), start=1):
-            results[futures[future]] = future.result()
-            if progress is not None:
-                progress(done, total)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return results
-
-
 def _statistics(runs: pd.DataFrame, names: list[str], baseline: str) -> pd.DataFrame:
     """The tidy table: each scenario's mean and interval; paired differences from baseline.
 
@@ -312,9 +239,10 @@ def compare(
     ``scenarios`` are :class:`Scenario` objects or YAML paths; ``overrides`` (dotted
     keys) apply to every one of them. ``baseline`` names the scenario the others are
     compared with (a name, a path, or a Scenario; a file not among ``scenarios`` is
-    added); by default the first. ``workers`` processes run the replicates (default:
-    every core this process may use; 1 runs them here, serially, with identical
-    results). ``progress(done, total)`` is called after each finished run. ``backend``
+    added); by default the first. On mesa, ``workers`` processes run the replicates
+    (default: every core this process may use; 1 runs them here, serially, with
+    identical results); numba runs here on every core (:mod:`serviceprofit.batch`).
+    ``progress(done, total)`` is called as runs finish. ``backend``
     ``auto`` is numba (:data:`serviceprofit.backends.BACKEND_RULE`).
     """
     from .backends import BACKENDS, resolve_backend
@@ -332,14 +260,14 @@ def compare(
     loaded, sources = _resolve(scenarios, baseline, overrides)
     seeds = replicate_seeds(seed, replicates)
     made = record(scenarios=loaded, backend=backend, seeds=seeds, overrides=overrides, seed=seed)
-    tasks = [(s, backend, rs) for s in loaded for rs in seeds]
-    results = _execute(tasks, default_workers() if workers is None else workers, progress)
+    jobs = [Job(s, rs) for s in loaded for rs in seeds]
+    results = run_jobs(jobs, backend, workers=workers, progress=progress)
 
     summaries, weekly = [], []
-    for (scenario, _, run_seed), (summary, series) in zip(tasks, results, strict=True):
-        replicate = seeds.index(run_seed)
-        summaries.append({"replicate": replicate, **summary, "scenario": scenario.name})
-        weekly.append(series.assign(scenario=scenario.name, replicate=replicate))
+    for i, (job, result) in enumerate(zip(jobs, results, strict=True)):
+        replicate, name = i % replicates, job.scenario.name
+        summaries.append({"replicate": replicate, **result.summary, "scenario": name})
+        weekly.append(result.timeseries.assign(scenario=name, replicate=replicate))
     runs = pd.DataFrame(summaries)
     runs = runs[
         ["scenario", "replicate", *[c for c in runs.columns if c not in ("scenario", "replicate")]]

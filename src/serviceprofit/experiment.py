@@ -16,7 +16,6 @@ unknown outcome is reported as :class:`ExperimentError` naming the file and the 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -33,7 +32,8 @@ from pydantic import (
     model_validator,
 )
 
-from .result import SUMMARY_FIELDS
+from .keys import nearest
+from .outcomes import OUTCOMES
 from .safe_yaml import clip
 from .scenario import (
     Scenario,
@@ -47,17 +47,11 @@ from .scenario import (
 from .shipped import locate, not_found
 
 __all__ = [
-    "OUTCOMES",
     "Experiment",
     "ExperimentError",
     "Factor",
     "load_experiment",
 ]
-
-#: Summary fields a sweep can study: the numeric ones that vary between runs.
-OUTCOMES: tuple[str, ...] = tuple(
-    f for f in SUMMARY_FIELDS if f not in ("scenario", "backend", "seed", "weeks")
-)
 
 #: Unbounded distributions are sampled between these quantiles, so that a design point
 #: at 0 or 1 (Morris levels, grid ends) maps to a finite, plausible value.
@@ -328,8 +322,7 @@ class Experiment(_Strict):
     def _known_outcomes(cls, names: list[str]) -> list[str]:
         for name in names:
             if name not in OUTCOMES:
-                hint = difflib.get_close_matches(name, OUTCOMES, n=1)
-                extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                extra = nearest(name, OUTCOMES)
                 raise ValueError(f"unknown outcome {name!r}{extra} Allowed: {', '.join(OUTCOMES)}")
         if len(set(names)) != len(names):
             raise ValueError("outcomes must not repeat")

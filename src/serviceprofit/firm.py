@@ -18,6 +18,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from . import rules
+from .outcomes import WEEKLY_METRICS
 from .rng import Stream, normal_pair, poisson, roll
 from .week import (
     C_ACQUIRED,
@@ -46,36 +47,9 @@ from .week import (
 
 __all__ = ["COUNT_METRICS", "METRICS", "N_FIRM", "new_firm"]
 
-METRICS: tuple[str, ...] = (
-    "week",
-    "customers_active",
-    "customers_acquired",
-    "customers_churned",
-    "churn_rate",
-    "customer_satisfaction",
-    "nps",
-    "contacts",
-    "fcr",
-    "handoffs_per_contact",
-    "backlog",
-    "complaints",
-    "staff_active",
-    "staff_satisfaction",
-    "staff_quits",
-    "time_per_contact",
-    "revenue",
-    "cost_wages",
-    "cost_training",
-    "cost_technology",
-    "cost_marketing",
-    "cost_turnover",
-    "cost_contacts",
-    "cost_total",
-    "cost_to_serve",
-    "profit",
-    "cumulative_profit",
-    "cash",
-)
+#: The weekly metrics, in column order: declared once, with their units and how they
+#: aggregate, in :mod:`serviceprofit.outcomes`.
+METRICS: tuple[str, ...] = WEEKLY_METRICS
 (
     M_WEEK,
     M_CUSTOMERS_ACTIVE,

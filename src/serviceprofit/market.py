@@ -31,7 +31,6 @@ firm, since it is that firm's price to the segment. A firm's ``weeks`` and
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from functools import partial
@@ -41,6 +40,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, model_validator
 
 from .choice import CONTAGION_HALF_LIFE_WEEKS, CONTAGION_UPLIFT
+from .keys import nearest
 from .network import Kind
 from .scenario import (
     Fraction,
@@ -209,8 +209,7 @@ def _describe_market(error: dict[str, Any], root: type[_Strict] = Market) -> tup
             return key, "unknown key"
         model = annotation
     allowed = sorted(model.model_fields)
-    hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-    problem = "unknown key" + (f"; did you mean {hint[0]!r}?" if hint else "")
+    problem = "unknown key" + nearest(str(loc[-1]), allowed)
     return key, f"{problem} Allowed keys: {', '.join(allowed)}"
 
 

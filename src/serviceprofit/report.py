@@ -17,16 +17,17 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .compare_figures import OUTCOME_LABELS, currency, outcome_scale, outcome_unit
-from .comparison import CONFIDENCE, OUTCOMES, flatten
+from .compare_figures import currency, outcome_scale, outcome_unit
+from .comparison import CONFIDENCE
 from .crossing import Crossing, find_crossing
+from .keys import flatten
+from .outcomes import INFO, MAXIMIZE, OUTCOMES, SUMMARY
 from .provenance import reproduce_html, write_record
 
 if TYPE_CHECKING:
     from .comparison import Comparison
 
 __all__ = [
-    "BETTER",
     "format_table",
     "lead_differences",
     "reading",
@@ -36,48 +37,8 @@ __all__ = [
     "write_comparison",
 ]
 
-# +1: higher is better for the firm; -1: lower is better; 0: neither, on its own
-# (total cost buys revenue; who complains is a description, not a goal).
-BETTER: dict[str, int] = {
-    "customers_final": 1,
-    "churn_rate_annual": -1,
-    "customer_satisfaction_final": 1,
-    "nps_final": 1,
-    "fcr_mean": 1,
-    "staff_turnover_annual": -1,
-    "staff_satisfaction_final": 1,
-    "revenue_total": 1,
-    "cost_total": 0,
-    "profit_total": 1,
-    "profit_first_13_weeks": 1,
-    "cost_to_serve_mean": -1,
-    "complaint_share_of_churners": 0,
-    "customer_lifetime_value": 1,
-}
-
-# Which clear differences the reading leads with: the more important outcome first (0:
-# profit, the question's bottom line; 1: the customer base and how it feels; 2: the
-# chain's other links; 3: descriptions), the larger difference relative to the baseline
-# first within a rank. The rest are in the table.
-IMPORTANCE: dict[str, int] = {
-    "profit_total": 0,
-    "customers_final": 1,
-    "churn_rate_annual": 1,
-    "customer_satisfaction_final": 1,
-    "revenue_total": 2,
-    "profit_first_13_weeks": 2,
-    "fcr_mean": 2,
-    "staff_turnover_annual": 2,
-    "staff_satisfaction_final": 2,
-    "cost_to_serve_mean": 2,
-    "customer_lifetime_value": 2,
-    "nps_final": 3,
-    "cost_total": 3,
-    "complaint_share_of_churners": 3,
-}
 LEAD = 3  # clear differences the reading states per scenario
 
-_COUNTS = {"customers_final"}
 
 NOISE_NOTE = (
     "The intervals measure simulation noise: how far chance alone moves the results when "
@@ -128,7 +89,7 @@ def _plain(outcome: str, value: float, decimals: int, money: str, sign: bool = F
 
 class _Rows:
     """The comparison's wide table indexed for look-ups, in the units people read
-    (:data:`~serviceprofit.compare_figures.OUTCOME_UNITS`); NaN where runs had no value."""
+    (:data:`serviceprofit.outcomes.SUMMARY`); NaN where runs had no value."""
 
     def __init__(self, comparison: Comparison) -> None:
         self.c = comparison
@@ -143,7 +104,7 @@ class _Rows:
         return value if statistic == "n" else value * outcome_scale(outcome)
 
     def decimals(self, outcome: str) -> int:
-        if outcome in _COUNTS:
+        if SUMMARY[outcome].unit == "customers":
             return 0
         sizes = [abs(self.get(n, outcome, "mean")) for n in self.c.names]
         return _decimals(max((x for x in sizes if math.isfinite(x)), default=0.0))
@@ -155,7 +116,7 @@ class _Rows:
 
     def label(self, outcome: str) -> str:
         """The outcome's label with its unit, e.g. "total profit (EUR)"."""
-        return f"{OUTCOME_LABELS[outcome]} ({outcome_unit(outcome, self.money)})"
+        return f"{SUMMARY[outcome].label} ({outcome_unit(outcome, self.money)})"
 
 
 # ---------------------------------------------------------------------------
@@ -257,7 +218,7 @@ def _describe_difference(rows: _Rows, name: str, outcome: str) -> str:
         rows.get(name, outcome, stat) for stat in ("diff_mean", "diff_ci_low", "diff_ci_high")
     )
     return (
-        f"{OUTCOME_LABELS[outcome]} {_plain(outcome, diff, d, rows.money, sign=True)} "
+        f"{SUMMARY[outcome].label} {_plain(outcome, diff, d, rows.money, sign=True)} "
         f"(95% interval {_plain(outcome, low, d, rows.money, sign=True)} to "
         f"{_plain(outcome, high, d, rows.money, sign=True)})"
     )
@@ -267,10 +228,10 @@ def _verdict(rows: _Rows, name: str, outcome: str) -> str:
     """``better``, ``worse`` or ``different`` for a clear difference; ``unclear`` otherwise."""
     if not rows.clear(name, outcome):
         return "unclear"
-    good = BETTER[outcome]
-    if good == 0:
+    good = SUMMARY[outcome].direction
+    if good == INFO:
         return "different"
-    return "better" if (rows.get(name, outcome, "diff_mean") > 0) == (good > 0) else "worse"
+    return "better" if (rows.get(name, outcome, "diff_mean") > 0) == (good == MAXIMIZE) else "worse"
 
 
 def _money(value: float, currency_: str) -> str:
@@ -312,7 +273,8 @@ def _crossing_sentence(crossing: Crossing, comparison: Comparison) -> str:
 
 def lead_differences(comparison: Comparison, name: str, count: int = LEAD) -> list[str]:
     """The outcomes whose paired difference from the baseline is clear, most important
-    first (:data:`IMPORTANCE`), then largest relative to the baseline's mean; ``count``."""
+    first (each outcome's ``group`` in :data:`serviceprofit.outcomes.SUMMARY`), then
+    largest relative to the baseline's mean; at most ``count``."""
     rows = _Rows(comparison)
     base = comparison.baseline
 
@@ -322,7 +284,7 @@ def lead_differences(comparison: Comparison, name: str, count: int = LEAD) -> li
         return diff / level if level > 1e-12 else math.inf
 
     clear = [o for o in OUTCOMES if rows.clear(name, o)]
-    return sorted(clear, key=lambda o: (IMPORTANCE[o], -relative(o)))[:count]
+    return sorted(clear, key=lambda o: (SUMMARY[o].group, -relative(o)))[:count]
 
 
 def _transition_sentence(comparison: Comparison) -> str | None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .outcomes import SUMMARY_FIELDS
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -23,26 +25,6 @@ __all__ = [
     "summarise",
 ]
 
-SUMMARY_FIELDS: tuple[str, ...] = (
-    "scenario",
-    "backend",
-    "seed",
-    "weeks",
-    "customers_final",
-    "churn_rate_annual",
-    "customer_satisfaction_final",
-    "nps_final",
-    "fcr_mean",
-    "staff_turnover_annual",
-    "staff_satisfaction_final",
-    "revenue_total",
-    "cost_total",
-    "profit_total",
-    "profit_first_13_weeks",
-    "cost_to_serve_mean",
-    "complaint_share_of_churners",
-    "customer_lifetime_value",
-)
 
 OUTCOME_NAMES = ("resolved_first", "resolved_later", "unresolved")
 

@@ -6,7 +6,7 @@ process, in a process pool or on a Dask worker. A run that raises is reported ba
 a failure with its message rather than sinking the batch: the sweep writes the runs
 that worked and a later sweep retries the rest.
 
-Seeds come from the experiment's seed and the run's index through ``SeedSequence``,
+Seeds come from the experiment's seed and the run's index (:mod:`serviceprofit.seeds`),
 never from which worker ran it or when, so results do not depend on where they ran.
 
 A run's row carries what it takes to run it again alone, with the manifest's base
@@ -26,20 +26,11 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .batch import Job
+    from .result import RunResult
     from .scenario import Scenario
 
-__all__ = ["Batch", "BatchResult", "RunSpec", "run_batch", "run_seed"]
-
-
-def run_seed(seed: int, index: int) -> int:
-    """The seed of run ``index``: child ``index`` of ``SeedSequence(seed)``, as 63 bits.
-
-    ``SeedSequence(seed, spawn_key=(index,))`` is exactly what
-    ``SeedSequence(seed).spawn(index + 1)[index]`` returns, without spawning the others;
-    63 bits keep the seed a positive int64 in Parquet.
-    """
-    child = np.random.SeedSequence(seed, spawn_key=(index,))
-    return int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+__all__ = ["Batch", "BatchResult", "RunSpec", "run_batch"]
 
 
 @dataclass(frozen=True)
@@ -93,31 +84,63 @@ def overrides_text(overrides: dict[str, Any]) -> str:
     return json.dumps(overrides, default=_plain)
 
 
+def _simulate(
+    jobs: list[Job], backend: str, failed: list[tuple[int, str]], ids: list[int]
+) -> list[RunResult | None]:
+    """The batch's runs through the one batch runner; if it raises, each run alone.
+
+    Run alone, a run that raises is reported with its message and the others go on.
+    """
+    from .batch import run_jobs
+
+    try:
+        return list(run_jobs(jobs, backend, workers=1))
+    except Exception:  # find which run failed: the others still count
+        pass
+    results: list[RunResult | None] = []
+    for run_id, job in zip(ids, jobs, strict=True):
+        try:
+            results.append(run_jobs([job], backend, workers=1)[0])
+        except Exception as exc:  # a failed run is reported, not fatal: the sweep goes on
+            failed.append((run_id, f"{type(exc).__name__}: {exc}"))
+            results.append(None)
+    return results
+
+
 def run_batch(batch: Batch) -> BatchResult:
-    """Run every run of ``batch`` in turn; one row per finished run (see ``store``).
+    """Run every run of ``batch`` (one call of :func:`serviceprofit.batch.run_jobs`: an
+    ensemble on numba); one row per finished run (see ``store``).
 
     With ``keep_timeseries`` the runs' weekly series come back too, one frame with a
-    ``run_id`` column, in the order of the rows.
+    ``run_id`` column, in the order of the rows. A run's ``run_seconds`` is its share of
+    the batch's model time (runs in one ensemble call are not timed apart).
     """
     import pandas as pd
 
-    from .backends import get_backend
+    from .batch import Job
 
     start, start_cpu = time.perf_counter(), time.process_time()
     result = BatchResult()
     series: list[pd.DataFrame] = []
-    backend = get_backend(batch.backend)
+    specs: list[RunSpec] = []
+    jobs: list[Job] = []
     for spec in batch.runs:
         try:
             scenario = batch.base.with_overrides(spec.overrides, source=f"run {spec.run_id}")
-            began, began_cpu = time.perf_counter(), time.process_time()
-            run = backend(scenario, seed=spec.seed, keep_agents=False, progress=None)
-            seconds = time.perf_counter() - began
-            result.model_cpu_seconds += time.process_time() - began_cpu
-        except Exception as exc:  # a failed run is reported, not fatal: the sweep goes on
+        except Exception as exc:  # a bad design point is reported, not fatal
             result.failures.append((spec.run_id, f"{type(exc).__name__}: {exc}"))
             continue
-        result.model_seconds += seconds
+        specs.append(spec)
+        jobs.append(Job(scenario, spec.seed))
+    began, began_cpu = time.perf_counter(), time.process_time()
+    runs = _simulate(jobs, batch.backend, result.failures, [s.run_id for s in specs])
+    result.model_seconds = time.perf_counter() - began
+    result.model_cpu_seconds = time.process_time() - began_cpu
+    result.failures.sort()
+    finished = sum(run is not None for run in runs)
+    for spec, run in zip(specs, runs, strict=True):
+        if run is None:
+            continue
         row: dict[str, Any] = {"run_id": spec.run_id, "point": spec.point}
         row["replicate"] = spec.replicate
         row["seed"] = spec.seed
@@ -125,7 +148,7 @@ def run_batch(batch: Batch) -> BatchResult:
         row.update({k: v for k, v in run.summary.items() if k != "seed"})
         row["backend"] = batch.backend
         row["overrides"] = overrides_text(spec.overrides)
-        row["run_seconds"] = seconds
+        row["run_seconds"] = result.model_seconds / finished
         result.rows.append(row)
         if batch.keep_timeseries:
             weekly = run.timeseries.reset_index(drop=True)

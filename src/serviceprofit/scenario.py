@@ -11,7 +11,6 @@ is allowed. The key names here are the model's vocabulary everywhere: YAML, the 
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from functools import cache
@@ -29,7 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from .safe_yaml import MAX_FILE_BYTES, YAMLInputError, clip, load_yaml, read_yaml
+from .keys import ScenarioError, apply_overrides, check_key, nearest, parse_override
+from .safe_yaml import MAX_FILE_BYTES, YAMLInputError, clip, read_yaml
 from .shipped import locate, not_found
 
 __all__ = [
@@ -68,23 +68,6 @@ FIXED_AT_START: tuple[str, ...] = (
 )
 #: Most events in one scenario, and most keys one event sets.
 MAX_EVENTS = 200
-
-
-class ScenarioError(ValueError):
-    """Bad scenario input: says where (file, key path) and what is allowed."""
-
-    def __init__(self, source: str, key: str, problem: str) -> None:
-        # One line, bounded: a message never carries unbounded input.
-        source = _one_line(source, 400)
-        key, problem = _one_line(key, 160), _one_line(problem, 600)
-        self.source, self.key, self.problem = source, key, problem
-        where = f"{source}: " if source else ""
-        super().__init__(f"{where}{key}: {problem}" if key else f"{where}{problem}")
-
-
-def _one_line(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @cache
@@ -589,99 +572,6 @@ class Scenario(_Strict):
 # Loading, overrides and error messages
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"strategy.process=cost_minimised"`` -> ``("strategy.process", "cost_minimised")``.
-
-    The value is read as YAML, so numbers, booleans and lists get their types.
-    """
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ScenarioError("--set", clip(text), "expected KEY=VALUE, e.g. strategy.process=merged")
-    key = key.strip()
-    _check_key(key, "--set")
-    try:
-        value = load_yaml(raw, max_bytes=MAX_OVERRIDE_BYTES) if raw.strip() else ""
-    except YAMLInputError as exc:
-        raise ScenarioError("--set", key, f"cannot read the value: {exc}") from None
-    return key, value
-
-
-#: Bytes a ``--set`` value may have.
-MAX_OVERRIDE_BYTES = 64 * 1024
-#: Longest dotted key, and most parts in one (``segments.0.share`` has three).
-MAX_KEY_CHARS, MAX_KEY_PARTS = 200, 8
-
-
-def _check_key(dotted: str, source: str) -> None:
-    """A dotted key's shape: bounded, so a hostile key cannot build a deep structure."""
-    if not isinstance(dotted, str):
-        raise ScenarioError(source, clip(dotted), "a key must be text, e.g. strategy.process")
-    parts = dotted.split(".")
-    if len(dotted) > MAX_KEY_CHARS or len(parts) > MAX_KEY_PARTS or not all(parts):
-        raise ScenarioError(
-            source,
-            clip(dotted),
-            f"not a scenario key: dotted names of at most {MAX_KEY_PARTS} parts,"
-            " e.g. strategy.process.empowerment",
-        )
-
-
-def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Set dotted keys in a copy of plain scenario data; list items by index (``segments.0``).
-
-    A preset shorthand (``process: silo``) becomes ``{preset: silo}`` when one of its
-    fields is set, so ``strategy.process.empowerment=0.5`` works on either form.
-    """
-    import copy
-
-    out = copy.deepcopy(data)
-    for dotted, value in overrides.items():
-        _check_key(dotted, "")
-        parts = dotted.split(".")
-        node: Any = out
-        for i, part in enumerate(parts[:-1]):
-            node = _child(node, part, ".".join(parts[: i + 1]))
-            if isinstance(node, str) and i + 1 < len(parts):
-                node = {"preset": node}
-                _set(out, parts[: i + 1], node)
-        last = parts[-1]
-        if isinstance(node, list):
-            index = _index(last, node, dotted)
-            node[index] = value
-        elif isinstance(node, dict):
-            node[last] = value
-        else:
-            raise ScenarioError("", dotted, f"{'.'.join(parts[:-1])} holds a value, not keys")
-    return out
-
-
-def _index(part: str, node: list, path: str) -> int:
-    if not part.isdigit() or int(part) >= len(node):
-        raise ScenarioError("", path, f"list index must be 0..{len(node) - 1}")
-    return int(part)
-
-
-def _child(node: Any, part: str, path: str) -> Any:
-    """The child at ``part``, creating an empty mapping where a key is missing."""
-    if isinstance(node, list):
-        return node[_index(part, node, path)]
-    if isinstance(node, dict):
-        if part not in node or node[part] is None:
-            node[part] = {}
-        return node[part]
-    raise ScenarioError("", path, "this key holds a value, not keys")
-
-
-def _set(root: dict[str, Any], parts: list[str], value: Any) -> None:
-    node: Any = root
-    for part in parts[:-1]:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    if isinstance(node, list):
-        node[int(parts[-1])] = value
-    else:
-        node[parts[-1]] = value
-
-
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     """``top`` over ``base``, mapping by mapping.
 
@@ -820,10 +710,7 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
     if kind == "extra_forbidden":
         owner = _model_at(loc)
         allowed = sorted(owner.model_fields) if owner else []
-        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        problem = "unknown key"
-        if hint:
-            problem += f"; did you mean {hint[0]!r}?"
+        problem = "unknown key" + nearest(str(loc[-1]), allowed)
         if allowed:
             problem += f" Allowed keys: {', '.join(allowed)}"
         return key, problem
@@ -882,7 +769,7 @@ def _check_events(scenario: Scenario, source: str) -> None:
                 " the change to the end",
             )
         for key in event.set:
-            _check_key(key, source)
+            check_key(key, source)
             if _fixed_at_start(key):
                 raise ScenarioError(
                     source,

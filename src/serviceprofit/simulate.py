@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends import get_backend
-from .result import RunResult
 from .scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:  # pandas: imported by the backends when a run is made, not before
+    from .result import RunResult
 
 __all__ = ["PRECISIONS", "simulate", "simulate_many"]
 

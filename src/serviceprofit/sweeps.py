@@ -140,7 +140,8 @@ def _batches(
 ) -> Iterator[Batch]:
     """The runs still to do, grouped into batches, built lazily as the engine asks."""
     from .design import values_at
-    from .runs import Batch, RunSpec, run_seed
+    from .runs import Batch, RunSpec
+    from .seeds import replicate_seed
 
     reps = experiment.replicates
     for start in range(0, len(todo), size):
@@ -158,7 +159,7 @@ def _batches(
                     run_id=run_id,
                     point=point,
                     replicate=replicate,
-                    seed=run_seed(experiment.seed, key),
+                    seed=replicate_seed(experiment.seed, key),
                     overrides=experiment.overrides(labels),
                     labels=_labels(experiment, labels),
                 )

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..outcomes import WEEKLY
 from .classroom import PopulationCounts
 
 __all__ = [
@@ -88,7 +89,10 @@ def _churn(history: History) -> list[float]:
     return [100.0 * annual_rate(w) for w in weekly]
 
 
-def _scaled(name: str, factor: float = 1.0, window: int = 1) -> Callable[[History], list[float]]:
+def _scaled(name: str, window: int = 1) -> Callable[[History], list[float]]:
+    """A weekly metric in the units people read it in (its scale in the registry)."""
+    factor = WEEKLY[name].scale
+
     def series(history: History) -> list[float]:
         values = [factor * v for v in _column(history, name)]
         return _rolling(values, window) if window > 1 else values
@@ -115,17 +119,17 @@ MARGIN = 0.06  # of the data's span, above and below, when the data set the rang
 
 MEASURES: dict[str, Measure] = {
     "staff_satisfaction": Measure(
-        "Staff satisfaction (0-100)", _scaled("staff_satisfaction", 100.0), bounds=PERCENT
+        "Staff satisfaction (0-100)", _scaled("staff_satisfaction"), bounds=PERCENT
     ),
     "staff_turnover": Measure("Staff leaving (% a year, 13-week avg)", _staff_turnover),
     "fcr": Measure(
-        "Fixed at first contact (%, 4-week avg)", _scaled("fcr", 100.0, window=4), bounds=PERCENT
+        "Fixed at first contact (%, 4-week avg)", _scaled("fcr", window=4), bounds=PERCENT
     ),
     "handoffs_per_contact": Measure(
         "Handoffs per contact (4-week avg)", _scaled("handoffs_per_contact", window=4), fmt=".2f"
     ),
     "customer_satisfaction": Measure(
-        "Customer satisfaction (0-100)", _scaled("customer_satisfaction", 100.0), bounds=PERCENT
+        "Customer satisfaction (0-100)", _scaled("customer_satisfaction"), bounds=PERCENT
     ),
     "nps": Measure("Net promoter score (-100 to 100)", _scaled("nps")),
     "churn": Measure("Customers leaving (% a year, 4-week avg)", _churn),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import rules
+from .. import keys, rules
 from ..scenario import Scenario, load_scenario
 from .controls import controls, node_of, read
 
@@ -134,10 +134,7 @@ class FirmRun:
 
 def read_node(scenario: Scenario, key: str) -> Any:
     """The plain value at a dotted key; a preset node as its whole dict of fields."""
-    value: Any = scenario.to_dict()
-    for part in key.split("."):
-        value = value[part]
-    return value
+    return keys.get(scenario.to_dict(), key)
 
 
 class Classroom:

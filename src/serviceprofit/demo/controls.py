@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from .. import keys
 from ..scenario import Owner, Scenario, presets
 
 __all__ = ["PRESET_NODES", "Control", "controls", "node_of", "read"]
@@ -108,9 +109,7 @@ def node_of(key: str) -> str:
 
 def read(scenario: Scenario | dict[str, Any], key: str) -> Any:
     """The value at a dotted key; a preset node reads as its preset's name."""
-    node: Any = scenario.to_dict() if isinstance(scenario, Scenario) else scenario
-    for part in key.split("."):
-        node = node[int(part)] if isinstance(node, list) else node[part]
+    node = keys.get(scenario.to_dict() if isinstance(scenario, Scenario) else scenario, key)
     if isinstance(node, dict) and "preset" in node:
         return node["preset"]
     return node

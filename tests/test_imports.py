@@ -1,0 +1,45 @@
+"""Importing the CLI stays cheap: a bad-input answer must not wait for heavy libraries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("pandas", "numba", "matplotlib", "mesa")
+
+
+def test_cli_import_loads_no_heavy_library() -> None:
+    """`import serviceprofit.cli` loads none of pandas, numba, matplotlib or mesa."""
+    code = (
+        f"import sys, serviceprofit.cli\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""
+
+
+def test_bad_scenario_answer_loads_no_heavy_library(tmp_path) -> None:
+    """A scenario that fails to load is answered before any heavy library is imported."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("x: [\n")
+    code = (
+        "import sys\n"
+        "from serviceprofit.cli import main\n"
+        f"rc = main(['run', {str(bad)!r}])\n"
+        f"print(rc, ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2"], out.stdout
+    assert "bad.yaml" in out.stderr
+
+
+def test_public_names_survive_their_submodules_being_imported() -> None:
+    """`serviceprofit.simulate` stays the function after `serviceprofit.simulate` the
+    module is imported (a lazy name would be shadowed by the submodule)."""
+    code = (
+        "import serviceprofit.simulate, serviceprofit.result, serviceprofit\n"
+        "print(callable(serviceprofit.simulate), isinstance(serviceprofit.RunResult, type))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
