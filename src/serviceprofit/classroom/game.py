@@ -136,6 +136,7 @@ class Game:
         self.clock = clock
         self.settings = store.settings()
         self._rows: dict[str, pd.DataFrame] = {}
+        self._benchmarks: dict[tuple[str, str, int], pd.DataFrame] = {}
         saved = store.last_quarter()
         if saved is not None:
             self._rows = saved.rows
@@ -530,7 +531,11 @@ class Game:
             )
         benchmarks = {}
         for policy in ("customer_value", "cost_minimising"):
-            other = self.replay(seat, policy=policy)
+            # Played quarters never change, so a benchmark holds until the next advance.
+            key = (seat.key, policy, self.played)
+            if key not in self._benchmarks:
+                self._benchmarks[key] = self.replay(seat, policy=policy)
+            other = self._benchmarks[key]
             benchmarks[policy] = {
                 "profit": float(other["profit"].sum()),
                 "customers": float(other["customers_active"].iloc[-1]),
