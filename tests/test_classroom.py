@@ -291,3 +291,17 @@ def test_sqlite_file_is_the_only_state(tmp_path):
         )
     }
     assert tables == {"settings", "teams", "decisions", "quarters", "rows"}
+
+
+def test_industries_that_decided_alike_run_once(tmp_path):
+    """Six teams in two industries with the same levers: one market run per advance, and
+    both industries get the same rows (same market, same seed, same decisions)."""
+    engine = FakeMarket()
+    game = Game.open_or_create(tmp_path, engine, teams=6, quarters=2, seed=3)
+    game.advance(game.token)
+    assert engine.calls == 1
+    one, two = game.seats()[0], game.seats()[3]
+    pd.testing.assert_frame_equal(game.rows(one), game.rows(two))
+    game.submit(game.store.teams()[0].code, levers(game, 0, empowerment=0.5))
+    game.advance(game.token)
+    assert engine.calls == 3

@@ -25,6 +25,7 @@ the debrief (:meth:`Game.debrief`).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -293,14 +294,20 @@ class Game:
         quarter = self.played + 1
         rows: dict[str, pd.DataFrame] = {}
         fill: dict[str, dict[str, Any]] = {}
+        # Industries whose seats decided alike (at first, all of them) run once.
+        runs: dict[str, dict[str, pd.DataFrame]] = {}
         for industry in self._industries():
             events = {}
             for seat in self._seats_in(industry):
                 levers = self.decisions_of(seat, quarter)
                 events[seat.firm] = _events(levers, from_scenario(self.engine.scenario(seat.firm)))
                 fill[seat.key] = levers[-1].model_dump()
-            result = self.engine.rows(events, quarter * QUARTER_WEEKS, int(self.settings["seed"]))
-            for firm, frame in result.items():
+            same = json.dumps(events, sort_keys=True, default=str)
+            if same not in runs:
+                runs[same] = self.engine.rows(
+                    events, quarter * QUARTER_WEEKS, int(self.settings["seed"])
+                )
+            for firm, frame in runs[same].items():
                 rows[f"{industry}:{firm}"] = frame
         self.store.save_quarter(quarter, rows, digest(rows), _now(), fill)
         self.store.set_setting("deadline", None)
