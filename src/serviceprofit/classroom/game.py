@@ -198,6 +198,8 @@ class Game:
     def join(self, code: object, name: str = "") -> Team:
         team = self.team_for(code)
         name = " ".join(str(name).split())[:MAX_NAME] or f"Team {team.number}"
+        if name[0] in "=+-@":  # a spreadsheet would read the exported name as a formula
+            name = "'" + name[: MAX_NAME - 1]
         self.store.mark_joined(team.firm, name, _now())
         return self.team_for(code)
 
