@@ -3,8 +3,8 @@
     python benchmarks/classroom_load.py [--teams 30] [--quarters 12] [--real MARKET]
 
 Starts ``python -m tests.classroom_serve`` (the game's server, pages included, over the
-fake market run) or, with ``--real``, ``serviceprofit classroom MARKET`` (the market run
-itself) on 127.0.0.1 with a fresh game directory, then drives it with one thread per team:
+fake market run, or with ``--real MARKET`` over the market run itself) on 127.0.0.1 with
+a fresh game directory, then drives it with one thread per team:
 join, read the team's page, submit decisions (the starting levers, nudged at random within
 bounds and budget), wait for the next quarter. The facilitator advances as soon as every
 team has submitted and times the request. Bounded: it stops itself after ``--limit``
@@ -58,18 +58,11 @@ class Client:
 def start_server(args: argparse.Namespace, directory: Path) -> tuple[subprocess.Popen, str, str]:
     path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p)
     env = {**os.environ, "PYTHONPATH": path}
-    if args.real:
-        command = [
-            sys.executable, "-c", "import sys; from serviceprofit.cli import main; "
-            "sys.exit(main(sys.argv[1:]))", "classroom", args.real,
-            "--teams", str(args.teams), "--quarters", str(args.quarters),
-            "--port", "0", "--game-dir", str(directory),
-        ]  # fmt: skip
-    else:
-        command = [
-            sys.executable, "-m", "tests.classroom_serve",
-            str(directory), "0", str(args.teams), str(args.quarters), "pages",
-        ]  # fmt: skip
+    command = [
+        sys.executable, "-m", "tests.classroom_serve",
+        str(directory), "0", str(args.teams), str(args.quarters), "pages",
+        *([args.real, "real"] if args.real else []),
+    ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     url = token = ""
     for line in process.stdout:
