@@ -47,7 +47,7 @@ class Client:
         with self.lock:
             self.requests += 1
         try:
-            with urllib.request.urlopen(request, timeout=120) as answer:
+            with urllib.request.urlopen(request, timeout=600) as answer:
                 return json.loads(answer.read())
         except (urllib.error.URLError, OSError, ValueError) as exc:
             with self.lock:
@@ -82,10 +82,26 @@ def start_server(args: argparse.Namespace, directory: Path) -> tuple[subprocess.
 
 
 def peak_memory_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak resident memory of the server and its child processes (the market-run
+    worker, Python's resource tracker), summed."""
+    total = 0.0
+    for candidate in [pid, *_children(pid)]:
+        try:
+            status = Path(f"/proc/{candidate}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out.extend(int(c) for c in text)
+    return out
 
 
 def team_loop(client: Client, code: str, quarters: int, seed: int, stop: threading.Event) -> None:

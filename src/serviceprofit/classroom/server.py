@@ -1,8 +1,10 @@
 """Serving a game: a small JSON API and the Solara pages, from one process.
 
-Every request goes through :class:`Classroom`, which holds the one :class:`~.game.Game`
-under a lock (a quarter is advanced by one request at a time; a team's submission waits
-for an advance in progress) and ticks the game's timer once a second. The JSON API is
+Every request goes through :class:`Classroom`, which holds the one :class:`~.game.Game`:
+changes one at a time under a lock (a quarter is advanced by one request at a time; a
+team's submission waits for an advance in progress), reads at any time, and the game's
+timer ticked once a second. Market runs happen in a worker process (:class:`OffProcess`),
+so pages and requests are answered while a quarter is being played. The JSON API is
 what the pages' buttons do, for scripts and the load test: team requests carry the
 team's join code in the ``X-Join-Code`` header, facilitator requests the token in
 ``X-Facilitator-Token``; a body is JSON of at most :data:`MAX_BODY` bytes. No request
@@ -30,10 +32,18 @@ from typing import Any
 from ..demo.server import STOPPING, ServerError, exposure_warning, listen, solara_app
 from .auth import AuthError
 from .decisions import DecisionError
-from .engine import EngineError
+from .engine import EngineError, MarketRun
 from .game import Game, GameError
 
-__all__ = ["API_PREFIX", "MAX_BODY", "Classroom", "ClassroomServer", "api_app", "current"]
+__all__ = [
+    "API_PREFIX",
+    "MAX_BODY",
+    "Classroom",
+    "ClassroomServer",
+    "OffProcess",
+    "api_app",
+    "current",
+]
 
 API_PREFIX = "/api"
 MAX_BODY = 64 * 1024
@@ -49,16 +59,70 @@ def current() -> Classroom:
     return _current
 
 
+class OffProcess:
+    """An engine whose market runs happen in one worker process.
+
+    A market run holds Python's global interpreter lock for most of its seconds; run in
+    the server's process it would stall every page and request while a quarter is
+    played. In a worker process it stalls nothing but the advance that waits for it.
+    The worker is started on first use (spawned, never forked from a threaded server).
+    """
+
+    def __init__(self, engine: MarketRun) -> None:
+        self.engine = engine
+        self._pool: Any = None
+
+    @property
+    def firms(self) -> tuple[str, ...]:
+        return self.engine.firms
+
+    @property
+    def weeks(self) -> int:
+        return self.engine.weeks
+
+    @property
+    def backend(self) -> str:
+        return str(getattr(self.engine, "backend", "market run"))
+
+    def scenario(self, firm: str) -> Any:
+        return self.engine.scenario(firm)
+
+    def rows(self, events: Any, weeks: int, seed: int) -> Any:
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        return self._pool.submit(self.engine.rows, events, weeks, seed).result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
+#: Game actions that change it: one at a time. Everything else only reads.
+WRITES = frozenset({"join", "submit", "advance", "set_timer", "set_auto", "set_leaderboard"})
+
+
 @dataclass
 class Classroom:
-    """The served game behind one lock, and its timer."""
+    """The served game: changes one at a time (one lock), reads at any time.
+
+    Reads need no lock: the game swaps in a played quarter's rows in one assignment,
+    after the store has saved them, so a read sees the quarter before or after, never
+    half of one. A submission waits while a quarter is being played, then counts for
+    the quarter open when it is saved: never lost, never half-played.
+    """
 
     game: Game
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def call(self, action: Callable[..., Any], *args: Any) -> Any:
-        with self.lock:
-            return action(*args)
+        if getattr(action, "__name__", "") in WRITES:
+            with self.lock:
+                return action(*args)
+        return action(*args)
 
     def tick(self) -> bool:
         with self.lock:
@@ -111,9 +175,7 @@ def api_app(classroom: Classroom) -> Any:
 
             try:
                 payload = await body(request) if request.method == "POST" else {}
-                result = await anyio.to_thread.run_sync(
-                    lambda: classroom.call(endpoint, request, payload)
-                )
+                result = await anyio.to_thread.run_sync(lambda: endpoint(request, payload))
             except _TooLarge:
                 return JSONResponse({"error": f"body over {MAX_BODY} bytes"}, 413)
             except AuthError as exc:
@@ -130,30 +192,33 @@ def api_app(classroom: Classroom) -> Any:
 
     def join(request: Request, data: Any) -> Any:
         name = data.get("name", "") if isinstance(data, dict) else ""
-        team = game.join(data.get("code") if isinstance(data, dict) else None, str(name))
+        code_given = data.get("code") if isinstance(data, dict) else None
+        team = classroom.call(game.join, code_given, str(name))
         return {"team": team.number, "name": team.name}
 
     def team_view(request: Request, data: Any) -> Any:
         return game.owner_view(code(request))
 
     def decisions(request: Request, data: Any) -> Any:
-        return {"decisions": game.submit(code(request), data).model_dump()}
+        return {"decisions": classroom.call(game.submit, code(request), data).model_dump()}
 
     def overview(request: Request, data: Any) -> Any:
         return game.overview(token(request))
 
     def advance(request: Request, data: Any) -> Any:
-        return {"played": game.advance(token(request))}
+        return {"played": classroom.call(game.advance, token(request))}
 
     def timer(request: Request, data: Any) -> Any:
         seconds = data.get("seconds") if isinstance(data, dict) else None
         if seconds is not None and not isinstance(seconds, int | float):
             raise GameError("seconds: a number, or null for no timer")
-        game.set_timer(token(request), seconds)
+        classroom.call(game.set_timer, token(request), seconds)
         return game.overview(token(request))
 
     def auto(request: Request, data: Any) -> Any:
-        game.set_auto(token(request), bool(isinstance(data, dict) and data.get("on")))
+        classroom.call(
+            game.set_auto, token(request), bool(isinstance(data, dict) and data.get("on"))
+        )
         return game.overview(token(request))
 
     def leaderboard(request: Request, data: Any) -> Any:
@@ -283,6 +348,7 @@ class ClassroomServer:
             self.game.store.close()
             raise
         self.port = self.sock.getsockname()[1]
+        self.game.engine = OffProcess(self.game.engine)
         self.classroom = Classroom(self.game)
 
     @property
@@ -312,4 +378,5 @@ class ClassroomServer:
         finally:
             stop.set()
             STOPPING.set()
+            self.game.engine.close()
             self.game.store.close()
