@@ -20,13 +20,13 @@ import pandas as pd
 from scipy import stats
 
 from .batch import Job, run_jobs
-from .scenario import load_scenario
+from .scenario import Scenario, load_scenario
 from .seeds import replicate_seeds
 
 if TYPE_CHECKING:
     from .result import RunResult
 
-__all__ = ["CLAIM_RUNS", "Claim", "ClaimReport", "measure_claims"]
+__all__ = ["CLAIM_RUNS", "Claim", "ClaimReport", "measure_claims", "scale_firm"]
 
 # name -> (scenario file, overrides); the heavy-marketing pair differs only in spend.
 CLAIM_RUNS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -95,16 +95,21 @@ def _interval(values: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def _scaled(path: Path, scale: float) -> dict[str, Any]:
-    """Overrides that scale a scenario's firm: customers, staff and marketing spend."""
+def scale_firm(scenario: Scenario, scale: float) -> dict[str, Any]:
+    """Overrides that scale a firm: customers, staff and marketing spend together, so the
+    ratios that set the KPIs (customers per staff member, acquisitions per customer) stay."""
     if scale == 1.0:
         return {}
-    base = load_scenario(path)
     return {
-        "population.customers": max(1, round(base.population.customers * scale)),
-        "population.staff": max(1, round(base.population.staff * scale)),
-        "strategy.marketing.spend_per_week": base.strategy.marketing.spend_per_week * scale,
+        "population.customers": max(1, round(scenario.population.customers * scale)),
+        "population.staff": max(1, round(scenario.population.staff * scale)),
+        "strategy.marketing.spend_per_week": scenario.strategy.marketing.spend_per_week * scale,
     }
+
+
+def _scaled(path: Path, scale: float) -> dict[str, Any]:
+    """Overrides that scale a scenario file's firm (see :func:`scale_firm`)."""
+    return scale_firm(load_scenario(path), scale) if scale != 1.0 else {}
 
 
 def measure_claims(

@@ -255,6 +255,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         overrides=overrides,
         workers=args.workers,
         progress=Progress(f"compare [{backend}] runs"),
+        posterior=args.posterior,
+        seeds_per_draw=args.seeds_per_draw,
     )
     print(format_table(comparison))
     if out is None:
@@ -369,6 +371,65 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print("  failed runs were not written; run the same command again to retry them")
         return 1
     print(f"  next: serviceprofit analyze {args.out}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibration import calibrate
+    from .evaluators import EngineError, SequentialEvaluator
+
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers {args.workers}: must be at least 1")
+    if args.scheduler or args.dask_workers or (args.workers or 1) > 1:
+        # Local processes are a local Dask cluster: pyabc's own multicore sampler forks,
+        # which is unsafe once numba's threads have started (docs/calibration.md).
+        if (args.workers or 1) > 1:
+            args.dask_workers, args.workers = args.workers, None
+        engine = _engine(args)
+    else:
+        engine = SequentialEvaluator()
+    started = time.perf_counter()
+    try:
+        with engine:
+            result = calibrate(
+                args.scenario,
+                args.targets,
+                args.out,
+                engine=engine,
+                progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True),
+            )
+    except EngineError as exc:
+        raise InputError(str(exc)) from None
+    except KeyboardInterrupt:
+        print(
+            f"finished generations are saved in {args.out}; run the same command to resume",
+            file=sys.stderr,
+        )
+        raise
+    history = result.history
+    print(
+        f"{result.scenario.name}: {len(history)} generations, {int(history['samples'].sum())} runs,"
+        f" epsilon {result.epsilon:.3g} (tolerance {result.tolerance:.3g}) in"
+        f" {_duration(time.perf_counter() - started)}"
+        + (f" (resumed after {result.resumed_from})" if result.resumed_from else "")
+    )
+    for row in result.parameters.itertuples():
+        print(
+            f"  {row.key:<34} median {row.median:<10.4g} 90% {row.low:.4g} to {row.high:.4g}"
+            f"  (prior {row.prior_low:.4g} to {row.prior_high:.4g};"
+            f" width ratio {row.width_ratio:.2f})"
+        )
+    for row in result.checks.itertuples():
+        print(
+            f"  {row.label:<34} observed {row.observed:<10.4g} predictive 90%"
+            f" {row.band_low:.4g} to {row.band_high:.4g}"
+        )
+    steps = ", ".join(f"{k.replace('_', ' ')} {_duration(v)}" for k, v in result.seconds.items())
+    print(f"  times: {steps}")
+    for warning in result.warnings():
+        print(f"  warning: {warning}")
+    print(f"  calibrated scenario: {result.files['scenario']}")
+    print(f"  report: {result.files['report']}")
     return 0
 
 
@@ -583,6 +644,19 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seed", type=int, default=0, help="seed the replicate seeds derive from")
     cmp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override every scenario")
     cmp.add_argument("--workers", type=int, help="processes (default: all cores; 1: serial)")
+    cmp.add_argument(
+        "--posterior",
+        metavar="DIR",
+        help="a calibration directory (or its posterior.parquet): replicates draw the "
+        "calibrated constants from it, so intervals include parameter uncertainty",
+    )
+    cmp.add_argument(
+        "--seeds-per-draw",
+        type=int,
+        default=2,
+        metavar="N",
+        help="with --posterior: replicates sharing one posterior draw (default 2)",
+    )
     cmp.add_argument("--question", help="the question, for the report (default: from the files)")
     cmp.add_argument("--out", metavar="DIR", help="write comparison.csv, runs.csv, report.html")
     cmp.set_defaults(func=cmd_compare)
@@ -612,6 +686,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also keep every run's weekly series (DIR/series/); resume with the same flag",
     )
     swp.set_defaults(func=cmd_sweep)
+
+    cal = sub.add_parser(
+        "calibrate", help="fit behaviour constants to a firm's figures (ABC-SMC), resumably"
+    )
+    cal.add_argument("scenario", help="scenario YAML file of the firm")
+    cal.add_argument("--targets", required=True, help="targets YAML (see docs/calibration.md)")
+    cal.add_argument("--out", required=True, metavar="DIR", help="results directory")
+    where = cal.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="local worker processes (default 1: here)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
+    where.add_argument("--dask-workers", type=int, metavar="N", help="start a local Dask cluster")
+    cal.set_defaults(func=cmd_calibrate, batch_size=None)
 
     ana = sub.add_parser("analyze", help="sensitivity indices or main effects of a sweep")
     ana.add_argument("dir", metavar="DIR", help="a sweep's results directory")

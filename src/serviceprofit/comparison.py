@@ -79,6 +79,10 @@ class Comparison:
     sources: dict[str, Path | None] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)  # see provenance.record
+    posterior: str | None = None
+    """With a posterior: where it came from; replicate i ran posterior draw ``draws[i]``."""
+    draws: list[int] | None = None
+    seeds_per_draw: int = 0
 
     @property
     def names(self) -> list[str]:
@@ -233,6 +237,8 @@ def compare(
     overrides: dict[str, Any] | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    posterior: str | Path | None = None,
+    seeds_per_draw: int = 2,
 ) -> Comparison:
     """Run every scenario ``replicates`` times under common random numbers and compare.
 
@@ -244,6 +250,13 @@ def compare(
     identical results); numba runs here on every core (:mod:`serviceprofit.batch`).
     ``progress(done, total)`` is called as runs finish. ``backend``
     ``auto`` is numba (:data:`serviceprofit.backends.BACKEND_RULE`).
+
+    ``posterior`` (a calibration directory or its ``posterior.parquet``): replicate i
+    of every scenario also runs with one parameter set drawn from the posterior
+    (consecutive ``seeds_per_draw`` replicates share a draw), so intervals include what
+    the calibration left open, and the table adds the split of the spread into
+    simulation noise and parameter uncertainty and the posterior probability that each
+    scenario beats the baseline (:mod:`serviceprofit.calibration.uncertainty`).
     """
     from .backends import BACKENDS, resolve_backend
 
@@ -259,8 +272,29 @@ def compare(
     overrides = dict(overrides or {})
     loaded, sources = _resolve(scenarios, baseline, overrides)
     seeds = replicate_seeds(seed, replicates)
-    made = record(scenarios=loaded, backend=backend, seeds=seeds, overrides=overrides, seed=seed)
-    jobs = [Job(s, rs) for s in loaded for rs in seeds]
+    draws: list[int] | None = None
+    if posterior is None:
+        made = record(
+            scenarios=loaded, backend=backend, seeds=seeds, overrides=overrides, seed=seed
+        )
+        jobs = [Job(s, rs) for s in loaded for rs in seeds]
+    else:
+        draws, sets = _posterior_sets(posterior, loaded, replicates, seed, seeds_per_draw)
+        made = record(
+            scenarios=loaded,
+            backend=backend,
+            seeds=seeds,
+            overrides=overrides,
+            seed=seed,
+            posterior=str(posterior),
+            posterior_draws=draws,
+            posterior_parameters=sets,
+        )
+        jobs = [
+            Job(s.with_overrides(sets[i], source=f"posterior draw {draws[i]}"), rs)
+            for s in loaded
+            for i, rs in enumerate(seeds)
+        ]
     results = run_jobs(jobs, backend, workers=workers, progress=progress)
 
     summaries, weekly = [], []
@@ -277,6 +311,15 @@ def compare(
     front = ["scenario", "replicate", "week"]
     weekly_frame = weekly_frame[[*front, *[c for c in weekly_frame.columns if c not in front]]]
     names = [s.name for s in loaded]
+    table = _statistics(runs, names, names[0])
+    if draws is not None:
+        from .calibration.uncertainty import decompose
+        from .outcomes import SUMMARY
+
+        runs.insert(2, "draw", [draws[r] for r in runs["replicate"]])
+        better = {name: SUMMARY[name].direction for name in OUTCOMES}
+        split = decompose(runs, names, names[0], OUTCOMES, better)
+        table = pd.concat([table, split], ignore_index=True)
     return Comparison(
         scenarios=loaded,
         baseline=names[0],
@@ -284,9 +327,39 @@ def compare(
         seed=seed,
         seeds=seeds,
         runs=runs,
-        table=_statistics(runs, names, names[0]),
+        table=table,
         weekly=weekly_frame,
         sources=sources,
         overrides=overrides,
         provenance=made,
+        posterior=None if posterior is None else str(posterior),
+        draws=draws,
+        seeds_per_draw=seeds_per_draw if draws is not None else 0,
     )
+
+
+def _posterior_sets(
+    posterior: str | Path,
+    scenarios: list[Scenario],
+    replicates: int,
+    seed: int,
+    seeds_per_draw: int,
+) -> tuple[list[int], list[dict[str, float]]]:
+    """Each replicate's posterior draw, checked against every scenario before any run."""
+    from .calibration.fit import load_posterior
+    from .calibration.uncertainty import draw_parameters
+
+    if seeds_per_draw < 1:
+        raise ScenarioError("--seeds-per-draw", str(seeds_per_draw), "must be at least 1")
+    if replicates < 2 * seeds_per_draw:
+        raise ScenarioError(
+            "--replicates",
+            str(replicates),
+            f"with --posterior, give at least two draws: {2 * seeds_per_draw} replicates or "
+            f"more at {seeds_per_draw} seeds per draw",
+        )
+    sample = load_posterior(posterior)
+    draws, sets = draw_parameters(sample, replicates, seed, seeds_per_draw)
+    for scenario in scenarios:
+        scenario.with_overrides(sets[0], source=f"{posterior} (posterior) on {scenario.name}")
+    return draws, sets

@@ -183,6 +183,11 @@ class DaskEvaluator:
         self._client: Any = None
 
     @property
+    def client(self) -> Any:
+        """The Dask client while the evaluator is entered (pyabc's samplers submit to it)."""
+        return self._client
+
+    @property
     def workers(self) -> int:
         if self._client is None:
             return 0

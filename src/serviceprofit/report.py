@@ -43,10 +43,21 @@ LEAD = 3  # clear differences the reading states per scenario
 NOISE_NOTE = (
     "The intervals measure simulation noise: how far chance alone moves the results when "
     "every parameter is held fixed at the scenario's values. They do not include "
-    "uncertainty about the parameters themselves (calibration with parameter uncertainty "
-    "comes later), so they say how sure we are of what this model says, not whether the "
-    "model is right about the world."
+    "parameter uncertainty, what we do not know about the constants themselves "
+    "(`compare --posterior` with a calibration adds it: docs/calibration.md), so they say "
+    "how sure we are of what this model says, not whether the model is right about the world."
 )
+POSTERIOR_NOTE = (
+    "Each replicate also drew its behaviour constants from the calibration's posterior, so "
+    "the spread between replicates holds both simulation noise and what the firm's figures "
+    "leave open about the constants; the section on parameter uncertainty separates the "
+    "two. The intervals still assume the model's mechanisms are right."
+)
+
+
+def _noise_note(comparison: Comparison) -> str:
+    return NOISE_NOTE if comparison.draws is None else POSTERIOR_NOTE
+
 
 
 # ---------------------------------------------------------------------------
@@ -156,13 +167,23 @@ def format_table(comparison: Comparison) -> str:
         lines.append("  ".join(cells))
     lines.insert(1, "  ".join("-" * w for w in widths))
     first = comparison.scenarios[0]
+    scope = (
+        "Intervals measure simulation noise under fixed parameters, not parameter uncertainty"
+        if comparison.draws is None
+        else "Every replicate drew its constants from the posterior, so ± is the precision of "
+        "the posterior mean; how far the effect itself may lie from it is the credible "
+        "interval below"
+    )
     lines.append(
         f"mean ± half-width of the {CONFIDENCE:.0%} t-interval over {comparison.replicates} "
         f"replicates ({first.weeks} weeks, {comparison.backend}); Δ = paired difference "
         f"from {base} under common random numbers; * its interval excludes zero; "
-        "n/a: the runs cannot measure it. Intervals measure simulation noise under fixed "
-        "parameters, not parameter uncertainty"
+        f"n/a: the runs cannot measure it. {scope}"
     )
+    if comparison.draws is not None:
+        from .calibration.uncertainty import posterior_lines
+
+        lines += posterior_lines(comparison)
     return "\n".join(lines)
 
 
@@ -323,7 +344,7 @@ def reading(comparison: Comparison, crossing: Crossing | None = None) -> list[st
         f"for {first.weeks} weeks ({first.population.customers:,} customers, "
         f"{first.population.staff:,} staff at the start, {comparison.backend} backend), "
         f"replicate i of every scenario on the same seed, so each difference from {base} "
-        f"is measured pair by pair. {NOISE_NOTE}"
+        f"is measured pair by pair. {_noise_note(comparison)}"
     ]
     transition = _transition_sentence(comparison)
     if transition:
@@ -429,7 +450,7 @@ def _results_table(comparison: Comparison) -> str:
         "green where that is better for the firm, red where worse, violet where neither; "
         "n/a where the runs cannot measure the outcome (e.g. a 13-week figure of a shorter "
         f"run). Satisfaction reads 0-100 and shares in percent, as in the demo; "
-        f"differences of both are in points. {_e(NOISE_NOTE)}</p>"
+        f"differences of both are in points. {_e(_noise_note(comparison))}</p>"
     )
 
 
@@ -536,6 +557,11 @@ def render_html(comparison: Comparison, question: str | None = None) -> str:
         for png, heading, caption in figures
     )
     reading_html = "".join(f"<p>{_e(p)}</p>" for p in reading(comparison, crossing))
+    posterior_section = ""
+    if comparison.draws is not None:
+        from .calibration.uncertainty import posterior_html
+
+        posterior_section = f"<h2>Parameter uncertainty</h2>{posterior_html(comparison)}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -546,7 +572,7 @@ def render_html(comparison: Comparison, question: str | None = None) -> str:
 <h2>The question</h2>{asked}
 <h2>The scenarios</h2>{_scenarios_section(comparison)}
 <h2>What the numbers say</h2><div class="reading">{reading_html}</div>
-<h2>Results</h2>{_results_table(comparison)}
+<h2>Results</h2>{_results_table(comparison)}{posterior_section}
 <h2>Figures</h2>{figure_html}
 <h2>How to read this</h2>
 <p>Every scenario was run {comparison.replicates} times. Replicate i of every scenario used the
@@ -556,7 +582,7 @@ numbers). A difference is therefore measured within each pair of runs, and its i
 the Student-t {CONFIDENCE:.0%} interval of the mean paired difference: usually far narrower
 than comparing independent runs would give. An interval that excludes zero means the sign of
 the difference is clear at this confidence; one that includes zero means the runs cannot tell
-the scenarios apart on that outcome. {_e(NOISE_NOTE)}</p>
+the scenarios apart on that outcome. {_e(_noise_note(comparison))}</p>
 <p class="meta">Produced by <code>serviceprofit compare</code>. The runs behind it are in
 <code>runs.csv</code> and every statistic in <code>comparison.csv</code> next to this file.</p>
 {reproduce_html(comparison)}</body></html>

@@ -93,6 +93,9 @@ def _rerun_comparison(directory: Path, run_id: int) -> Rerun:
     if text is None:
         raise _bad(directory, f"provenance.json has no scenario {stored['scenario']!r}")
     scenario = load_scenario(yaml.safe_load(text))
+    drawn = provenance.get("posterior_parameters")
+    if drawn:  # compare --posterior: the replicate's constants were drawn from a posterior
+        scenario = scenario.with_overrides(drawn[int(stored["replicate"])], source="posterior draw")
     result = simulate(scenario, backend=str(stored["backend"]), seed=int(stored["seed"]))
     summary = dict(result.summary)
     return Rerun(directory, run_id, "comparison", stored, summary, _compare(stored, summary))
