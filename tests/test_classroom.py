@@ -310,5 +310,5 @@ def test_industries_that_decided_alike_run_once(tmp_path):
 def test_team_names_are_bounded_and_never_a_formula(game):
     """A name is one line of at most 40 characters, and cannot start a spreadsheet formula."""
     a, b = game.store.teams()[:2]
-    assert game.join(a.code, "=HYPERLINK(\"x\")\n" + "y" * 100).name.startswith("'=")
+    assert game.join(a.code, '=HYPERLINK("x")\n' + "y" * 100).name.startswith("'=")
     assert len(game.join(b.code, "  " + "z" * 100).name) == 40
