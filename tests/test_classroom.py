@@ -202,6 +202,7 @@ def test_store_refuses_out_of_turn_quarters(tmp_path):
 def test_game_over_refuses_more(tmp_path):
     """After the last quarter nothing is submitted or advanced."""
     game = Game.open_or_create(tmp_path, FakeMarket(), teams=1, quarters=1, seed=0)
+    assert [s.team for s in game.seats()] == [1, None, None]  # solo: two preset rivals
     game.advance(game.token)
     assert game.over
     with pytest.raises(GameError, match="over"):
