@@ -195,8 +195,10 @@ def test_store_refuses_out_of_turn_quarters(tmp_path):
         game.store.save_decisions("1:large", 3, {}, "now")
     with pytest.raises(ValueError, match="does not follow"):
         game.store.save_quarter(2, {}, "x", "now")
-    mode = (tmp_path / GAME_FILE).stat().st_mode & 0o777
-    assert mode == 0o600
+    for name in (GAME_FILE, GAME_FILE + "-wal", GAME_FILE + "-shm"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+    inner = Game.open_or_create(tmp_path / "new", FakeMarket(), teams=1, quarters=1)
+    assert inner.store.path.parent.stat().st_mode & 0o777 == 0o700
 
 
 def test_game_over_refuses_more(tmp_path):

@@ -358,7 +358,13 @@ class ClassroomServer:
 
     @property
     def exposure(self) -> str | None:
-        return exposure_warning(self.sock, self.host, "the game's pages (join codes protect teams)")
+        return exposure_warning(
+            self.sock,
+            self.host,
+            "the game's pages",
+            "join codes and the facilitator's token guard what each can do, but they travel "
+            "unencrypted (plain http)",
+        )
 
     def serve(self) -> None:
         """Run the server on the bound socket until Ctrl+C or SIGTERM."""

@@ -91,14 +91,18 @@ class Store:
     """The game's SQLite file. One connection, used under a lock (the server's threads)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, mode=0o700)
         self.path = path
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
-        path.chmod(0o600)  # it holds the join codes and the facilitator's token
+        # It holds the join codes and the facilitator's token, and so do its journal files.
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file.exists():
+                file.chmod(0o600)
 
     def close(self) -> None:
         with self._lock:
