@@ -146,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             teams = client.call("facilitator", facilitator)["teams"]
             threads = [
-                threading.Thread(target=team_loop, args=(client, t["code"], args.quarters, i, stop))
+                threading.Thread(
+                    target=team_loop, args=(client, t["code"], args.quarters, i, stop), daemon=True
+                )
                 for i, t in enumerate(teams)
             ]
             for thread in threads:
