@@ -723,6 +723,9 @@ def test_the_weekly_table_holds_both_firms_every_measure_and_its_provenance(pair
         7,
     )
     assert [f["label"] for f in meta["firms"]] == ["A", "B"]
+    # the shared provenance record's parts, the host left out (the file goes to clients)
+    assert "git" in meta and "host" not in meta
+    assert {"numba", "mesa", "solara"} <= set(meta["dependencies"])
     events = meta["firms"][1]["scenario"]["events"]
     assert [(e["week"], e["set"], e["label"]) for e in events] == [
         (4, {MARKETING: 5000.0}, "changed in class")

@@ -92,6 +92,8 @@ def test_a_keys_meaning_is_its_attribute_docstring_in_the_source():
     assert rows["strategy.process.handle_time"][3] == docs[("Process", "handle_time")]
     checked = 0
     for key, cells in rows.items():
+        if key.startswith(("market.", "firms.")):
+            continue  # a market file's keys: their docstrings are in market.py
         name = key.rsplit(".", 1)[-1]
         candidates = {text for (_, field), text in docs.items() if field == name}
         if len(candidates) == 1:  # the field name says which docstring it is

@@ -207,3 +207,19 @@ def test_top_level_folders_link_to_the_package_data() -> None:
     """The README's scenarios/ and experiments/ paths are the shipped package data."""
     for kind in ("scenarios", "experiments"):
         assert (ROOT / kind).resolve() == shipped_dir(kind).resolve()
+
+
+def test_claims_out_carries_its_provenance(tmp_path: Path) -> None:
+    """`claims --out` records each claim run's scenario as it ran, and its seeds."""
+    from serviceprofit.claims import CLAIM_RUNS
+
+    out = tmp_path / "claims"
+    argv = ["claims", "--seeds", "2", "--scale", "0.05", "--backend", "numba", "--out", str(out)]
+    cli.main(argv)  # exit 0 or 1 (a claim may fail at this size): the files are what matter
+    made = json.loads((out / "provenance.json").read_text())
+    runs = pd.read_csv(out / "claims_runs.csv")
+    assert set(made["scenarios"]) == set(CLAIM_RUNS)
+    assert made["seeds"] == sorted(int(s) for s in runs["seed"].unique())
+    assert len(made["seeds"]) == 2 and made["backend"] == "numba" and made["scale"] == 0.05
+    baseline = yaml.safe_load(made["scenarios"]["customer_value"])
+    assert baseline["population"]["customers"] == round(5000 * 0.05)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .scenario import Scenario, ScenarioError, load_scenario
 
 # Eager: a lazy ``simulate`` would be shadowed by the submodule of that name once imported.
-from .simulate import simulate, simulate_many
+from .simulate import simulate, simulate_many, simulate_market
 
 if TYPE_CHECKING:
     from .comparison import Comparison, compare
@@ -26,6 +26,7 @@ __all__ = [
     "load_scenario",
     "simulate",
     "simulate_many",
+    "simulate_market",
     "sweep",
 ]
 __version__ = "0.1.0"

@@ -3,8 +3,8 @@
 Pure functions of a person's view of the firms and one uniform draw, compiled with
 ``register_jitable`` so that the Mesa backend (one person at a time, in Python) and the
 numba backend (loops over arrays) call the same arithmetic and, given the same draw from
-:func:`serviceprofit.rng.uniform`, make the same choice. They will join the week's rules
-when the market is wired into the week (docs/market.md gives the plan).
+:func:`serviceprofit.rng.uniform`, make the same choice. The market phase of the week
+(:func:`market_phase`) is built from them (docs/ODD.md, section 7).
 
 The model is a multinomial logit (McFadden 1974) over the firms a person considers and
 the outside option (no firm), on each firm's perceived value:
@@ -41,6 +41,8 @@ import math
 
 import numpy as np
 from numba.extending import register_jitable
+
+from .rng import Stream, poisson, uniform
 
 __all__ = [
     "CONTAGION_HALF_LIFE_WEEKS",
@@ -261,3 +263,272 @@ def neighbour_view(
         if r >= 0:
             observed_sum[r] += satisfaction[j]
             observed_count[r] += 1.0
+
+
+# ---------------------------------------------------------------------------
+# The market phase of a week (docs/ODD.md, 7.2 step 10), one definition for both
+# backends: the Mesa market model calls these in Python, the numba market run inside its
+# compiled loop. A person's state is a tuple of arrays indexed by person id (``People``
+# in the order below); each firm's own customers keep their state with the firm, and the
+# firm hands the market what its neighbours can see (:func:`show_customer`).
+
+PROSPECT = -1
+"""Status of a person in the category who is no firm's customer (yet)."""
+LEFT = -2
+"""Status of a churner who chose no firm: left the category for good."""
+DORMANT = -3
+"""Status of a person who has not arrived yet (a node of the network that is silent)."""
+CHURNER = -4
+"""Status of a person who churned this week, before the market phase decides where to."""
+STAY = -9
+"""Decision: no change."""
+RETURNING = 16
+"""Added to a decision's firm when the person is a former customer of that firm."""
+
+# The choice model as one float64 array (``choice_constants``), by position.
+(
+    K_BETA_REPUTATION,
+    K_BETA_EXPERIENCE,
+    K_BETA_PRICE,
+    K_BETA_REFERRAL,
+    K_SWITCHING_COST,
+    K_OUTSIDE_VALUE,
+    K_PRIOR_WEIGHT,
+    K_REVIEW_REACH,
+    K_UPLIFT,
+    K_HALF_LIFE,
+    K_CHURNER_SEARCH,
+    N_CHOICE_CONSTANTS,
+) = range(12)
+
+_NO_OUTSIDE = -math.inf
+
+
+@register_jitable
+def contagion_factor(exposure, since, person, week, half_life, uplift):
+    """Factor on ``person``'s churn hazard in ``week``: :func:`contagion_multiplier` of
+    the exposure read through its clock (:func:`exposure_at`)."""
+    return contagion_multiplier(
+        exposure_at(exposure[person], since[person], week, half_life), uplift
+    )
+
+
+@register_jitable
+def poisson_from_uniform(u, mean):
+    """A Poisson count of small ``mean`` from one uniform, by inversion (reviews seen)."""
+    if mean <= 0.0:
+        return 0
+    k = 0
+    term = math.exp(-mean)
+    total = term
+    while u > total and term > 0.0:
+        k += 1
+        term *= mean / k
+        total += term
+    return k
+
+
+@register_jitable
+def show_customer(people, person, firm, satisfaction, reviews, detractor_threshold, complained):
+    """What the market sees of a customer of ``firm`` after step 9: their satisfaction
+    (friends read it) and, for a detractor who has complained, a standing review of the
+    firm (``reviews[firm]`` gets its count and satisfaction sum)."""
+    _status, _segment, sat, review, _former, _memory, _exposure, _since = people
+    sat[person] = satisfaction
+    if complained and satisfaction < detractor_threshold:
+        review[person] = firm
+        reviews[firm, 0] += 1.0
+        reviews[firm, 1] += satisfaction
+    else:
+        review[person] = -1
+
+
+RECENT_EXPOSURE = 0.5
+"""Exposure from which a customer counts as having a recently churned neighbour (one
+within a half-life, or several before) in the contagion tally."""
+
+
+@register_jitable
+def tally_contagion(people, person, week, constants, churned, tally):
+    """Count a customer who went through this week's churn decision in the contagion
+    tally: ``tally[0:3]`` customers with a recently churned neighbour (exposure at least
+    :data:`RECENT_EXPOSURE`), how many churned, the sum of their hazard multipliers;
+    ``tally[3:6]`` the same for the others. The claim that churn clusters on the network
+    reads it."""
+    exposure, since = people[6], people[7]
+    x = exposure_at(exposure[person], since[person], week, constants[K_HALF_LIFE])
+    row = 0 if x >= RECENT_EXPOSURE else 3
+    tally[row] += 1.0
+    tally[row + 1] += 1.0 if churned else 0.0
+    tally[row + 2] += contagion_multiplier(x, constants[K_UPLIFT])
+
+
+@register_jitable
+def show_churner(people, person, firm, satisfaction):
+    """A customer of ``firm`` who churned this week: a chooser of the market phase, who
+    remembers the firm and their last satisfaction there."""
+    status, _segment, sat, review, former, memory, _exposure, _since = people
+    status[person] = CHURNER
+    former[person] = firm
+    memory[person] = satisfaction
+    sat[person] = satisfaction
+    review[person] = -1
+
+
+@register_jitable
+def _decide(people, person, indptr, indices, reputation, attention_, price, reference_price,
+            reviews, promoter_threshold, constants, key, week, scratch):  # fmt: skip
+    """The decision of one person this week (:data:`STAY`, :data:`OUTSIDE` or a firm)."""
+    status, segment, sat, review, former, memory, _exposure, _since = people
+    n_firms = reputation.size
+    current = np.int64(status[person])
+    if current in (DORMANT, LEFT):
+        return STAY
+    old = np.int64(former[person])
+    considered = scratch[0]
+    any_rival = False
+    for g in range(n_firms):
+        u = uniform(
+            key, np.uint64(Stream.CONSIDERATION), np.uint64(week), np.uint64(person * n_firms + g)
+        )
+        seen = u < attention_[g]
+        if current == CHURNER:  # one who leaves is shopping
+            seen = u < max(attention_[g], constants[K_CHURNER_SEARCH])
+        if current == CHURNER and g == old:
+            seen = False  # the firm just left is never reconsidered this week
+        elif current == PROSPECT and g == old:
+            seen = True  # a former customer knows the firm
+        elif g == current:
+            seen = False
+        considered[g] = 1.0 if seen else 0.0
+        any_rival = any_rival or seen
+    if not any_rival:
+        return OUTSIDE if current == CHURNER else STAY
+    if current >= 0:
+        considered[current] = 1.0
+    observed_sum = scratch[1]
+    observed_count = scratch[2]
+    promoters = scratch[3]
+    values = scratch[4]
+    neighbour_view(indptr, indices, person, status, sat, promoter_threshold, review,
+                   observed_sum, observed_count, promoters)  # fmt: skip
+    seg = np.int64(segment[person])
+    # the switching cost holds a customer at its current firm; a churner has already
+    # left, a prospect has no firm to leave
+    switching_cost = constants[K_SWITCHING_COST] if current >= 0 else 0.0
+    for g in range(n_firms):
+        values[g] = 0.0
+        if considered[g] == 0.0:
+            continue
+        if current < 0 and reviews[g, 0] > 0.0:  # reviews reach those looking from outside
+            u = uniform(
+                key,
+                np.uint64(Stream.REVIEW_REACH),
+                np.uint64(week),
+                np.uint64(person * n_firms + g),
+            )
+            seen_reviews = poisson_from_uniform(u, constants[K_REVIEW_REACH] * reviews[g, 0])
+            observed_sum[g] += seen_reviews * (reviews[g, 1] / reviews[g, 0])
+            observed_count[g] += seen_reviews
+        known = 0.0
+        experience = 0.5
+        if g == current:
+            known, experience = 1.0, sat[person]
+        elif g == old:
+            known, experience = 1.0, memory[person]
+        values[g] = firm_value(
+            perceived_reputation(
+                reputation[g], constants[K_PRIOR_WEIGHT], observed_sum[g], observed_count[g]
+            ),
+            known,
+            experience,
+            price[g, seg],
+            reference_price[seg],
+            promoters[g],
+            1.0 if g == current else 0.0,
+            constants[K_BETA_REPUTATION],
+            constants[K_BETA_EXPERIENCE],
+            constants[K_BETA_PRICE],
+            constants[K_BETA_REFERRAL],
+            switching_cost,
+        )
+    outside = _NO_OUTSIDE if current >= 0 else constants[K_OUTSIDE_VALUE]
+    u = uniform(key, np.uint64(Stream.CHOICE), np.uint64(week), np.uint64(person))
+    chosen = choose(values, considered > 0.0, outside, u)
+    if current >= 0 and chosen == current:
+        return STAY
+    if current == PROSPECT and chosen == OUTSIDE:
+        return STAY
+    if chosen >= 0 and chosen == old:
+        return chosen + RETURNING
+    return chosen
+
+
+@register_jitable
+def arrive(status, arrived, capacity, key, week, arrivals_per_week):
+    """This week's new prospects (Poisson, ``Stream.PROSPECT_ARRIVAL``), woken in id
+    order up to the people the network was built for. Returns the people arrived."""
+    new = poisson((key, np.uint64(week)), Stream.PROSPECT_ARRIVAL, arrivals_per_week)
+    stop = min(capacity, arrived + new)
+    for i in range(arrived, stop):
+        status[i] = PROSPECT
+    return stop
+
+
+@register_jitable
+def market_phase(people, arrived, indptr, indices, reputation, attention_, price,
+                 reference_price, reviews, promoter_threshold, constants, key, week,
+                 flows, joiners):  # fmt: skip
+    """Step 10 of a market's week for the first ``arrived`` people: contagion along the
+    ties of this week's churners, then every chooser's decision, then the moves.
+
+    ``reputation``, ``attention_`` (:func:`attention` of each firm's spend per person),
+    ``price[f, segment]``, ``reference_price[segment]`` and ``reviews[f]`` (count and
+    satisfaction sum of standing reviews) describe the firms this week. Decisions read
+    only the state left by step 9 and are applied after all are made, in person order,
+    so no chooser sees another's move. Adds each move to ``flows[origin, destination]``
+    (origin 0 a prospect, 1 + f firm f; destination 0 the outside option, 1 + g firm g)
+    and lists the people who join a firm in ``joiners`` (person order); a joiner's
+    ``sat`` is then their starting satisfaction if they return to a former firm, else
+    NaN. Returns the number of joiners.
+    """
+    status, _segment, sat, review, former, memory, exposure, since = people
+    n_firms = reputation.size
+    half_life = constants[K_HALF_LIFE]
+    for i in range(arrived):  # a. contagion: each churner's ties hear of it
+        if status[i] == CHURNER:
+            for k in range(indptr[i], indptr[i + 1]):
+                j = indices[k]
+                exposure[j] = exposure_at(exposure[j], since[j], week, half_life) + 1.0
+                since[j] = week
+    decision = np.empty(arrived, np.int8)
+    scratch = np.zeros((5, n_firms))
+    for i in range(arrived):  # b-e. decisions, from the state of step 9 only
+        decision[i] = _decide(people, i, indptr, indices, reputation, attention_, price,
+                              reference_price, reviews, promoter_threshold, constants, key,
+                              week, scratch)  # fmt: skip
+    n_joiners = 0
+    for i in range(arrived):  # f. the moves
+        d = np.int64(decision[i])
+        if d == STAY:
+            continue
+        current = np.int64(status[i])
+        origin = 1 + current if current >= 0 else 0
+        if current == CHURNER:
+            origin = 1 + np.int64(former[i])
+        if d == OUTSIDE:
+            status[i] = LEFT
+            flows[origin, 0] += 1
+            continue
+        target = d % RETURNING
+        start = memory[i] if d >= RETURNING else math.nan
+        if current >= 0:  # a customer won by a rival remembers the firm it left
+            former[i] = current
+            memory[i] = sat[i]
+        status[i] = target
+        sat[i] = start
+        review[i] = -1
+        flows[origin, 1 + target] += 1
+        joiners[n_joiners] = i
+        n_joiners += 1
+    return n_joiners

@@ -61,6 +61,8 @@ class Claim:
 class ClaimReport:
     runs: pd.DataFrame
     claims: list[Claim]
+    # each claim run's scenario as it ran (scaled, overrides applied), by claim-run name
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
 
     @property
     def holds(self) -> bool:
@@ -132,6 +134,7 @@ def measure_claims(
     run_seeds = replicate_seeds(seed, seeds)
     names: list[str] = []
     jobs: list[Job] = []
+    resolved: dict[str, Scenario] = {}
     for name, (file, overrides) in CLAIM_RUNS.items():
         path = scenarios_dir / file
         scaled = _scaled(path, scale)
@@ -142,13 +145,14 @@ def measure_claims(
                 * scale,
             }
         scenario = load_scenario(path, {**scaled, **overrides})
+        resolved[name] = scenario
         names += [name] * seeds
         jobs += [Job(scenario, s) for s in run_seeds]
     results = run_jobs(jobs, backend, workers=workers, progress=progress)
     runs = pd.DataFrame(
         [_row(name, i % seeds, r) for i, (name, r) in enumerate(zip(names, results, strict=True))]
     )
-    return ClaimReport(runs, judge(runs))
+    return ClaimReport(runs, judge(runs), resolved)
 
 
 def judge(runs: pd.DataFrame) -> list[Claim]:

@@ -238,7 +238,41 @@ def render_scenario_reference() -> str:
             f"{seg['expectation']:g} | {seg['issue_rate_multiplier']:g} | "
             f"{seg['complaint_propensity']:g} |"
         )
+    lines += _market_reference()
     return "\n".join(lines) + "\n"
+
+
+def _market_reference() -> list[str]:
+    """The keys of a market file (``serviceprofit.market``; docs/ODD.md, section 7)."""
+    from .market import Market, MarketSpec
+
+    lines = [
+        "",
+        "## Market files",
+        "",
+        "A market file (`serviceprofit run MARKET.yaml`; shipped ones under"
+        " `src/serviceprofit/data/markets/`, found by bare name) names two to sixteen"
+        " `firms`, each a scenario (inline, or `extends:` a scenario file with overrides;"
+        " every scenario key above, dotted as `firms.NAME.KEY`), and a `market:` section."
+        " A firm's `weeks` and `population.customers` come from the market; every firm"
+        " must describe the same segments (only `weekly_spend`, the firm's price, may"
+        " differ). A market's own `name`, `description` and `weeks` are a scenario's."
+        " docs/ODD.md, section 7, describes the mechanisms.",
+        "",
+        "| key | type | range | default | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    rows: list[str] = []
+    rows.append(
+        "| **`firms.NAME`** | section | | required | "
+        f"{_describe(Market, 'firms', Market.model_fields['firms'])} |"
+    )
+    rows.append(
+        "| **`market`** | section | | required | "
+        f"{_describe(Market, 'market', Market.model_fields['market'])} |"
+    )
+    _rows(MarketSpec, "market.", {}, rows)
+    return lines + rows
 
 
 if __name__ == "__main__":

@@ -61,7 +61,15 @@ from .scenario import (
 )
 from .shipped import locate, not_found
 
-__all__ = ["ChoiceModel", "Market", "MarketSpec", "NetworkSpec", "Prospects", "load_market"]
+__all__ = [
+    "ChoiceModel",
+    "Market",
+    "MarketSpec",
+    "NetworkSpec",
+    "Prospects",
+    "is_market",
+    "load_market",
+]
 
 MAX_FIRMS = 16
 _FIRM_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -70,7 +78,7 @@ _FIRM_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 class NetworkSpec(_Strict):
-    """Who hears whom: the ties between customers and prospects (docs/market.md)."""
+    """Who hears whom: the ties between customers and prospects (docs/ODD.md, 7)."""
 
     kind: Kind = "small_world"
     """`small_world` (Watts-Strogatz ring with rewiring), `scale_free` (Chung-Lu, power-law
@@ -103,7 +111,7 @@ class Prospects(_Strict):
 
 
 class ChoiceModel(_Strict):
-    """The multinomial logit people choose firms by, and what moves it (docs/market.md)."""
+    """The multinomial logit people choose firms by, and what moves it (docs/ODD.md, 7)."""
 
     beta_reputation: NonNegative = 4.0
     """Utility per unit perceived reputation above 0.5."""
@@ -114,7 +122,8 @@ class ChoiceModel(_Strict):
     beta_referral: NonNegative = 1.0
     """Utility of promoting friends at the firm, at saturation (q / (1 + q))."""
     switching_cost: NonNegative = 1.0
-    """Utility lost by moving to a firm other than the current one."""
+    """Utility a customer loses by choosing a rival over its current firm (a churner has
+    already left and a prospect has no firm: they pay none)."""
     outside_value: Annotated[float, Field(ge=-20.0, le=20.0)] = 0.0
     """Utility of choosing no firm (leaving the category, or staying a prospect)."""
     reputation_prior_weight: Positive = 5.0
@@ -122,10 +131,13 @@ class ChoiceModel(_Strict):
     review_reach: Fraction = 0.01
     """Chance a prospect considering a firm sees one given complaint about it on the social
     channel (neighbours always see it)."""
-    cost_per_impression: Positive = 0.5
+    cost_per_impression: Positive = 10.0
     """Marketing spend per person that gives one expected impression a week."""
-    attention_floor: Fraction = 0.02
+    attention_floor: Fraction = 0.01
     """Weekly chance a person considers a firm with no marketing reaching them."""
+    churner_search: Fraction = 1.0
+    """Chance a churner considers each rival whatever its marketing (one who leaves is
+    shopping: an assumption)."""
     contagion_uplift: NonNegative = CONTAGION_UPLIFT
     """Rise of the churn hazard per freshly defected neighbour (Nitzan and Libai 2011: 0.8)."""
     contagion_half_life_weeks: Annotated[float, Field(ge=0.5, le=520.0)] = CONTAGION_HALF_LIFE_WEEKS
@@ -368,3 +380,17 @@ def load_market(
     except ScenarioError as exc:
         raise ScenarioError(where, exc.key, exc.problem) from None
     return _validate_market(changed, where, None)
+
+
+def is_market(path: str | Path) -> bool:
+    """Whether ``path`` names a market (a file with ``firms:`` and ``market:``, or a shipped
+    market's bare name) rather than a scenario. A file that cannot be read is not one:
+    loading it as a scenario then says what is wrong with it."""
+    located = locate(path, "markets")
+    if not_found(located, "markets"):
+        return False
+    try:
+        data = read_mapping(located.resolve(), "market")
+    except (ScenarioError, OSError):
+        return False
+    return isinstance(data, dict) and "market" in data and "firms" in data

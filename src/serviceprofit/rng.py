@@ -74,7 +74,7 @@ class Stream(IntEnum):
     NETWORK_TARGET = 40
     NETWORK_REWIRE = 41
     NETWORK_MIX = 42
-    # The market's choices (serviceprofit.choice; docs/market.md says where each is drawn).
+    # The market's choices (serviceprofit.choice; docs/ODD.md, 7.6).
     CONSIDERATION = 43
     CHOICE = 44
     REVIEW_REACH = 45

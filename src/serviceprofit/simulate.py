@@ -10,9 +10,11 @@ from .backends import get_backend
 from .scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:  # pandas: imported by the backends when a run is made, not before
+    from .market import Market
+    from .market_run import MarketResult
     from .result import RunResult
 
-__all__ = ["PRECISIONS", "simulate", "simulate_many"]
+__all__ = ["PRECISIONS", "simulate", "simulate_many", "simulate_market"]
 
 PRECISIONS = ("float32", "float64")
 
@@ -89,3 +91,41 @@ def simulate_many(
         return run_many(resolved, [int(s) for s in seeds], precision or "float32")
     pairs = zip(resolved, seeds, strict=True)
     return [simulate(s, backend=backend, seed=int(seed)) for s, seed in pairs]
+
+
+def simulate_market(
+    market: Market | str | Path,
+    backend: str = "numba",
+    seed: int = 0,
+    *,
+    overrides: dict[str, Any] | None = None,
+    precision: str | None = None,
+) -> MarketResult:
+    """Run one market once (rival firms, the people who choose between them, their
+    network; docs/ODD.md): reproducible from (market, seed, backend).
+
+    ``market`` is a :class:`~serviceprofit.market.Market`, a market file or a shipped
+    market's bare name; ``overrides`` are dotted keys (``firms.NAME.strategy.process``,
+    ``market.network.average_degree``). ``precision`` (numba only) as for
+    :func:`simulate`: with ``"float64"`` the run is the Mesa run bit for bit.
+    """
+    from .market import Market, load_market
+
+    _check_precision(backend, precision)
+    if not isinstance(market, Market):
+        market = load_market(market, overrides)
+    elif overrides:
+        data = market.to_dict()
+        for firm in data["firms"].values():  # set by the market: given again on loading
+            firm.pop("weeks")
+            firm["population"].pop("customers")
+        market = load_market(data, overrides)
+    if backend == "numba":
+        from .numba_backend.market_model import run_market
+
+        return run_market(market, seed, precision or "float32")
+    if backend == "mesa":
+        from .mesa_backend.market_model import run_market as run_mesa
+
+        return run_mesa(market, seed)
+    raise ValueError(f"unknown backend {backend!r}; allowed: mesa, numba")

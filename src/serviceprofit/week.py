@@ -42,6 +42,7 @@ HOPPED = 8  # the customer changed channel after an unresolved contact
 MOMENT_OF_TRUTH = 16  # the open issue is a moment of truth
 EVER_COMPLAINED = 32
 ACTIVE = 64  # not churned
+GONE = 128  # (market) a departed customer the market has already been told of
 
 MAX_DEPARTMENTS = 4  # the schema's limit
 MAX_NEW_HANDOFFS = 3  # 0, 1 or 2 handoffs a week
@@ -138,6 +139,13 @@ def new_customer(p, dice, uid, initial):
     Returns (segment, channel, satisfaction, expectation, tenure).
     """
     segment = pick(p.segment_cumulative, p.n_segments, roll(dice, Stream.SEGMENT, uid))
+    return new_customer_in_segment(p, dice, uid, segment, initial)
+
+
+@register_jitable
+def new_customer_in_segment(p, dice, uid, segment, initial):
+    """A customer of a known ``segment`` joining: in a market a person's segment is the
+    person's, whichever firm they join. Returns as :func:`new_customer`."""
     expectation = p.segment_expectation[segment]
     satisfaction = rules.initial_satisfaction(
         expectation, roll(dice, Stream.INITIAL_SATISFACTION, uid)
@@ -398,6 +406,7 @@ def customer_settle(
     outcome_week,
     contacted,
     bound,
+    multiplier,
     survivors,
     t,
 ):
@@ -406,6 +415,8 @@ def customer_settle(
 
     ``bound`` is an upper bound of the churn hazard (1 if none is known): a draw at or
     above it decides without evaluating the rule, so every decision is the rule's.
+    ``multiplier`` multiplies the hazard (and its bound): churn contagion in a market
+    (:func:`serviceprofit.choice.contagion_factor`), exactly 1.0 for a firm alone.
     ``survivors`` is the running tally of those who stay (:func:`count_survivor`).
     Returns (flags, satisfaction, tenure, lifetime_revenue, survivors); a churned
     customer's flags lose ``ACTIVE``.
@@ -414,7 +425,9 @@ def customer_settle(
     if tracked:
         t.counts[C_AT_RISK + outcome] += 1
     u = roll(dice, Stream.CHURN, uid)
-    if u < bound and u < churn_hazard(p, satisfaction, expectation, tenure):
+    if u < bound * multiplier and u < (
+        churn_hazard(p, satisfaction, expectation, tenure) * multiplier
+    ):
         t.counts[C_CHURNED] += 1
         if flags & EVER_COMPLAINED:
             t.counts[C_CHURNED_COMPLAINED] += 1

@@ -19,20 +19,20 @@ from __future__ import annotations
 import csv
 import io
 import platform
-from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
 import yaml
 
 from .. import __version__
+from ..provenance import dependency_versions, git_state, now
 from .charts import CHARTS, FIRM_COLOURS, MEASURES, measure_series, x_domain, y_domain
 from .classroom import CHANGE_LABEL, Classroom
 
 __all__ = ["FORMATS", "charts_image", "provenance", "read_provenance", "weekly_csv"]
 
 BACKEND = "mesa"  # the page runs each firm with the Mesa model, week by week
-DEPENDENCIES = ("mesa", "numpy", "solara", "matplotlib")
+PAGE_DEPENDENCIES = ("solara", "matplotlib")  # beyond the model's (provenance.DEPENDENCIES)
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 
 
@@ -50,9 +50,13 @@ def provenance(room: Classroom) -> dict[str, Any]:
         week, weeks, seed = room.week, room.weeks, room.seed
     return {
         "made_with": f"serviceprofit {__version__}, classroom demo",
-        "exported": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": git_state(),  # the host is left out: the file goes to the page's clients
+        "exported": now(),
         "python": platform.python_version(),
-        "dependencies": {name: _version(name) for name in DEPENDENCIES},
+        "dependencies": {
+            **dependency_versions(),
+            **{name: _version(name) for name in PAGE_DEPENDENCIES},
+        },
         "backend": BACKEND,
         "seed": seed,
         "week": week,

@@ -10,6 +10,7 @@ every scenario with the same seed, and in both backends. The order of a week liv
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import mesa
@@ -36,12 +37,25 @@ class Customer(mesa.Agent):
 
     model: ServiceProfitModel
 
-    def __init__(self, model: ServiceProfitModel, uid: int, initial: bool) -> None:
+    def __init__(
+        self,
+        model: ServiceProfitModel,
+        uid: int,
+        initial: bool,
+        segment: int | None = None,
+        start: float = math.nan,
+    ) -> None:
+        """A new customer; in a market, a person of a known ``segment``, and a returning
+        former customer ``start``s from their remembered satisfaction (NaN: a new one)."""
         super().__init__(model)
         self.uid = uid
-        self.segment, self.channel, self.satisfaction, self.expectation, self.tenure = (
-            week.new_customer(model.params, model.dice, uid, initial)
-        )
+        if segment is None:
+            made = week.new_customer(model.params, model.dice, uid, initial)
+        else:
+            made = week.new_customer_in_segment(model.params, model.dice, uid, segment, initial)
+        self.segment, self.channel, self.satisfaction, self.expectation, self.tenure = made
+        if not initial and not math.isnan(start):
+            self.satisfaction = float(start)
         self.lifetime_revenue = 0.0
         self.flags = ACTIVE
         self.department = 0
@@ -149,6 +163,7 @@ class Customer(mesa.Agent):
             self.outcome_week,
             self.contacted,
             1.0,  # no bound on the churn hazard: the rule is evaluated for everyone
+            model.churn_multiplier(self.uid),
             model.survivors,
             t,
         )

@@ -57,8 +57,13 @@ class ServiceProfitModel(mesa.Model):
         scenario: Scenario | None = None,
         seed: int = 0,
         keep_agents: bool = False,
+        *,
+        key: np.uint64 | None = None,
+        people: tuple[np.ndarray, np.ndarray] | None = None,
         **overrides: Any,
     ) -> None:
+        """``key`` and ``people`` make the firm one of a market's (``market_model``): its
+        draws' key, and its customers at week 0 as (person ids, every person's segment)."""
         scenario = scenario if scenario is not None else Scenario()
         if overrides:
             scenario = scenario.with_overrides(overrides, source="model keyword arguments")
@@ -66,7 +71,7 @@ class ServiceProfitModel(mesa.Model):
         super().__init__(rng=np.random.default_rng(sequence))
         self.config = scenario  # Mesa 3.5 reserves model.scenario
         self.seed = seed
-        self.key = run_key(sequence)
+        self.key = run_key(sequence) if key is None else key
         self.schedule_params = ParamSchedule(scenario)
         self.params: Params = self.schedule_params(0)
         self.week = 0
@@ -86,7 +91,12 @@ class ServiceProfitModel(mesa.Model):
         self.owner = Owner(self, self.params, scenario.weeks)
         self.dice.roll(0, scenario.population.customers)
         self._create_staff(scenario.population.staff, initial=True)
-        self._create_customers(scenario.population.customers, initial=True)
+        if people is None:
+            self._create_customers(scenario.population.customers, initial=True)
+        else:
+            persons, segment = people
+            for person in persons.tolist():
+                Customer(self, person, True, segment=int(segment[person]))
         self.datacollector = mesa.DataCollector(
             model_reporters={name: partial(_metric, name=name) for name in METRICS}
         )
@@ -115,6 +125,11 @@ class ServiceProfitModel(mesa.Model):
             department = week.least_staffed(sizes, len(sizes))
             self.dept_staff[department].append(Staff(self, uid, department, initial))
 
+    def churn_multiplier(self, uid: int) -> float:
+        """Factor on a customer's churn hazard: 1 for a firm alone (a market's firm
+        multiplies by its neighbours' recent defections)."""
+        return 1.0
+
     def retire(self, customer: Customer) -> None:
         if self.keep_agents:
             self.departed.append(_customer_record(customer, status="churned"))
@@ -122,9 +137,19 @@ class ServiceProfitModel(mesa.Model):
 
     # -- the week ------------------------------------------------------------------
     def step(self) -> None:
+        """One week: steps 1-9, acquisitions by marketing and referrals, steps 11-12."""
+        self.step_front()
+        bought, referred = firm.acquisitions(
+            self.params, self.owner.state, self.dice, self.tally.counts[week.C_PROMOTERS]
+        )
+        self.step_back(self._create_customers(bought + referred, initial=False))
+
+    def step_front(self) -> None:
+        """Steps 1-9 of the week: owner, staff, issues, service, churn, revenue, word of
+        mouth (a market's firms all do these before the market phase)."""
         now = self.week
-        t = Tally()
-        counts, sums = t.counts, t.sums
+        t = self.tally = Tally()
+        counts = t.counts
         self.dice.roll(now, max(self.next_customer_uid, self.next_staff_uid))
 
         # 1. Owner: reorganisations and the review of lagged KPIs
@@ -156,13 +181,16 @@ class ServiceProfitModel(mesa.Model):
         customers.do("settle", p, t)
         week.add_survivors(self.survivors, t)
 
-        # 10. Acquisition: marketing and referrals by promoters
-        bought, referred = firm.acquisitions(
-            p, self.owner.state, self.dice, counts[week.C_PROMOTERS]
-        )
-        for newcomer in self._create_customers(bought + referred, initial=False):
+    def step_back(self, newcomers: list[Customer]) -> None:
+        """Steps 10-12: the ``newcomers`` (acquired, or won in a market) join and count in
+        word of mouth; the books close; the row is collected."""
+        now = self.week
+        p = self.params
+        t = self.tally
+        counts, sums = t.counts, t.sums
+        for newcomer in newcomers:
             week.tally_word_of_mouth(p, newcomer.satisfaction, t)
-        counts[C_ACQUIRED] = bought + referred
+        counts[C_ACQUIRED] = len(newcomers)
         counts[C_CUSTOMERS_ACTIVE] = len(self.customers)
 
         # 11. Accounting, 12. data collection

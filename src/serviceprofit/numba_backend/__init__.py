@@ -41,11 +41,16 @@ def _ensure_fresh_cache() -> None:
     global _checked_cache
     if _checked_cache:
         return
-    from .. import firm, params, rng, rules, week
-    from . import kernel, state
+    from .. import choice, firm, params, rng, rules, week
+    from . import kernel, market_kernel, state
     from .compile_cache import drop_stale
 
-    drop_stale(kernel.CACHE_PROBE, "kernel.", [rules, rng, week, firm, params, state])
+    # every cached kernel of this folder (the market's inline the firm's and choice.py)
+    drop_stale(
+        kernel.CACHE_PROBE,
+        "",
+        [rules, rng, week, firm, params, state, choice, kernel, market_kernel],
+    )
     _checked_cache = True
 
 

@@ -28,7 +28,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .. import firm, rules, week
+from .. import choice, firm, rules, week
 from ..week import (
     ACTIVE,
     C_ACQUIRED,
@@ -149,12 +149,16 @@ def _issues_parallel(c, stored, records, r, dice, chances, tallies):
 
 @njit(cache=True)
 def _serve_range(
-    c, lo, hi, records, r, week_, dice, share, servers, pools, bounds, tallies, k, served
-):
+    c, lo, hi, records, r, week_, dice, share, servers, pools, bounds, tallies, k, served,
+    contagion,
+):  # fmt: skip
     """Steps 5-9 for the customers in slots ``lo..hi``: service (``week.customer_service``)
     for those with a routed issue, then churn, spend and word of mouth for everyone
-    (``week.customer_settle``)."""
+    (``week.customer_settle``). ``contagion`` is (exposure, since, half-life, uplift) per
+    person of a market (:func:`choice.contagion_factor`); empty arrays for a firm alone."""
     p = records[r]
+    exposure, since, half_life, uplift = contagion
+    contagious = exposure.size > 0
     t = tallies[k]
     pool_start, pool_len = pools
     bound_table, bound_expectation = bounds
@@ -224,6 +228,9 @@ def _serve_range(
             b = int(satisfaction * CHURN_BINS)
             if 0 <= b <= CHURN_BINS:
                 bound = bound_table[segment, b]
+        multiplier = 1.0
+        if contagious:
+            multiplier = choice.contagion_factor(exposure, since, uid, week_, half_life, uplift)
         flags, satisfaction, tenure, revenue, survivors = week.customer_settle(
             p,
             dice,
@@ -239,6 +246,7 @@ def _serve_range(
             outcome_week,
             contacted,
             bound,
+            multiplier,
             survivors,
             t,
         )
@@ -254,7 +262,7 @@ def _serve_range(
 
 @njit(cache=True, parallel=True)
 def _serve_parallel(
-    c, stored, records, r, week_, dice, share, servers, pools, bounds, tallies, served
+    c, stored, records, r, week_, dice, share, servers, pools, bounds, tallies, served, contagion
 ):
     for k in prange(n_chunks(stored)):
         lo = k * CHUNK
@@ -273,6 +281,7 @@ def _serve_parallel(
             tallies,
             k,
             served[numba.get_thread_id()],
+            contagion,
         )
 
 
@@ -587,6 +596,7 @@ def advance(
     holds it, so it outlives the loop). With ``threads`` above 1 the customer passes of
     large runs run in parallel over chunks."""
     parallel = threads > 1
+    alone = (np.zeros(0), np.zeros(0, np.int32), 1.0, 0.0)  # no contagion: a firm alone
     share = np.zeros(MAX_DEPARTMENTS)
     chances = np.zeros(bounds.shape[1])
     for now in range(start, stop):
@@ -666,6 +676,7 @@ def advance(
                 table,
                 tallies,
                 served,
+                alone,
             )
         else:
             served = np.zeros((1, n_staff, 2), np.int64)
@@ -687,6 +698,7 @@ def advance(
                     tallies,
                     k,
                     served[0],
+                    alone,
                 )
         for row in range(n_staff):
             j = members[row]
