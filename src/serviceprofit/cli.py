@@ -598,6 +598,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classroom(args: argparse.Namespace) -> int:
+    from .classroom.game import GameError
+    from .classroom.launch import LaunchError, open_game
+    from .demo.assets import AssetsError, ensure_assets
+    from .demo.server import ServerError
+
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port {args.port}: must be 0..65535 (0: any free port)")
+    try:
+        server = open_game(
+            args.market,
+            teams=args.teams,
+            quarters=args.quarters,
+            seed=args.seed,
+            game_dir=args.game_dir,
+            host=args.host,
+            port=args.port,
+        )
+    except (LaunchError, GameError, ServerError) as exc:
+        raise InputError(str(exc)) from None
+    try:
+        ensure_assets()
+    except AssetsError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+    game = server.game
+    print(
+        f"Classroom game in {game.store.path.parent}: quarter {game.played + 1} of {game.quarters}",
+        flush=True,
+    )
+    print(f"Team page:        {server.url}", flush=True)
+    print(f"Facilitator page: {server.url}facilitator  token: {game.token}", flush=True)
+    for team in game.store.teams():
+        print(f"  team {team.number:>2}  join code {team.code}  firm {team.firm}", flush=True)
+    if server.exposure:
+        print(f"warning: {server.exposure}", file=sys.stderr, flush=True)
+    server.serve()
+    return 0
+
+
 SCENARIO_HELP = "scenario YAML file, or a shipped scenario's name, e.g. baseline"
 BACKEND_HELP = "mesa (agents as objects) or numba (arrays, far faster); the same model"
 SET_HELP = "override a scenario key, e.g. strategy.process=cost_minimised (repeatable)"
@@ -759,6 +798,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
     demo.add_argument("--seed", type=int, default=0, help="the seed both firms start from")
     demo.set_defaults(func=cmd_demo)
+
+    room = sub.add_parser(
+        "classroom", help="classroom game: each team owns a firm in a shared market, by quarters"
+    )
+    room.add_argument(
+        "market",
+        nargs="?",
+        default="three_firms",
+        metavar="SCENARIO_OR_MARKET",
+        help="a market (file or shipped name; default three_firms), or a scenario played "
+        "against itself",
+    )
+    room.add_argument("--teams", type=int, default=3, help="teams (default 3; 1: solo play)")
+    room.add_argument("--quarters", type=int, default=8, help="quarters of 13 weeks (default 8)")
+    room.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; any other address "
+        "lets the network open the pages, and the command says so)",
+    )
+    room.add_argument("--port", type=int, default=8766, help="port (default 8766; 0: any free)")
+    room.add_argument("--seed", type=int, default=0, help="the market's seed (same luck for all)")
+    room.add_argument(
+        "--game-dir",
+        default=None,
+        help="where the game is saved (default games/NAME); the same command resumes it",
+    )
+    room.set_defaults(func=cmd_classroom)
 
     bench = sub.add_parser(
         "bench", help="customer-steps per second of both backends, side by side and at scale"

@@ -155,13 +155,16 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def exposure_warning(sock: socket.socket, host: str, what: str = "the demo") -> str | None:
+def exposure_warning(
+    sock: socket.socket, host: str, what: str = "the demo", access: str = "there is no login"
+) -> str | None:
     """Who besides this machine can reach a server on ``sock``; None for loopback only.
 
     The page has no login: whoever reaches the port can open it and run simulations
-    on this machine. On a loopback address that is only this machine's users; on any
-    other address it is everyone on the networks behind that address, and on an
-    unspecified one (``0.0.0.0``, ``::``) everyone on every network the machine is on.
+    on this machine (``access`` says what guards a page that has one). On a loopback
+    address that is only this machine's users; on any other address it is everyone on
+    the networks behind that address, and on an unspecified one (``0.0.0.0``, ``::``)
+    everyone on every network the machine is on.
     """
     address, port = sock.getsockname()[:2]
     ip = ipaddress.ip_address(address.split("%")[0])
@@ -174,7 +177,7 @@ def exposure_warning(sock: socket.socket, host: str, what: str = "the demo") -> 
     )
     return (
         f"serving on {host}:{port}: anyone who can reach this machine on port {port} "
-        f"({reach}) can open and drive {what}; there is no login, so use it only on a "
+        f"({reach}) can open and drive {what}; {access}, so use it only on a "
         "network you trust"
     )
 

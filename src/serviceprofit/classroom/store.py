@@ -1,0 +1,244 @@
+"""One game in one SQLite file (``games/<id>/game.sqlite``): nothing lost between quarters.
+
+What is saved, and when:
+
+* at creation: the settings (market, seed, quarters, budget, leaderboard), the teams
+  with their join codes and firms, and the facilitator token;
+* at every submission: that team's decisions for the quarter (a later submission of
+  the same quarter replaces it, until the quarter is played);
+* at every quarter boundary, in one transaction: the quarter's number, the rows of
+  every firm up to that boundary (the numeric columns as float64, bit for bit) and
+  their digest (:func:`~.engine.digest`); only the last boundary's rows are kept, since
+  each holds all weeks before it.
+
+A restarted server opens the same file and finds the game at its last boundary; the
+rows it reads back are the rows it saved, and re-running the decisions reproduces the
+digest. Writes are transactions (WAL journal): a crash loses at most the request in
+flight, never a half-saved quarter.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["GAME_FILE", "SavedQuarter", "Store", "Team"]
+
+GAME_FILE = "game.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS teams (
+    number INTEGER PRIMARY KEY,
+    firm TEXT NOT NULL UNIQUE,
+    code TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL DEFAULT '',
+    joined TEXT
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    firm TEXT NOT NULL,
+    quarter INTEGER NOT NULL,
+    decisions TEXT NOT NULL,
+    submitted TEXT NOT NULL,
+    PRIMARY KEY (firm, quarter)
+);
+CREATE TABLE IF NOT EXISTS quarters (
+    quarter INTEGER PRIMARY KEY,
+    digest TEXT NOT NULL,
+    played TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rows (
+    quarter INTEGER NOT NULL,
+    firm TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    weeks INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (quarter, firm)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Team:
+    """A seat at the game: a team number, the firm it runs, its join code."""
+
+    number: int
+    firm: str
+    code: str
+    name: str
+    joined: str | None
+
+
+@dataclass(frozen=True)
+class SavedQuarter:
+    """The state at a quarter boundary: quarters played, rows per firm, their digest."""
+
+    quarter: int
+    digest: str
+    rows: dict[str, pd.DataFrame]
+
+
+class Store:
+    """The game's SQLite file. One connection, used under a lock (the server's threads)."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, mode=0o700)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        # It holds the join codes and the facilitator's token, and so do its journal files.
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file.exists():
+                file.chmod(0o600)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- settings and teams ----------------------------------------------------------
+
+    def is_new(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM settings").fetchone()[0] == 0
+
+    def create(self, settings: Mapping[str, Any], teams: list[Team]) -> None:
+        """Write a new game's settings and seats, once."""
+        with self._transaction() as db:
+            if db.execute("SELECT COUNT(*) FROM settings").fetchone()[0]:
+                raise FileExistsError(f"{self.path} already holds a game")
+            db.executemany(
+                "INSERT INTO settings VALUES (?, ?)",
+                [(k, json.dumps(v)) for k, v in settings.items()],
+            )
+            db.executemany(
+                "INSERT INTO teams (number, firm, code, name, joined) VALUES (?, ?, ?, ?, ?)",
+                [(t.number, t.firm, t.code, t.name, t.joined) for t in teams],
+            )
+
+    def settings(self) -> dict[str, Any]:
+        with self._lock:
+            rows = self._db.execute("SELECT key, value FROM settings").fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, json.dumps(value)))
+
+    def teams(self) -> list[Team]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT number, firm, code, name, joined FROM teams ORDER BY number"
+            ).fetchall()
+        return [Team(*row) for row in rows]
+
+    def mark_joined(self, firm: str, name: str, when: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE teams SET name = ?, joined = COALESCE(joined, ?) WHERE firm = ?",
+                (name, when, firm),
+            )
+
+    # -- decisions -------------------------------------------------------------------
+
+    def save_decisions(
+        self, firm: str, quarter: int, decisions: Mapping[str, Any], when: str
+    ) -> None:
+        with self._transaction() as db:
+            played = db.execute("SELECT COALESCE(MAX(quarter), 0) FROM quarters").fetchone()[0]
+            if quarter != played:
+                raise ValueError(f"quarter {quarter + 1} is not open (quarter {played + 1} is)")
+            db.execute(
+                "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?)",
+                (firm, quarter, json.dumps(dict(decisions)), when),
+            )
+
+    def decisions(self) -> dict[str, dict[int, dict[str, Any]]]:
+        """Every saved decision: firm -> quarter -> levers."""
+        with self._lock:
+            rows = self._db.execute("SELECT firm, quarter, decisions FROM decisions").fetchall()
+        out: dict[str, dict[int, dict[str, Any]]] = {}
+        for firm, quarter, raw in rows:
+            out.setdefault(firm, {})[quarter] = json.loads(raw)
+        return out
+
+    # -- quarter boundaries ----------------------------------------------------------
+
+    def save_quarter(
+        self,
+        quarter: int,
+        rows: Mapping[str, pd.DataFrame],
+        digest: str,
+        when: str,
+        fill: Mapping[str, Mapping[str, Any]] = {},
+    ) -> None:
+        """Save a boundary in one transaction, with the decisions it was played with for
+        firms that had none saved (``fill``: preset rivals, teams that did not submit)."""
+        tables = []
+        for firm, frame in rows.items():
+            numbers = frame.select_dtypes("number")
+            data = np.ascontiguousarray(numbers.to_numpy(dtype=np.float64)).tobytes()
+            tables.append(
+                (quarter, firm, json.dumps(list(map(str, numbers.columns))), len(frame), data)
+            )
+        with self._transaction() as db:
+            played = db.execute("SELECT COALESCE(MAX(quarter), 0) FROM quarters").fetchone()[0]
+            if quarter != played + 1:
+                raise ValueError(f"quarter {quarter} does not follow quarter {played}")
+            for firm, levers in fill.items():
+                db.execute(
+                    "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?)",
+                    (firm, quarter - 1, json.dumps(dict(levers)), when),
+                )
+            db.execute("INSERT INTO quarters VALUES (?, ?, ?)", (quarter, digest, when))
+            db.execute("DELETE FROM rows WHERE quarter < ?", (quarter,))
+            db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", tables)
+
+    def played(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COALESCE(MAX(quarter), 0) FROM quarters").fetchone()[0]
+
+    def last_quarter(self) -> SavedQuarter | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT quarter, digest FROM quarters ORDER BY quarter DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            quarter, digest = row
+            tables = self._db.execute(
+                "SELECT firm, columns, weeks, data FROM rows WHERE quarter = ?", (quarter,)
+            ).fetchall()
+        rows = {}
+        for firm, columns, weeks, data in tables:
+            names = json.loads(columns)
+            values = np.frombuffer(data, dtype=np.float64).reshape(weeks, len(names))
+            rows[firm] = pd.DataFrame(values.copy(), columns=names)
+        return SavedQuarter(quarter, digest, rows)
+
+    def digests(self) -> dict[int, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT quarter, digest FROM quarters").fetchall())
