@@ -42,7 +42,7 @@ import math
 import numpy as np
 from numba.extending import register_jitable
 
-from .rng import Stream, poisson, uniform
+from .rng import Stream, poisson, poisson_by_inversion, uniform
 
 __all__ = [
     "CONTAGION_HALF_LIFE_WEEKS",
@@ -314,21 +314,6 @@ def contagion_factor(exposure, since, person, week, half_life, uplift):
 
 
 @register_jitable
-def poisson_from_uniform(u, mean):
-    """A Poisson count of small ``mean`` from one uniform, by inversion (reviews seen)."""
-    if mean <= 0.0:
-        return 0
-    k = 0
-    term = math.exp(-mean)
-    total = term
-    while u > total and term > 0.0:
-        k += 1
-        term *= mean / k
-        total += term
-    return k
-
-
-@register_jitable
 def show_customer(people, person, firm, satisfaction, reviews, detractor_threshold, complained):
     """What the market sees of a customer of ``firm`` after step 9: their satisfaction
     (friends read it) and, for a detractor who has complained, a standing review of the
@@ -427,7 +412,7 @@ def _decide(people, person, indptr, indices, reputation, attention_, price, refe
                 np.uint64(week),
                 np.uint64(person * n_firms + g),
             )
-            seen_reviews = poisson_from_uniform(u, constants[K_REVIEW_REACH] * reviews[g, 0])
+            seen_reviews = poisson_by_inversion(u, constants[K_REVIEW_REACH] * reviews[g, 0])
             observed_sum[g] += seen_reviews * (reviews[g, 1] / reviews[g, 0])
             observed_count[g] += seen_reviews
         known = 0.0

@@ -29,7 +29,17 @@ from enum import IntEnum
 import numpy as np
 from numba.extending import overload, register_jitable
 
-__all__ = ["Dice", "Stream", "draw", "normal_pair", "poisson", "roll", "run_key", "uniform"]
+__all__ = [
+    "Dice",
+    "Stream",
+    "draw",
+    "normal_pair",
+    "poisson",
+    "poisson_by_inversion",
+    "roll",
+    "run_key",
+    "uniform",
+]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -211,6 +221,21 @@ POISSON_INVERSION_BELOW = 10.0  # means below this: inversion with one draw
 
 
 @register_jitable
+def poisson_by_inversion(u, mean):
+    """A Poisson count of small ``mean`` from one uniform ``u``, by inverting the CDF."""
+    if mean <= 0.0:
+        return 0
+    k = 0
+    term = math.exp(-mean)
+    total = term
+    while u > total and term > 0.0:
+        k += 1
+        term *= mean / k
+        total += term
+    return k
+
+
+@register_jitable
 def poisson(dice, stream, mean):
     """A Poisson count of ``mean`` from the counter-based draws of ``stream``.
 
@@ -222,15 +247,7 @@ def poisson(dice, stream, mean):
     if mean <= 0.0:
         return 0
     if mean < POISSON_INVERSION_BELOW:
-        u = roll(dice, stream, 0)
-        k = 0
-        term = math.exp(-mean)
-        total = term
-        while u > total and term > 0.0:
-            k += 1
-            term *= mean / k
-            total += term
-        return k
+        return poisson_by_inversion(roll(dice, stream, 0), mean)
     slam = math.sqrt(mean)
     loglam = math.log(mean)
     b = 0.931 + 2.53 * slam
