@@ -22,8 +22,9 @@ import time
 
 import numba
 
-from serviceprofit import market_run, simulate_market
-from serviceprofit.market import load_market
+from serviceprofit import simulate_market
+from serviceprofit.backends import market_run
+from serviceprofit.model.market import load_market
 
 
 def peak_mb() -> float:

@@ -1,4 +1,4 @@
-"""Time and memory of building the customer network (serviceprofit.network).
+"""Time and memory of building the customer network (serviceprofit.model.network).
 
 Builds one network of ``--people`` nodes and ``--degree`` mean ties per kind, after a
 small warm-up build that compiles the code (so compile time is not counted), and prints
@@ -21,8 +21,8 @@ import time
 import numba
 import numpy as np
 
-from serviceprofit.network import KINDS, build_network
-from serviceprofit.rng import run_key
+from serviceprofit.model.network import KINDS, build_network
+from serviceprofit.model.rng import run_key
 
 
 def peak_mb() -> float:

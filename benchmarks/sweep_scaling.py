@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from serviceprofit.evaluators import LocalDaskEvaluator, ProcessPoolEvaluator
-from serviceprofit.sweeps import sweep
+from serviceprofit.sweeps.evaluators import LocalDaskEvaluator, ProcessPoolEvaluator
+from serviceprofit.sweeps.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,8 @@ def experiment_text(args: argparse.Namespace) -> str:
 def _bare_loop(args: tuple[str, int, int, int, int]) -> float:
     """Run ``count`` runs with ``simulate`` in a plain loop: no sweep, no batches, no files."""
     backend, customers, staff, weeks, count = args
-    from serviceprofit import load_scenario, simulate
+    from serviceprofit import load_scenario
+    from serviceprofit.backends import simulate
 
     scenario = load_scenario(
         ROOT / "scenarios" / "baseline.yaml",
@@ -62,7 +63,7 @@ def bare_runs_per_second(args: argparse.Namespace, workers: int) -> float:
     """The machine's ceiling: ``workers`` processes running the model flat out, together."""
     import multiprocessing
 
-    from serviceprofit.evaluators import thread_environment
+    from serviceprofit.sweeps.evaluators import thread_environment
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     os.environ.update(thread_environment(threads))  # inherited by the spawned processes
@@ -85,7 +86,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
-    from serviceprofit import load_scenario, simulate
+    from serviceprofit import load_scenario
+    from serviceprofit.backends import simulate
 
     warm = load_scenario(ROOT / "scenarios" / "baseline.yaml", {"weeks": 2})
     simulate(warm, backend=args.backend)  # compile and cache once, before any timing

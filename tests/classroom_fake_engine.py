@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from serviceprofit.classroom.decisions import KEYS, from_scenario
-from serviceprofit.market import load_market
+from serviceprofit.model.market import load_market
 
 _LEVER_OF_KEY = {key: lever for lever, key in KEYS.items()}
 

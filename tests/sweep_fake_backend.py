@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from serviceprofit.result import SUMMARY_FIELDS
+from serviceprofit.model.result import SUMMARY_FIELDS
 
 COEFFICIENTS = {
     "strategy.process.empowerment": 4.0,

@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 from serviceprofit import cli
-from serviceprofit.analysis import SERIES_BINS, analyze
 from serviceprofit.backends import BACKENDS
-from serviceprofit.evaluators import SequentialEvaluator
-from serviceprofit.experiment import ExperimentError
-from serviceprofit.store import load_runs
-from serviceprofit.sweeps import sweep
+from serviceprofit.sweeps.analysis import SERIES_BINS, analyze
+from serviceprofit.sweeps.evaluators import SequentialEvaluator
+from serviceprofit.sweeps.experiment import ExperimentError
+from serviceprofit.sweeps.store import load_runs
+from serviceprofit.sweeps.sweep import sweep
 
 from . import sweep_fake_backend
 from .sweep_fake_backend import COEFFICIENTS, SERIES_WEEKS

@@ -14,12 +14,10 @@ import pytest
 
 from serviceprofit import load_scenario
 from serviceprofit.backends import resolve_backend
+from serviceprofit.backends.simulate import simulate
 from serviceprofit.cli import build_parser, main
-from serviceprofit.comparison import compare
-from serviceprofit.firm import begin_week, capacity_factor, new_firm
-from serviceprofit.outcomes import OUTCOMES, SUMMARY
-from serviceprofit.params import ParamSchedule
-from serviceprofit.report import (
+from serviceprofit.comparison.compare import compare
+from serviceprofit.comparison.report import (
     LEAD,
     format_table,
     lead_differences,
@@ -27,10 +25,12 @@ from serviceprofit.report import (
     render_html,
     scenario_differences,
 )
-from serviceprofit.result import MIN_WEEKS
-from serviceprofit.rng import Dice
-from serviceprofit.scenario import ScenarioError
-from serviceprofit.simulate import simulate
+from serviceprofit.model.firm import begin_week, capacity_factor, new_firm
+from serviceprofit.model.outcomes import OUTCOMES, SUMMARY
+from serviceprofit.model.params import ParamSchedule
+from serviceprofit.model.result import MIN_WEEKS
+from serviceprofit.model.rng import Dice
+from serviceprofit.model.scenario import ScenarioError
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SMALL = {"population.customers": 600, "population.staff": 8, "weeks": 30}
@@ -240,7 +240,7 @@ def test_auto_is_numba_and_the_default_of_compare_and_sweep(tmp_path):
     sub = parser._subparsers._group_actions[0].choices
     assert "mesa only when asked" in " ".join(sub["compare"].format_help().split())
     assert "mesa only when asked" in " ".join(sub["sweep"].format_help().split())
-    from serviceprofit.experiment import load_experiment
+    from serviceprofit.sweeps.experiment import load_experiment
 
     path = tmp_path / "e.yaml"
     path.write_text(

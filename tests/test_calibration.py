@@ -17,7 +17,7 @@ import yaml
 
 from serviceprofit.calibration.targets import TargetsError, load_targets, weeks_of_month
 from serviceprofit.cli import main
-from serviceprofit.scenario import load_scenario
+from serviceprofit.model.scenario import load_scenario
 
 pytest.importorskip("pyabc")
 
@@ -47,7 +47,7 @@ def small_firm(tmp_path: Path, customers: int = 600, staff: int = 6, weeks: int 
 
 def observe(firm: Path, truth: dict[str, float], seed: int) -> dict[str, float]:
     """A synthetic firm's figures: one run of the model at known constants."""
-    from serviceprofit import simulate
+    from serviceprofit.backends import simulate
 
     summary = simulate(firm, backend="numba", seed=seed, overrides=truth).summary
     return {k: float(summary[k]) for k in ("churn_rate_annual", "fcr_mean")}
@@ -261,7 +261,7 @@ def test_local_dask_cluster_gives_the_same_posterior(tmp_path: Path) -> None:
     """Proposals are seeded by (seed, generation, number), so two Dask workers, finishing in
     any order, give exactly the posterior drawn in this process."""
     from serviceprofit.calibration import calibrate
-    from serviceprofit.evaluators import LocalDaskEvaluator
+    from serviceprofit.sweeps.evaluators import LocalDaskEvaluator
 
     firm = small_firm(tmp_path)
     observed = observe(firm, {}, seed=5)
@@ -394,7 +394,7 @@ def _small(tmp_path: Path, name: str, organisation: str) -> Path:
 def test_compare_with_a_one_point_posterior_equals_a_plain_compare(tmp_path: Path) -> None:
     """A posterior of one point runs exactly the plain comparison at that point: same
     runs, same statistics (the posterior only adds its own rows)."""
-    from serviceprofit.comparison import compare
+    from serviceprofit.comparison.compare import compare
 
     point = {"behaviour.churn_base": 0.003, "behaviour.resolution_base": -1.7}
     posterior = tmp_path / "posterior.parquet"
@@ -415,7 +415,7 @@ def test_compare_with_a_one_point_posterior_equals_a_plain_compare(tmp_path: Pat
 def test_compare_posterior_splits_noise_from_parameters(tmp_path: Path) -> None:
     """With two far-apart posterior points, the churn difference between draws is mostly
     parameter uncertainty; P(better) is the share of draws where merged churns less."""
-    from serviceprofit.comparison import compare
+    from serviceprofit.comparison.compare import compare
 
     posterior = tmp_path / "posterior.parquet"
     pd.DataFrame(
@@ -436,7 +436,7 @@ def test_compare_posterior_splits_noise_from_parameters(tmp_path: Path) -> None:
     assert levels["parameter_sd"] > 3 * levels["noise_sd"], levels
     p = result.statistic("merged_s", "churn_rate_annual", "p_better")
     assert 0.0 <= p <= 1.0
-    from serviceprofit.report import format_table, render_html
+    from serviceprofit.comparison.report import format_table, render_html
 
     assert "With the posterior" in format_table(result)
     assert "Parameter uncertainty" in render_html(result)
@@ -455,7 +455,7 @@ def test_cli_compare_with_a_missing_posterior_is_one_line(
 def test_series_statistics_sum_flows_and_average_levels_over_the_month(tmp_path: Path) -> None:
     """A monthly point of a flow (churned customers) is the month's sum, of a level (FCR)
     the month's mean; at scale s a flow is divided by s, a rate is not."""
-    from serviceprofit import simulate
+    from serviceprofit.backends import simulate
     from serviceprofit.calibration.model import statistics_of
     from serviceprofit.calibration.targets import Statistic
 

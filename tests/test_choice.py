@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from serviceprofit.choice import (
+from serviceprofit.model.choice import (
     CONTAGION_HALF_LIFE_WEEKS,
     CONTAGION_UPLIFT,
     OUTSIDE,
@@ -21,7 +21,7 @@ from serviceprofit.choice import (
     neighbour_view,
     perceived_reputation,
 )
-from serviceprofit.rng import Stream, draw, run_key
+from serviceprofit.model.rng import Stream, draw, run_key
 
 VALUES = np.array([0.4, -0.3, 1.2])
 ALL = np.ones(3, dtype=np.bool_)

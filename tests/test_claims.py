@@ -4,15 +4,15 @@ The firm is scaled to 40% (2,000 customers, 20 staff, 40% of the marketing spend
 numba backend (the claims are about the model, not Mesa; both backends run one week), so
 the suite stays quick; `serviceprofit claims --scale 1` checks the full-size firm.
 Each comparison is a paired difference over seeds judged by its 95% interval; the
-magnitudes use the bounds stated in serviceprofit/claims.py.
+magnitudes use the bounds stated in serviceprofit/comparison/claims.py.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from serviceprofit.claims import measure_claims
-from serviceprofit.seeds import replicate_seeds
+from serviceprofit.comparison.claims import measure_claims
+from serviceprofit.model.seeds import replicate_seeds
 
 pytestmark = pytest.mark.slow
 

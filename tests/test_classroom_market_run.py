@@ -7,7 +7,7 @@ import pytest
 
 from serviceprofit.classroom.engine import EngineError, SimulatedMarket, digest, market_runner
 from serviceprofit.classroom.game import Game
-from serviceprofit.market import load_market
+from serviceprofit.model.market import load_market
 
 try:
     market_runner("numba")

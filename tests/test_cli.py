@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from serviceprofit.cli import main
-from serviceprofit.firm import METRICS
-from serviceprofit.result import SUMMARY_FIELDS
+from serviceprofit.model.firm import METRICS
+from serviceprofit.model.result import SUMMARY_FIELDS
 
 SMALL = ["--set", "population.customers=300", "--set", "population.staff=4", "--weeks", "20"]
 

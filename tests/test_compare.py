@@ -13,12 +13,17 @@ from scipy import stats
 
 from serviceprofit import load_scenario
 from serviceprofit.cli import main
-from serviceprofit.comparison import compare, t_interval
-from serviceprofit.crossing import find_crossing, first_week_ahead_for_good
-from serviceprofit.outcomes import OUTCOMES
-from serviceprofit.report import format_table, reading, scenario_differences, write_comparison
-from serviceprofit.result import SUMMARY_FIELDS
-from serviceprofit.seeds import replicate_seeds
+from serviceprofit.comparison.compare import compare, t_interval
+from serviceprofit.comparison.crossing import find_crossing, first_week_ahead_for_good
+from serviceprofit.comparison.report import (
+    format_table,
+    reading,
+    scenario_differences,
+    write_comparison,
+)
+from serviceprofit.model.outcomes import OUTCOMES
+from serviceprofit.model.result import SUMMARY_FIELDS
+from serviceprofit.model.seeds import replicate_seeds
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SMALL = {"population.customers": 800, "population.staff": 8, "weeks": 52}
@@ -160,8 +165,8 @@ def test_table_marks_exactly_the_clear_differences(parallel):
 
 def test_reading_follows_the_intervals(parallel):
     """The reading names only clear differences (the leading ones), and counts the rest."""
-    from serviceprofit.outcomes import SUMMARY
-    from serviceprofit.report import lead_differences
+    from serviceprofit.comparison.report import lead_differences
+    from serviceprofit.model.outcomes import SUMMARY
 
     paragraph = next(p for p in reading(parallel) if p.startswith("Compared with"))
     clear = [o for o in OUTCOMES if parallel.differences_exclude_zero("cost_minimised", o)]

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from serviceprofit import ScenarioError, load_scenario
+from serviceprofit.backends.mesa.model import ServiceProfitModel
 from serviceprofit.cli import main
 from serviceprofit.demo import assets
 from serviceprofit.demo.chain import LINKS, chain_svg, chain_values
@@ -32,7 +33,6 @@ from serviceprofit.demo.charts import (
 from serviceprofit.demo.classroom import Classroom, FirmRun, PopulationCounts
 from serviceprofit.demo.controls import controls, read
 from serviceprofit.demo.server import DemoConfig, DemoServer, ServerError, firm_scenarios
-from serviceprofit.mesa_backend.model import ServiceProfitModel
 
 from .conftest import SCENARIOS, SMALL
 
@@ -741,7 +741,7 @@ def test_a_firm_runs_again_from_the_exported_table(pair):
     """The header's scenario and seed, given to `simulate`, give the table's weeks."""
     import pandas as pd
 
-    from serviceprofit import simulate
+    from serviceprofit.backends import simulate
     from serviceprofit.demo.export import read_provenance, weekly_csv
 
     pair.step(3)

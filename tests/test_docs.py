@@ -44,8 +44,8 @@ def test_lazy_exports_stay_functions_after_their_modules_load():
 
     import serviceprofit
     import serviceprofit.cli
-    import serviceprofit.comparison
-    import serviceprofit.sweeps
+    import serviceprofit.comparison.compare
+    import serviceprofit.sweeps.sweep
 
     assert inspect.isfunction(serviceprofit.compare)
     assert inspect.isfunction(serviceprofit.sweep)
@@ -79,7 +79,7 @@ def test_a_keys_meaning_is_its_attribute_docstring_in_the_source():
     import inspect
     import re
 
-    import serviceprofit.scenario as scenario_module
+    import serviceprofit.model.scenario as scenario_module
 
     tree = ast.parse(inspect.getsource(scenario_module))
     docs: dict[tuple[str, str], str] = {}
@@ -113,8 +113,8 @@ def test_odd_defines_every_metric_and_summary_field(request):
     non-empty definition row in docs/ODD.md's Outputs section."""
     import re
 
-    from serviceprofit.firm import METRICS
-    from serviceprofit.result import SUMMARY_FIELDS
+    from serviceprofit.model.firm import METRICS
+    from serviceprofit.model.result import SUMMARY_FIELDS
 
     text = (request.config.rootpath / "docs" / "ODD.md").read_text()
     outputs = _odd_section(text, "### 3.4 Outputs")

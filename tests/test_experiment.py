@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serviceprofit.design import unit_design, values_at
-from serviceprofit.experiment import ExperimentError, load_experiment
-from serviceprofit.seeds import replicate_seed as run_seed
+from serviceprofit.model.seeds import replicate_seed as run_seed
+from serviceprofit.sweeps.design import unit_design, values_at
+from serviceprofit.sweeps.experiment import ExperimentError, load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = (ROOT / "scenarios" / "baseline.yaml").as_posix()

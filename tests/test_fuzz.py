@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from serviceprofit.cli import main
-from serviceprofit.experiment import load_experiment
-from serviceprofit.safe_yaml import YAMLInputError, load_yaml
-from serviceprofit.scenario import ScenarioError, load_scenario
+from serviceprofit.model.safe_yaml import YAMLInputError, load_yaml
+from serviceprofit.model.scenario import ScenarioError, load_scenario
+from serviceprofit.sweeps.experiment import load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_TEXTS = [p.read_text() for p in sorted((ROOT / "scenarios").glob("*.yaml"))]

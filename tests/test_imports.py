@@ -35,11 +35,13 @@ def test_bad_scenario_answer_loads_no_heavy_library(tmp_path) -> None:
 
 
 def test_public_names_survive_their_submodules_being_imported() -> None:
-    """`serviceprofit.simulate` stays the function after `serviceprofit.simulate` the
-    module is imported (a lazy name would be shadowed by the submodule)."""
+    """The public functions stay functions after the modules that define them are
+    imported (a lazy name would be shadowed by a submodule of the same name)."""
     code = (
-        "import serviceprofit.simulate, serviceprofit.result, serviceprofit\n"
-        "print(callable(serviceprofit.simulate), isinstance(serviceprofit.RunResult, type))"
+        "import serviceprofit.backends.simulate, serviceprofit.comparison.compare\n"
+        "import serviceprofit.sweeps.sweep, serviceprofit.model.result, serviceprofit as sp\n"
+        "print(callable(sp.simulate), callable(sp.compare), callable(sp.sweep),"
+        " isinstance(sp.RunResult, type))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "True"]
+    assert out.stdout.split() == ["True", "True", "True", "True"]

@@ -13,11 +13,11 @@ import tracemalloc
 import pandas as pd
 import pytest
 
-from serviceprofit.budget import BudgetError, check, estimate
+from serviceprofit.backends.budget import BudgetError, check, estimate
 from serviceprofit.cli import main
-from serviceprofit.result import NonFiniteResultError, _check_finite
-from serviceprofit.safe_yaml import MAX_DEPTH, YAMLInputError, clip, load_yaml
-from serviceprofit.scenario import Scenario, ScenarioError, load_scenario, parse_override
+from serviceprofit.model.result import NonFiniteResultError, _check_finite
+from serviceprofit.model.safe_yaml import MAX_DEPTH, YAMLInputError, clip, load_yaml
+from serviceprofit.model.scenario import Scenario, ScenarioError, load_scenario, parse_override
 
 BILLION_LAUGHS = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(9)
@@ -134,7 +134,7 @@ def test_experiment_with_aliases_is_refused(tmp_path, capsys):
 
 def test_experiment_run_count_is_capped(tmp_path, scenarios_dir):
     """A design of more than a million runs is refused at load, with the count."""
-    from serviceprofit.experiment import ExperimentError, load_experiment
+    from serviceprofit.sweeps.experiment import ExperimentError, load_experiment
 
     path = tmp_path / "huge.yaml"
     path.write_text(

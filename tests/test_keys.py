@@ -1,11 +1,11 @@
-"""The dotted-key vocabulary (serviceprofit.keys): one parser, one setter, one reader."""
+"""The dotted-key vocabulary (serviceprofit.model.keys): one parser, one setter, one reader."""
 
 from __future__ import annotations
 
 import pytest
 
-from serviceprofit import keys
-from serviceprofit.scenario import Scenario, ScenarioError
+from serviceprofit.model import keys
+from serviceprofit.model.scenario import Scenario, ScenarioError
 
 
 def test_parse_reads_the_value_as_yaml() -> None:
@@ -37,7 +37,8 @@ def test_unknown_key_names_the_nearest() -> None:
 
 def test_scenario_and_cli_use_the_one_parser() -> None:
     """scenario's and the CLI's override helpers are this module's, not copies."""
-    from serviceprofit import cli, scenario
+    from serviceprofit import cli
+    from serviceprofit.model import scenario
 
     assert scenario.parse_override is keys.parse
     assert scenario.apply_overrides is keys.apply

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from serviceprofit import choice, load_scenario, simulate_many, simulate_market
-from serviceprofit.market import Market, MarketSpec, load_market
+from serviceprofit import load_scenario, simulate_many, simulate_market
+from serviceprofit.model import choice
+from serviceprofit.model.market import Market, MarketSpec, load_market
 
 SEEDS = list(range(10))
 RIVALS = """

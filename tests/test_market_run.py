@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from serviceprofit import simulate_market
-from serviceprofit.market import load_market
-from serviceprofit.market_run import MARKET_COLUMNS, switching_table
+from serviceprofit.backends.market_run import MARKET_COLUMNS, switching_table
+from serviceprofit.model.market import load_market
 
 from .test_model import COSTS
 

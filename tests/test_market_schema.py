@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from serviceprofit.market import Market, load_market
-from serviceprofit.scenario import ScenarioError, load_scenario
+from serviceprofit.model.market import Market, load_market
+from serviceprofit.model.scenario import ScenarioError, load_scenario
 
 SHIPPED = Path(str(resources.files("serviceprofit").joinpath("data", "markets")))
 

@@ -8,14 +8,14 @@ import numba
 import numpy as np
 import pytest
 
-from serviceprofit.network import (
+from serviceprofit.model.network import (
     KINDS,
     build_network,
     clustering,
     mesa_network,
     to_networkx,
 )
-from serviceprofit.rng import run_key
+from serviceprofit.model.rng import run_key
 
 N = 20_000
 SEEDS = range(5)

@@ -7,12 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serviceprofit import load_scenario, simulate, simulate_many
-from serviceprofit.numba_backend import compile_cache, wait_passively
-from serviceprofit.numba_backend.kernel import CHURN_BINS
-from serviceprofit.numba_backend.state import bytes_per_customer
-from serviceprofit.params import Params, stack_records
-from serviceprofit.result import SUMMARY_FIELDS
+from serviceprofit import load_scenario, simulate_many
+from serviceprofit.backends import simulate
+from serviceprofit.backends.numba import compile_cache, wait_passively
+from serviceprofit.backends.numba.kernel import CHURN_BINS
+from serviceprofit.backends.numba.state import bytes_per_customer
+from serviceprofit.model.params import Params, stack_records
+from serviceprofit.model.result import SUMMARY_FIELDS
 
 from .conftest import SCENARIOS, SMALL
 from .test_model import check_invariants
@@ -145,7 +146,7 @@ class _FakeDispatcher:
 
 def test_the_cache_guard_finds_the_kernels_cache():
     """The guard looks where numba keeps the kernel module's compiled functions."""
-    from serviceprofit.numba_backend import kernel
+    from serviceprofit.backends.numba import kernel
 
     directory = compile_cache.cache_directory(kernel.CACHE_PROBE)
     assert directory is not None
@@ -194,8 +195,8 @@ def test_a_run_in_an_ensemble_is_the_run_alone():
 def test_churn_bounds_are_upper_bounds_of_the_rule(name):
     """Skipping the churn rule where the draw is above the bound decides as the rule would:
     at 20,000 random (satisfaction, tenure) points per segment the rule never exceeds it."""
-    from serviceprofit.numba_backend.model import churn_tables
-    from serviceprofit.week import churn_hazard
+    from serviceprofit.backends.numba.model import churn_tables
+    from serviceprofit.model.week import churn_hazard
 
     p = Params.from_scenario(load_scenario(SCENARIOS / f"{name}.yaml"))
     bounds, expectations = churn_tables(stack_records([p]), "float32")
@@ -209,7 +210,7 @@ def test_churn_bounds_are_upper_bounds_of_the_rule(name):
 
 def test_churn_bounds_stand_down_when_the_rule_is_not_monotone():
     """A hazard that rose with satisfaction would break the bounds: they become 1 (unused)."""
-    from serviceprofit.numba_backend.model import churn_tables
+    from serviceprofit.backends.numba.model import churn_tables
 
     p = Params.from_scenario(load_scenario(SCENARIOS / "baseline.yaml"))
     bounds, _ = churn_tables(stack_records([p._replace(churn_steepness=-4.5)]), "float32")

@@ -1,10 +1,11 @@
-"""The outcome registry is the one list of what a run reports (serviceprofit.outcomes)."""
+"""The outcome registry is the one list of what a run reports (serviceprofit.model.outcomes)."""
 
 from __future__ import annotations
 
 import pytest
 
-from serviceprofit.outcomes import (
+from serviceprofit.backends.simulate import simulate
+from serviceprofit.model.outcomes import (
     INFO,
     MAXIMIZE,
     MINIMIZE,
@@ -15,8 +16,7 @@ from serviceprofit.outcomes import (
     WEEKLY,
     WEEKLY_METRICS,
 )
-from serviceprofit.scenario import Scenario
-from serviceprofit.simulate import simulate
+from serviceprofit.model.scenario import Scenario
 
 
 @pytest.mark.parametrize("backend", ["mesa", "numba"])
@@ -30,7 +30,7 @@ def test_registry_is_what_a_run_reports(small: Scenario, backend: str) -> None:
 
 def test_firm_metrics_are_the_registry() -> None:
     """The firm's metric row is the registry's weekly metrics, not a list of its own."""
-    from serviceprofit.firm import METRICS
+    from serviceprofit.model.firm import METRICS
 
     assert tuple(METRICS) == WEEKLY_METRICS
 
@@ -50,7 +50,7 @@ def test_every_outcome_is_read_the_same_way_everywhere() -> None:
 
 def test_experiments_allow_exactly_the_outcomes() -> None:
     """A sweep may study any outcome and nothing else (the registry's list)."""
-    from serviceprofit import experiment
+    from serviceprofit.sweeps import experiment
 
     assert experiment.OUTCOMES is OUTCOMES
 

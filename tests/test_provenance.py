@@ -14,11 +14,11 @@ import yaml
 
 import serviceprofit
 from serviceprofit import cli, load_scenario
-from serviceprofit.experiment import load_experiment
+from serviceprofit.model.shipped import shipped_dir, shipped_names
 from serviceprofit.provenance import DEPENDENCIES, git_state
 from serviceprofit.rerun import rerun
-from serviceprofit.shipped import shipped_dir, shipped_names
-from serviceprofit.store import read_manifest
+from serviceprofit.sweeps.experiment import load_experiment
+from serviceprofit.sweeps.store import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--set", "population.customers=200", "--set", "population.staff=3", "--weeks", "8"]
@@ -211,7 +211,7 @@ def test_top_level_folders_link_to_the_package_data() -> None:
 
 def test_claims_out_carries_its_provenance(tmp_path: Path) -> None:
     """`claims --out` records each claim run's scenario as it ran, and its seeds."""
-    from serviceprofit.claims import CLAIM_RUNS
+    from serviceprofit.comparison.claims import CLAIM_RUNS
 
     out = tmp_path / "claims"
     argv = ["claims", "--seeds", "2", "--scale", "0.05", "--backend", "numba", "--out", str(out)]

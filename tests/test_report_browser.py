@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from serviceprofit.comparison import compare
-from serviceprofit.outcomes import OUTCOMES
-from serviceprofit.report import write_comparison
+from serviceprofit.comparison.compare import compare
+from serviceprofit.comparison.report import write_comparison
+from serviceprofit.model.outcomes import OUTCOMES
 
 from .browser import CHROMIUM_ARGS
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from serviceprofit.rng import (
+from serviceprofit.model.rng import (
     Dice,
     Stream,
     draw,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from serviceprofit import rules
+from serviceprofit.model import rules
 
 
 def test_logistic_is_symmetric_and_stable():

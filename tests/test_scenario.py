@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from serviceprofit import Scenario, ScenarioError, load_scenario
-from serviceprofit.scenario import presets
+from serviceprofit.model.scenario import presets
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serviceprofit.seeds import replicate_seed, replicate_seeds
+from serviceprofit.model.seeds import replicate_seed, replicate_seeds
 
 
 def test_replicate_seed_is_the_spawned_child() -> None:
@@ -22,11 +22,11 @@ def test_replicate_seed_is_the_spawned_child() -> None:
 def test_replicate_is_the_same_run_in_compare_claims_and_sweep(tmp_path: Path) -> None:
     """Replicate 1 of a comparison, of the claims and of a sweep (common random numbers),
     with one base seed and the same scenario, is the same run: the same summary."""
-    from serviceprofit import claims
-    from serviceprofit.comparison import compare
-    from serviceprofit.experiment import load_experiment
-    from serviceprofit.store import load_runs
-    from serviceprofit.sweeps import sweep
+    from serviceprofit.comparison import claims
+    from serviceprofit.comparison.compare import compare
+    from serviceprofit.sweeps.experiment import load_experiment
+    from serviceprofit.sweeps.store import load_runs
+    from serviceprofit.sweeps.sweep import sweep
 
     scenarios = Path(__file__).resolve().parents[1] / "scenarios"
     path, scale, seed, backend = scenarios / "customer_value.yaml", 0.05, 11, "numba"

@@ -15,16 +15,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from serviceprofit import cli, store
+from serviceprofit import cli
 from serviceprofit.backends import BACKENDS, get_backend
-from serviceprofit.evaluators import (
+from serviceprofit.sweeps import store
+from serviceprofit.sweeps.evaluators import (
     DaskEvaluator,
     ProcessPoolEvaluator,
     SequentialEvaluator,
 )
-from serviceprofit.experiment import ExperimentError, load_experiment
-from serviceprofit.store import StoreError, load_runs, load_series
-from serviceprofit.sweeps import sweep
+from serviceprofit.sweeps.experiment import ExperimentError, load_experiment
+from serviceprofit.sweeps.store import StoreError, load_runs, load_series
+from serviceprofit.sweeps.sweep import sweep
 
 from . import sweep_fake_backend
 
@@ -117,7 +118,7 @@ def test_rows_hold_ids_factors_seeds_and_every_summary_field(
     sequential_mesa: pd.DataFrame,
 ) -> None:
     """One row per run: run id, point, replicate, seed, factor values, summary fields."""
-    from serviceprofit.result import SUMMARY_FIELDS
+    from serviceprofit.model.result import SUMMARY_FIELDS
 
     runs = sequential_mesa
     assert list(runs["run_id"]) == list(range(8))

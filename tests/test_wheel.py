@@ -87,7 +87,7 @@ def elsewhere(tmp_path: Path) -> Path:
 def test_the_wheel_is_what_runs(installed: Path, elsewhere: Path) -> None:
     """The fresh venv imports the installed wheel, not this checkout, and carries the data."""
     code = (
-        "import serviceprofit, serviceprofit.shipped as s; print(serviceprofit.__file__);"
+        "import serviceprofit, serviceprofit.model.shipped as s; print(serviceprofit.__file__);"
         " print(s.shipped_names('scenarios')); print(s.shipped_names('experiments'))"
     )
     out = _ok(_run([str(installed / "python"), "-c", code], elsewhere)).splitlines()
@@ -119,7 +119,7 @@ def test_sweep_by_name_is_found(installed: Path, elsewhere: Path) -> None:
     """`sweep grid_strategy` would find the shipped experiment and, through its relative
     `scenario:`, the shipped base scenario (loaded, not run: it is 60 runs)."""
     code = (
-        "from serviceprofit.experiment import load_experiment;"
+        "from serviceprofit.sweeps.experiment import load_experiment;"
         " e = load_experiment('grid_strategy'); print(e.name, e.base.name)"
     )
     out = _ok(_run([str(installed / "python"), "-c", code], elsewhere))

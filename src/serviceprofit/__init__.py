@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .scenario import Scenario, ScenarioError, load_scenario
-
-# Eager: a lazy ``simulate`` would be shadowed by the submodule of that name once imported.
-from .simulate import simulate, simulate_many, simulate_market
+from serviceprofit.backends.simulate import simulate, simulate_many, simulate_market
+from serviceprofit.model.scenario import Scenario, ScenarioError, load_scenario
 
 if TYPE_CHECKING:
-    from .comparison import Comparison, compare
-    from .result import RunResult
-    from .sweeps import sweep
+    from serviceprofit.comparison.compare import Comparison, compare
+    from serviceprofit.model.result import RunResult
+    from serviceprofit.sweeps.sweep import sweep
 
 __all__ = [
     "Comparison",
@@ -34,10 +32,10 @@ __version__ = "0.1.0"
 # Names imported on first use: (module, attribute). Keeps ``import serviceprofit`` cheap:
 # results and runs need pandas, which a bad-input answer from the CLI should not load.
 _LAZY: dict[str, tuple[str, str]] = {
-    "RunResult": (".result", "RunResult"),
-    "compare": (".comparison", "compare"),
-    "Comparison": (".comparison", "Comparison"),
-    "sweep": (".sweeps", "sweep"),
+    "RunResult": (".model.result", "RunResult"),
+    "compare": (".comparison.compare", "compare"),
+    "Comparison": (".comparison.compare", "Comparison"),
+    "sweep": (".sweeps.sweep", "sweep"),
 }
 
 

@@ -37,8 +37,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from .scenario import Scenario, load_scenario
-from .seeds import replicate_seed, replicate_seeds
+from serviceprofit.model.scenario import Scenario, load_scenario
+from serviceprofit.model.seeds import replicate_seed, replicate_seeds
 
 __all__ = [
     "QUICK",
@@ -99,12 +99,12 @@ def measure_run(
     ``threads`` sets numba's thread count (``None``: all). Returns seconds, customer-steps,
     their rate, bytes of customer state, and this process's peak resident memory.
     """
-    from .numba_backend import wait_passively
+    from serviceprofit.backends.numba import wait_passively
 
     wait_passively()
     import numba
 
-    from .simulate import simulate
+    from serviceprofit.backends.simulate import simulate
 
     scenario = Scenario.model_validate(scenario_data)
     if threads is not None:
@@ -135,12 +135,12 @@ def measure_small_runs(scenario_data: dict[str, Any], seed: int, runs: int) -> d
     """Runs of a small firm one after the other on one thread, each a whole ``simulate``
     call (set-up and result included), for a worker process: the best and the median
     seconds per run, and customer-steps per second at the median."""
-    from .numba_backend import wait_passively
+    from serviceprofit.backends.numba import wait_passively
 
     wait_passively()
     import numba
 
-    from .simulate import simulate
+    from serviceprofit.backends.simulate import simulate
 
     numba.set_num_threads(1)
     scenario = Scenario.model_validate(scenario_data)
@@ -169,12 +169,12 @@ def measure_ensemble(
 ) -> dict[str, Any]:
     """``runs`` replicates of one scenario through the batch runner (one ``simulate_many``
     call) on ``threads`` threads, for a worker process: seconds and the CPU time it got."""
-    from .numba_backend import wait_passively
+    from serviceprofit.backends.numba import wait_passively
 
     wait_passively()
     import numba
 
-    from .batch import Job, run_jobs
+    from serviceprofit.backends.batch import Job, run_jobs
 
     numba.set_num_threads(threads)
     scenario = Scenario.model_validate(scenario_data)
@@ -234,7 +234,7 @@ def _warm_up(scenario: Scenario, backend: str) -> Scenario:
     the timed run uses: numba's parallel drivers start at a few chunks of customers."""
     if backend != "numba":
         return sized(scenario, 200, 2)
-    from .numba_backend.kernel import CHUNK, PARALLEL_FROM_CHUNKS
+    from serviceprofit.backends.numba.kernel import CHUNK, PARALLEL_FROM_CHUNKS
 
     return sized(scenario, PARALLEL_FROM_CHUNKS * CHUNK, 2)
 
@@ -246,7 +246,7 @@ def _peak_rss_bytes() -> int:
 
 def _time_first_run(scenario_data: dict[str, Any]) -> float:
     """Seconds for a tiny run in a fresh process: compile or cache load plus the run."""
-    from .simulate import simulate
+    from serviceprofit.backends.simulate import simulate
 
     scenario = Scenario.model_validate(scenario_data)
     start = time.perf_counter()
@@ -297,7 +297,7 @@ def benchmark(
     """Measure both backends on ``scenario`` (see the module docstring); return the figures."""
     import numba
 
-    from .numba_backend.state import bytes_per_customer
+    from serviceprofit.backends.numba.state import bytes_per_customer
 
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .keys import parse_override
-from .provenance import invoked_as
-from .scenario import ScenarioError, load_scenario
-from .shipped import locate, shipped_dir
+from serviceprofit.model.keys import parse_override
+from serviceprofit.model.scenario import ScenarioError, load_scenario
+from serviceprofit.model.shipped import locate, shipped_dir
+from serviceprofit.provenance import invoked_as
 
 EXIT_BAD_INPUT = 2
 #: Most replicates or seeds one command runs (a sweep's experiment has its own cap).
@@ -110,7 +110,7 @@ def _make_dir(out: Path) -> Path:
 
 def _fits(scenario: Any, backend: str, runs: int = 1, at_once: int = 1) -> None:
     """Refuse, before it starts, a job the machine cannot hold or finish in a day."""
-    from .budget import BudgetError, check
+    from serviceprofit.backends.budget import BudgetError, check
 
     try:
         check(scenario, backend, runs=runs, at_once=at_once)
@@ -119,7 +119,7 @@ def _fits(scenario: Any, backend: str, runs: int = 1, at_once: int = 1) -> None:
 
 
 def _at_once(workers: int | None, runs: int) -> int:
-    from .evaluators import default_workers
+    from serviceprofit.sweeps.evaluators import default_workers
 
     return min(runs, workers if workers is not None else default_workers())
 
@@ -135,7 +135,7 @@ def _format(value: Any, unit: str = "") -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .scenario import is_market  # light: the market module loads numba
+    from serviceprofit.model.scenario import is_market  # light: the market module loads numba
 
     overrides = _overrides(args.set)
     if args.weeks is not None:
@@ -143,9 +143,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if is_market(args.scenario):
         return _run_market(args, overrides)
     scenario = load_scenario(args.scenario, overrides)
-    from .outcomes import RUN_FIELDS, SUMMARY
-    from .provenance import now, record, write_record
-    from .simulate import simulate
+    from serviceprofit.backends.simulate import simulate
+    from serviceprofit.model.outcomes import RUN_FIELDS, SUMMARY
+    from serviceprofit.provenance import now, record, write_record
 
     out = _out_dir(args.out)
     if args.precision is not None and args.backend != "numba":
@@ -167,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             unit = SUMMARY[key].unit_in(scenario.economics.currency) if "{currency}" in unit else ""
             print(f"  {key:<{width}}  {_format(value, unit)}")
     if out is not None:
-        from .plots import plot_chain
+        from serviceprofit.comparison.plots import plot_chain
 
         _make_dir(out)
         result.timeseries.to_csv(out / "timeseries.csv", index=False)
@@ -191,10 +191,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_market(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     """``run`` on a market: one row per firm per week, a summary per firm, who went where."""
-    from .market import load_market
-    from .market_run import switching_table
-    from .provenance import now, record, write_record
-    from .simulate import simulate_market
+    from serviceprofit.backends.market_run import switching_table
+    from serviceprofit.backends.simulate import simulate_market
+    from serviceprofit.model.market import load_market
+    from serviceprofit.provenance import now, record, write_record
 
     market = load_market(args.scenario, overrides)
     out = _out_dir(args.out)
@@ -248,7 +248,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
-    from .claims import CLAIM_RUNS, measure_claims
+    from serviceprofit.comparison.claims import CLAIM_RUNS, measure_claims
 
     scenarios = Path(args.scenarios) if args.scenarios else shipped_dir("scenarios")
     if not scenarios.is_dir():
@@ -277,7 +277,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
         for name, value in claim.figures.items():
             print(f"      {name}: {_format(value)}")
     if out is not None:
-        from .provenance import record, write_record
+        from serviceprofit.provenance import record, write_record
 
         _make_dir(out)
         report.runs.to_csv(out / "claims_runs.csv", index=False)
@@ -294,9 +294,9 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .backends import resolve_backend
-    from .comparison import compare
-    from .report import format_table, write_comparison
+    from serviceprofit.backends import resolve_backend
+    from serviceprofit.comparison.compare import compare
+    from serviceprofit.comparison.report import format_table, write_comparison
 
     if args.replicates < 2:
         raise InputError(f"--replicates {args.replicates}: need at least 2 for an interval")
@@ -367,7 +367,7 @@ class SweepProgressLine:
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    from .evaluators import (
+    from serviceprofit.sweeps.evaluators import (
         DaskEvaluator,
         LocalDaskEvaluator,
         ProcessPoolEvaluator,
@@ -386,9 +386,9 @@ def _engine(args: argparse.Namespace) -> Any:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .evaluators import EngineError
-    from .experiment import load_experiment
-    from .sweeps import sweep
+    from serviceprofit.sweeps.evaluators import EngineError
+    from serviceprofit.sweeps.experiment import load_experiment
+    from serviceprofit.sweeps.sweep import sweep
 
     experiment = load_experiment(args.experiment)
     runs = experiment.points * experiment.replicates
@@ -439,8 +439,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibration import calibrate
-    from .evaluators import EngineError, SequentialEvaluator
+    from serviceprofit.calibration import calibrate
+    from serviceprofit.sweeps.evaluators import EngineError, SequentialEvaluator
 
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers {args.workers}: must be at least 1")
@@ -498,7 +498,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .analysis import analyze
+    from serviceprofit.sweeps.analysis import analyze
 
     report = analyze(args.dir, series=args.series or ())
     import pandas as pd
@@ -515,7 +515,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
-    from .rerun import rerun
+    from serviceprofit.rerun import rerun
 
     done = rerun(args.dir, args.run_id)
     summary = done.summary
@@ -533,7 +533,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import QUICK, benchmark, describe
+    from serviceprofit.bench import QUICK, benchmark, describe
 
     options = dict(QUICK) if args.quick else {}
     if args.sizes:
@@ -570,8 +570,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo.assets import AssetsError, ensure_assets
-    from .demo.server import DemoConfig, DemoServer, ServerError, default_library
+    from serviceprofit.demo.assets import AssetsError, ensure_assets
+    from serviceprofit.demo.server import DemoConfig, DemoServer, ServerError, default_library
 
     if len(args.scenarios) > 2:
         raise InputError("demo: give at most two scenarios, one for each firm")
@@ -599,10 +599,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_classroom(args: argparse.Namespace) -> int:
-    from .classroom.game import GameError
-    from .classroom.launch import LaunchError, open_game
-    from .demo.assets import AssetsError, ensure_assets
-    from .demo.server import ServerError
+    from serviceprofit.classroom.game import GameError
+    from serviceprofit.classroom.launch import LaunchError, open_game
+    from serviceprofit.demo.assets import AssetsError, ensure_assets
+    from serviceprofit.demo.server import ServerError
 
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: must be 0..65535 (0: any free port)")
@@ -644,8 +644,8 @@ VERSION_HELP = "print the version and exit"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .backends import AUTO, BACKEND_RULE, BACKENDS
+    from serviceprofit import __version__
+    from serviceprofit.backends import AUTO, BACKEND_RULE, BACKENDS
 
     parser = argparse.ArgumentParser(
         prog="serviceprofit",
@@ -864,7 +864,7 @@ def _non_finite(exc: Exception) -> bool:
     cannot have raised it, and importing ``result`` (pandas) just to catch it would make
     every bad-input answer take a second.
     """
-    result = sys.modules.get("serviceprofit.result")
+    result = sys.modules.get("serviceprofit.model.result")
     return result is not None and isinstance(exc, result.NonFiniteResultError)
 
 

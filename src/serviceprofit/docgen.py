@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from .scenario import Scenario, presets
+from serviceprofit.model.scenario import Scenario, presets
 
 __all__ = ["attribute_docstrings", "render_scenario_reference"]
 
@@ -243,8 +243,8 @@ def render_scenario_reference() -> str:
 
 
 def _market_reference() -> list[str]:
-    """The keys of a market file (``serviceprofit.market``; docs/ODD.md, section 7)."""
-    from .market import Market, MarketSpec
+    """The keys of a market file (``serviceprofit.model.market``; docs/ODD.md, section 7)."""
+    from serviceprofit.model.market import Market, MarketSpec
 
     lines = [
         "",

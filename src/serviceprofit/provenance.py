@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .comparison import Comparison
-    from .scenario import Scenario
+    from serviceprofit.comparison.compare import Comparison
+    from serviceprofit.model.scenario import Scenario
 
 __all__ = [
     "DEPENDENCIES",
@@ -146,7 +146,7 @@ def record(
     ``seeds`` is what the output's runs were seeded with (one seed, a list, or the
     seed a sweep derives its runs' seeds from); ``extra`` adds output-specific fields.
     """
-    from . import __version__
+    from serviceprofit import __version__
 
     return {
         "serviceprofit": __version__,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .experiment import ExperimentError
+from serviceprofit.sweeps.experiment import ExperimentError
 
 __all__ = ["Rerun", "rerun"]
 
@@ -72,8 +72,8 @@ def _rerun_comparison(directory: Path, run_id: int) -> Rerun:
     import pandas as pd
     import yaml
 
-    from .scenario import load_scenario
-    from .simulate import simulate
+    from serviceprofit.backends.simulate import simulate
+    from serviceprofit.model.scenario import load_scenario
 
     try:
         provenance = json.loads((directory / "provenance.json").read_text())
@@ -102,11 +102,11 @@ def _rerun_comparison(directory: Path, run_id: int) -> Rerun:
 
 
 def _rerun_sweep(directory: Path, run_id: int) -> Rerun:
-    from .experiment import Experiment
-    from .runs import run_batch
-    from .scenario import load_scenario
-    from .store import load_design, load_runs, read_manifest
-    from .sweeps import _batches
+    from serviceprofit.model.scenario import load_scenario
+    from serviceprofit.sweeps.experiment import Experiment
+    from serviceprofit.sweeps.runs import run_batch
+    from serviceprofit.sweeps.store import load_design, load_runs, read_manifest
+    from serviceprofit.sweeps.sweep import _batches
 
     manifest = read_manifest(directory)
     experiment = Experiment.model_validate(manifest["experiment"])
@@ -132,7 +132,7 @@ def _rerun_sweep(directory: Path, run_id: int) -> Rerun:
 def rerun(directory: str | Path, run_id: int) -> Rerun:
     """Re-run run ``run_id`` of a comparison's or a sweep's directory and check it.
 
-    Raises :class:`~serviceprofit.experiment.ExperimentError` (one line, naming the
+    Raises :class:`~serviceprofit.sweeps.experiment.ExperimentError` (one line, naming the
     directory) when the directory is neither, or holds no such run.
     """
     directory = Path(directory)

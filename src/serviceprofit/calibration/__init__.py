@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, Any
 __all__ = ["Calibration", "calibrate", "load_posterior", "load_targets"]
 
 if TYPE_CHECKING:
-    from .fit import Calibration, calibrate, load_posterior
-    from .targets import load_targets
+    from serviceprofit.calibration.fit import Calibration, calibrate, load_posterior
+    from serviceprofit.calibration.targets import load_targets
 
 
 def __getattr__(name: str) -> Any:
     if name in ("Calibration", "calibrate", "load_posterior"):
-        from . import fit
+        from serviceprofit.calibration import fit
 
         return getattr(fit, name)
     if name == "load_targets":
-        from .targets import load_targets
+        from serviceprofit.calibration.targets import load_targets
 
         return load_targets
     raise AttributeError(name)

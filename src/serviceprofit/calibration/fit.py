@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..scenario import Scenario, ScenarioError, load_scenario
-from .model import KPIModel, calibration_base, pyabc_name
-from .targets import Targets, TargetsError, load_targets
+from serviceprofit.calibration.model import KPIModel, calibration_base, pyabc_name
+from serviceprofit.calibration.targets import Targets, TargetsError, load_targets
+from serviceprofit.model.scenario import Scenario, ScenarioError, load_scenario
 
 if TYPE_CHECKING:
-    from ..evaluators import Evaluator
+    from serviceprofit.sweeps.evaluators import Evaluator
 
 __all__ = [
     "WIDE",
@@ -361,7 +361,7 @@ def _scale_check(scenario: Scenario, targets: Targets) -> pd.DataFrame | None:
     """
     if targets.scale == 1.0:
         return None
-    from ..seeds import replicate_seeds
+    from serviceprofit.model.seeds import replicate_seeds
 
     seeds = replicate_seeds(targets.fit.seed + 1, SCALE_CHECK_SEEDS)
     frames = {}
@@ -445,12 +445,12 @@ def calibrate(
 
     Running it again with the same inputs and ``out`` continues from the last finished
     generation (or, if the fit had finished, only rewrites the outputs). ``engine`` says
-    where runs happen: an evaluator of :mod:`serviceprofit.evaluators`, already entered
+    where runs happen: an evaluator of :mod:`serviceprofit.sweeps.evaluators`, already entered
     (``with engine: calibrate(...)``); a Dask one also runs the ABC sampler. Default: here.
     ``progress(message)`` is called after each generation.
     """
-    from ..evaluators import SequentialEvaluator
-    from .sampler import SeededSampler
+    from serviceprofit.calibration.sampler import SeededSampler
+    from serviceprofit.sweeps.evaluators import SequentialEvaluator
 
     for name in ("ABC", "pyabc", "Epsilon", "Distance", "Acceptor", "History"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -576,7 +576,7 @@ def calibrated_scenario_data(calibration: Calibration) -> dict[str, Any]:
     """The calibrated scenario as YAML data: ``extends`` the input, posterior medians set."""
     import os
 
-    from ..scenario import apply_overrides
+    from serviceprofit.model.scenario import apply_overrides
 
     medians = {row.key: float(row.median) for row in calibration.parameters.itertuples()}
     data: dict[str, Any] = {}
@@ -607,7 +607,7 @@ def _keep_presets(node: dict[str, Any], resolved: dict[str, Any]) -> None:
 
 def _provenance(calibration: Calibration, backend: str, fingerprint: str) -> dict[str, Any]:
     """The project's provenance record, with what a calibration adds to it."""
-    from ..provenance import dependency_versions, record
+    from serviceprofit.provenance import dependency_versions, record
 
     spec = calibration.targets
     made = record(
@@ -642,7 +642,7 @@ def _version(name: str) -> str | None:
 def _write_outputs(calibration: Calibration, backend: str, fingerprint: str) -> None:
     import yaml
 
-    from .report import render_report
+    from serviceprofit.calibration.report import render_report
 
     files = calibration.files
     calibration.posterior.to_parquet(files["posterior"], index=False)
@@ -658,7 +658,7 @@ def _write_outputs(calibration: Calibration, backend: str, fingerprint: str) -> 
         load_scenario(files["scenario"])
     except ScenarioError as exc:  # the medians lie inside the priors, checked against the schema
         raise CalibrationError(str(files["scenario"]), exc.key, exc.problem) from None
-    from ..provenance import write_record
+    from serviceprofit.provenance import write_record
 
     made = _provenance(calibration, backend, fingerprint)
     write_record(made, files["provenance"])

@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..outcomes import WEEKLY
-from .targets import EXTENSIVE, Statistic
+from serviceprofit.calibration.targets import EXTENSIVE, Statistic
+from serviceprofit.model.outcomes import WEEKLY
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..result import RunResult
-    from ..scenario import Scenario
+    from serviceprofit.model.result import RunResult
+    from serviceprofit.model.scenario import Scenario
 
 __all__ = ["KPIModel", "calibration_base", "parameter_seed", "pyabc_name", "statistics_of"]
 
@@ -53,7 +53,7 @@ def calibration_base(scenario: Scenario, weeks: int, scale: float) -> Scenario:
     Scaling multiplies customers, staff, marketing spend and initial cash together
     (``claims.scale_firm`` plus cash), so every ratio that sets a rate stays put.
     """
-    from ..claims import scale_firm
+    from serviceprofit.comparison.claims import scale_firm
 
     overrides: dict[str, Any] = {"weeks": weeks, **scale_firm(scenario, scale)}
     if scale != 1.0:
@@ -110,7 +110,7 @@ class KPIModel:
 
     def run(self, values: tuple[float, ...], seed: int | None = None) -> RunResult:
         """One run at these parameter values (seeded from them unless ``seed`` is given)."""
-        from ..simulate import simulate
+        from serviceprofit.backends.simulate import simulate
 
         run_seed = parameter_seed(self.seed, values) if seed is None else seed
         return simulate(self.scenario_at(values), backend=self.backend, seed=run_seed)
@@ -123,9 +123,9 @@ class KPIModel:
         key's range) or whose run overflows (NaN or infinity) gets infinite statistics:
         the particle is rejected, which truncates the prior to what the model accepts.
         """
-        from ..result import NonFiniteResultError
-        from ..scenario import ScenarioError
-        from ..simulate import simulate_many
+        from serviceprofit.backends.simulate import simulate_many
+        from serviceprofit.model.result import NonFiniteResultError
+        from serviceprofit.model.scenario import ScenarioError
 
         rejected = {s.key: math.inf for s in self.statistics}
         out: list[dict[str, float]] = [rejected] * len(batch)
@@ -153,7 +153,7 @@ class KPIModel:
     def replicates(self, seeds: list[int]) -> list[dict[str, float]]:
         """The statistics of the base scenario (no fitted keys set) on each seed: one
         ensemble call."""
-        from ..simulate import simulate_many
+        from serviceprofit.backends.simulate import simulate_many
 
         results = simulate_many(self.base, seeds, backend=self.backend)
         return [statistics_of(r, self.statistics, self.scale) for r in results]

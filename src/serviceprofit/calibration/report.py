@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..compare_figures import _png, _pyplot
-from ..report import _CSS, _e, _img
-from .fit import LEVEL, WIDE, weighted_quantile
+from serviceprofit.calibration.fit import LEVEL, WIDE, weighted_quantile
+from serviceprofit.comparison.figures import _png, _pyplot
+from serviceprofit.comparison.report import _CSS, _e, _img
 
 if TYPE_CHECKING:
-    from .fit import Calibration
+    from serviceprofit.calibration.fit import Calibration
 
 __all__ = ["render_report"]
 

@@ -37,9 +37,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..outcomes import OUTCOMES, WEEKLY
-from ..scenario import Scenario, ScenarioError, first_problem
-from .priors import Prior, default_parameters
+from serviceprofit.calibration.priors import Prior, default_parameters
+from serviceprofit.model.outcomes import OUTCOMES, WEEKLY
+from serviceprofit.model.scenario import Scenario, ScenarioError, first_problem
 
 __all__ = [
     "EXTENSIVE",
@@ -310,7 +310,7 @@ def _read_text(path: Path, limit: int, what: str) -> str:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     """The targets file through the project's bounded YAML loader (size, depth, aliases)."""
-    from ..safe_yaml import YAMLInputError, load_yaml
+    from serviceprofit.model.safe_yaml import YAMLInputError, load_yaml
 
     text = _read_text(path, MAX_FILE_BYTES, "targets file")
     try:
@@ -416,7 +416,7 @@ def _series_statistics(series: Series, source: str, base: Path, weeks: int) -> l
 def _priors(
     raw: dict[str, Any] | None, defaults: dict[str, Prior], scenario: Scenario, source: str
 ) -> dict[str, Prior]:
-    from ..keys import flatten
+    from serviceprofit.model.keys import flatten
 
     if raw is None:
         if not defaults:

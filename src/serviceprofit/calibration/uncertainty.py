@@ -127,8 +127,8 @@ def _split_rows(
 
 def _rows(comparison: Any) -> list[dict[str, Any]]:
     """One record per (scenario, outcome) against the baseline, in the units people read."""
-    from ..compare_figures import currency, outcome_scale, outcome_unit
-    from ..outcomes import OUTCOMES
+    from serviceprofit.comparison.figures import currency, outcome_scale, outcome_unit
+    from serviceprofit.model.outcomes import OUTCOMES
 
     wide = comparison.wide().set_index(["scenario", "outcome"])
     money = currency(comparison)

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..scenario import Scenario
+from serviceprofit.model.scenario import Scenario
 
 __all__ = [
     "BUDGET_MULTIPLE",

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from ..market import Market
+from serviceprofit.model.market import Market
 
 __all__ = [
     "QUARTER_WEEKS",
@@ -66,7 +66,7 @@ class MarketRun(Protocol):
         ...
 
     def scenario(self, firm: str) -> Any:
-        """The firm's starting scenario (:class:`~serviceprofit.scenario.Scenario`)."""
+        """The firm's starting scenario (:class:`~serviceprofit.model.scenario.Scenario`)."""
         ...
 
     def rows(
@@ -159,7 +159,7 @@ def market_runner(backend: str) -> Callable[[Market, int], Any]:
     if simulate_market is not None:
         return lambda market, seed: simulate_market(market, backend=backend, seed=seed)
     try:
-        module = importlib.import_module(f"serviceprofit.{backend}_backend.market_model")
+        module = importlib.import_module(f"serviceprofit.backends.{backend}.market_model")
     except ImportError:
         module = None
     if module is None or not hasattr(module, "run_market"):
@@ -172,7 +172,7 @@ def market_runner(backend: str) -> Callable[[Market, int], Any]:
 
 def per_firm_rows(result: Any) -> dict[str, pd.DataFrame]:
     """The weekly rows per firm from a market run's result: a mapping of firm to a
-    :class:`~serviceprofit.result.RunResult` or a frame, or an object holding one as
+    :class:`~serviceprofit.model.result.RunResult` or a frame, or an object holding one as
     ``firms`` or ``timeseries``; or one long frame with a ``firm`` column."""
     for attribute in ("firms", "timeseries"):
         inner = getattr(result, attribute, None)

@@ -14,14 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from .engine import QUARTER_WEEKS
-from .game import Game
+from serviceprofit.classroom.engine import QUARTER_WEEKS
+from serviceprofit.classroom.game import Game
 
 __all__ = ["class_chart_png", "debrief_html", "provenance", "results_csv"]
 
 
 def provenance(game: Game) -> dict[str, Any]:
-    from .. import provenance as prov
+    from serviceprofit import provenance as prov
 
     return prov.record(
         scenarios=[game.engine.scenario(f) for f in game.engine.firms],

@@ -36,9 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..scenario import presets
-from . import auth
-from .decisions import (
+from serviceprofit.classroom import auth
+from serviceprofit.classroom.decisions import (
     VOC_COST_PER_WEEK,
     DecisionError,
     Decisions,
@@ -47,8 +46,9 @@ from .decisions import (
     from_scenario,
     to_keys,
 )
-from .engine import QUARTER_WEEKS, EngineError, MarketRun, digest
-from .store import GAME_FILE, Store, Team
+from serviceprofit.classroom.engine import QUARTER_WEEKS, EngineError, MarketRun, digest
+from serviceprofit.classroom.store import GAME_FILE, Store, Team
+from serviceprofit.model.scenario import presets
 
 __all__ = [
     "LEADERBOARD_METRICS",
@@ -629,7 +629,7 @@ def _events(levers: list[Decisions], start: Decisions) -> list[tuple[int, dict[s
 
 
 def _now() -> str:
-    from ..provenance import now
+    from serviceprofit.provenance import now
 
     return now()
 

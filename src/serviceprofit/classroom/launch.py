@@ -13,13 +13,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..market import Market, load_market
-from ..scenario import ScenarioError, load_scenario
-from ..shipped import locate
-from .engine import QUARTER_WEEKS, EngineError, MarketRun, SimulatedMarket, market_runner
-from .game import Game
-from .server import ClassroomServer
-from .store import GAME_FILE, Store
+from serviceprofit.classroom.engine import (
+    QUARTER_WEEKS,
+    EngineError,
+    MarketRun,
+    SimulatedMarket,
+    market_runner,
+)
+from serviceprofit.classroom.game import Game
+from serviceprofit.classroom.server import ClassroomServer
+from serviceprofit.classroom.store import GAME_FILE, Store
+from serviceprofit.model.market import Market, load_market
+from serviceprofit.model.scenario import ScenarioError, load_scenario
+from serviceprofit.model.shipped import locate
 
 __all__ = ["LaunchError", "load_game_market", "open_game"]
 

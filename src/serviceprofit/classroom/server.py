@@ -29,11 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..demo.server import STOPPING, ServerError, exposure_warning, listen, solara_app
-from .auth import AuthError
-from .decisions import DecisionError
-from .engine import EngineError, MarketRun
-from .game import Game, GameError
+from serviceprofit.classroom.auth import AuthError
+from serviceprofit.classroom.decisions import DecisionError
+from serviceprofit.classroom.engine import EngineError, MarketRun
+from serviceprofit.classroom.game import Game, GameError
+from serviceprofit.demo.server import STOPPING, ServerError, exposure_warning, listen, solara_app
 
 __all__ = [
     "API_PREFIX",
@@ -146,7 +146,7 @@ def api_app(classroom: Classroom) -> Any:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from . import export
+    from serviceprofit.classroom import export
 
     game = classroom.game
 

@@ -32,7 +32,7 @@ from serviceprofit.demo.classroom import Classroom
 from serviceprofit.demo.controls import Control, controls
 from serviceprofit.demo.export import FORMATS, charts_image, weekly_csv
 from serviceprofit.demo.server import STOPPING, DemoConfig, firm_scenarios
-from serviceprofit.scenario import ScenarioError, load_scenario
+from serviceprofit.model.scenario import ScenarioError, load_scenario
 
 FRAME_SECONDS = 0.3  # at most ~3 redraws a second, whatever the speed
 # A pause after every redraw however slow the weeks were, so that clicks (Pause, a

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from .charts import FIRM_COLOURS, History, measure_series
+from serviceprofit.demo.charts import FIRM_COLOURS, History, measure_series
 
 __all__ = ["LINKS", "Link", "chain_svg", "chain_values"]
 

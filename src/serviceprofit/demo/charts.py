@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..outcomes import WEEKLY
-from .classroom import PopulationCounts
+from serviceprofit.demo.classroom import PopulationCounts
+from serviceprofit.model.outcomes import WEEKLY
 
 __all__ = [
     "CHARTS",

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import keys, rules
-from ..scenario import Scenario, load_scenario
-from .controls import controls, node_of, read
+from serviceprofit.demo.controls import controls, node_of, read
+from serviceprofit.model import keys, rules
+from serviceprofit.model.scenario import Scenario, load_scenario
 
 __all__ = ["Classroom", "FirmRun", "PopulationCounts", "find_scenarios"]
 
@@ -71,7 +71,7 @@ class FirmRun:
 
     def restart(self, seed: int | None = None) -> None:
         """Back to week 0 with the scenario as it stands (changes included)."""
-        from ..mesa_backend.model import ServiceProfitModel
+        from serviceprofit.backends.mesa.model import ServiceProfitModel
 
         if seed is not None:
             self.seed = seed
@@ -94,7 +94,7 @@ class FirmRun:
     def change_many(self, values: dict[str, Any]) -> None:
         """Set levers from this week on, then replay the firm to this week.
 
-        Raises :class:`~serviceprofit.scenario.ScenarioError` for a value the schema
+        Raises :class:`~serviceprofit.model.scenario.ScenarioError` for a value the schema
         rejects, leaving the firm as it was.
         """
         week = self.week
@@ -209,7 +209,7 @@ class Classroom:
         """Apply the queued edits, one replay per firm, unless a newer edit came in.
 
         Returns whether edits were applied. A value the schema rejects raises
-        :class:`~serviceprofit.scenario.ScenarioError`; the queue is emptied either way.
+        :class:`~serviceprofit.model.scenario.ScenarioError`; the queue is emptied either way.
         """
         with self.lock:
             if generation != self.generation or not self.pending:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .. import keys
-from ..scenario import Owner, Scenario, presets
+from serviceprofit.model import keys
+from serviceprofit.model.scenario import Owner, Scenario, presets
 
 __all__ = ["PRESET_NODES", "Control", "controls", "node_of", "read"]
 

@@ -24,10 +24,17 @@ from typing import Any
 
 import yaml
 
-from .. import __version__
-from ..provenance import dependency_versions, git_state, now
-from .charts import CHARTS, FIRM_COLOURS, MEASURES, measure_series, x_domain, y_domain
-from .classroom import CHANGE_LABEL, Classroom
+from serviceprofit import __version__
+from serviceprofit.demo.charts import (
+    CHARTS,
+    FIRM_COLOURS,
+    MEASURES,
+    measure_series,
+    x_domain,
+    y_domain,
+)
+from serviceprofit.demo.classroom import CHANGE_LABEL, Classroom
+from serviceprofit.provenance import dependency_versions, git_state, now
 
 __all__ = ["FORMATS", "charts_image", "provenance", "read_provenance", "weekly_csv"]
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..scenario import Scenario, load_scenario
-from ..shipped import shipped_dir
-from .classroom import find_scenarios
+from serviceprofit.demo.classroom import find_scenarios
+from serviceprofit.model.scenario import Scenario, load_scenario
+from serviceprofit.model.shipped import shipped_dir
 
 __all__ = [
     "CDN_PATH",
@@ -278,7 +278,7 @@ def solara_app(cache: Path | None = None) -> ASGIApp:
     warnings.filterwarnings("ignore", message="Cookies with samesite=none", module="solara")
     from solara.server import starlette as solara_starlette
 
-    from .assets import cache_dir
+    from serviceprofit.demo.assets import cache_dir
 
     return ReadOnlyAssets(solara_starlette.app, cache if cache is not None else cache_dir())
 

@@ -1,0 +1,126 @@
+"""One batch runner: a list of (scenario, seed) jobs in, their results out, in job order.
+
+``compare``, ``claims``, a sweep's worker (:func:`serviceprofit.sweeps.runs.run_batch`) and
+``bench`` all run their batches here, so where and how runs are executed is decided once:
+
+- **numba** runs here, in this process: the compiled kernel already uses every core
+  (``prange`` over customer chunks), so a process pool would only add its start-up and
+  a numba load in every worker (seconds of fixed cost for a comparison that computes
+  for a few). Jobs are grouped and each group goes to one ensemble call
+  (:func:`serviceprofit.backends.simulate.simulate_many`), parallel over runs; each run in an
+  ensemble is bitwise the run alone.
+- **mesa** runs one job per task on a process pool (``spawn`` context, chosen per pool:
+  the global start method is never touched), or serially with ``workers=1``.
+
+Results are collected by job index, never by completion order, so a parallel batch
+equals a serial one. Each job is a pure function of (scenario, backend, seed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from serviceprofit.model.result import RunResult
+    from serviceprofit.model.scenario import Scenario
+
+__all__ = ["Job", "run_jobs"]
+
+#: Runs per ensemble call when progress is reported: a tenth of the batch, at least this.
+MIN_GROUP = 8
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run: a scenario and a seed (see :mod:`serviceprofit.model.seeds`)."""
+
+    scenario: Scenario
+    seed: int
+
+
+def _run_one(scenario: Scenario, backend: str, seed: int) -> RunResult:
+    """One run without agent tables (module level: picklable for a pool)."""
+    from serviceprofit.backends import get_backend
+
+    return get_backend(backend)(scenario, seed=seed, keep_agents=False, progress=None)
+
+
+def _groups(total: int, progress: bool) -> list[range]:
+    """Consecutive job ranges for ensemble calls: one call, or about ten with progress."""
+    if total == 0:
+        return []
+    size = total if not progress else max(MIN_GROUP, math.ceil(total / 10))
+    return [range(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def _run_here(
+    jobs: Sequence[Job], backend: str, progress: Callable[[int, int], None] | None
+) -> list[RunResult]:
+    """Every job in this process: numba in ensemble calls, any other backend in turn."""
+    from serviceprofit.backends.simulate import simulate_many
+
+    results: list[RunResult] = []
+    total = len(jobs)
+    if backend != "numba":
+        for job in jobs:
+            results.append(_run_one(job.scenario, backend, job.seed))
+            if progress is not None:
+                progress(len(results), total)
+        return results
+    for group in _groups(total, progress is not None):
+        part = [jobs[i] for i in group]
+        results += simulate_many([j.scenario for j in part], [j.seed for j in part], backend)
+        if progress is not None:
+            progress(len(results), total)
+    return results
+
+
+def _run_pool(
+    jobs: Sequence[Job],
+    backend: str,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[RunResult]:
+    """One job per task on a spawned process pool; results in job order."""
+    total = len(jobs)
+    results: list[Any] = [None] * total
+    pool = ProcessPoolExecutor(max_workers=min(workers, total), mp_context=get_context("spawn"))
+    try:
+        futures = {
+            pool.submit(_run_one, job.scenario, backend, job.seed): i for i, job in enumerate(jobs)
+        }
+        for done, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            if progress is not None:
+                progress(done, total)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    backend: str,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[RunResult]:
+    """Run every job on ``backend``; one :class:`RunResult` per job, in job order.
+
+    numba runs in this process on every core (see the module docstring); mesa on
+    ``workers`` processes (default: every core this process may use; 1 runs them here,
+    with identical results). ``progress(done, total)`` is called as runs finish. The
+    first run that raises ends the batch with its exception; callers that want to go on
+    past a failed run (sweeps) run the jobs one at a time.
+    """
+    from serviceprofit.sweeps.evaluators import default_workers
+
+    workers = default_workers() if workers is None else workers
+    if backend == "numba" or workers <= 1 or len(jobs) <= 1:
+        return _run_here(jobs, backend, progress)
+    return _run_pool(jobs, backend, workers, progress)

@@ -1,0 +1,869 @@
+"""The compiled run: every week of a run, the firm's included, without returning to Python.
+
+The week is the one definition in :mod:`serviceprofit.model.week` and
+:mod:`serviceprofit.model.firm`;
+this module only loops those functions over the rows of the state arrays
+(:mod:`.state`) and keeps the books of the arrays (pools, growth, compaction).
+:func:`advance` runs weeks ``[start, stop)`` of one run; :func:`run_ensemble` runs many
+small runs in one call, in parallel over runs, each run single-threaded inside.
+
+Results do not depend on the number of threads, nor on a run being alone or in an
+ensemble:
+
+- draws are a pure function of (run, purpose, week, uid), never a shared sequence;
+- the customer passes run over fixed chunks of ``CHUNK`` slots (in parallel for large
+  runs, in turn for small ones and inside ensembles); each chunk tallies into its own
+  row, and the rows are added in chunk order afterwards;
+- what customers leave on staff (each server's count and sum of served customers'
+  satisfaction) is added in integers (satisfaction in fixed point, 2**-32), the same
+  total in any order.
+
+While all customers fit in one chunk, every sum is added in uid order, as the Mesa
+model adds it: with float64 state (``precision="float64"``) a run is then the Mesa run,
+bit for bit.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from serviceprofit.backends.numba.state import Customers, Staff
+from serviceprofit.model import choice, firm, rules, week
+from serviceprofit.model.week import (
+    ACTIVE,
+    C_ACQUIRED,
+    C_CUSTOMERS_ACTIVE,
+    C_CUSTOMERS_START,
+    C_STAFF_ACTIVE,
+    C_STAFF_HIRED,
+    C_STAFF_LAID_OFF,
+    C_STAFF_QUITS,
+    MAX_DEPARTMENTS,
+    N_COUNTS,
+    N_SUMS,
+    OPEN,
+    S_STAFF_SATISFACTION,
+    SERVER_COLUMNS,
+    SERVER_SATISFACTION,
+    SERVER_SKILL,
+    SERVER_TIME_TAKEN,
+    TALLY_DTYPE,
+)
+
+CHUNK = 8192  # customers per chunk: the unit of work and of deterministic reduction
+# Runs of fewer chunks do their customer passes in the calling thread: starting a
+# parallel region costs microseconds on an idle machine, milliseconds on a busy one.
+PARALLEL_FROM_CHUNKS = 3
+# Compact the customer arrays once more than this share of their slots is churned.
+COMPACT_AT_CHURNED_SHARE = 0.25
+GROWTH = 1.25  # capacity is multiplied by at least this when newcomers do not fit
+
+# The run's counters (one int64 array).
+(
+    K_STORED,  # customer slots in use (active or churned, not yet compacted)
+    K_ACTIVE,
+    K_NEXT_CUSTOMER_UID,
+    K_NEXT_STAFF_UID,
+    K_STAFF,  # staff in use
+    K_POOL_DEPARTMENTS,  # departments the staff are spread over
+    K_PRESSURE_DEPARTMENTS,  # departments of last week's capacity plan
+    K_KEEP_AGENTS,  # 1: never compact (the final table lists the churned)
+    N_COUNTERS,
+) = range(9)
+
+
+@njit(cache=True)
+def n_chunks(stored):
+    """Chunks of ``CHUNK`` slots covering ``stored`` slots."""
+    return (stored + CHUNK - 1) // CHUNK
+
+
+# ---------------------------------------------------------------------------
+# Customers: creation, the two passes of the week
+
+
+@njit(cache=True)
+def create_customers(c, start, count, first_uid, p, dice, initial, t):
+    """Fill slots ``start..start+count`` with new customers numbered from ``first_uid``;
+    newcomers (not ``initial``) count in the week's word of mouth, in uid order."""
+    for i in range(start, start + count):
+        uid = first_uid + (i - start)
+        segment, channel, satisfaction, expectation, tenure = week.new_customer(
+            p, dice, uid, initial
+        )
+        c.uid[i] = uid
+        c.flags[i] = ACTIVE
+        c.segment[i] = segment
+        c.channel[i] = channel
+        c.department[i] = 0
+        c.new_handoffs[i] = 0
+        c.issue_age[i] = 0
+        c.handoffs[i] = 0
+        c.outcome[i] = 0
+        c.tenure[i] = int(tenure)
+        c.outcome_week[i] = 0
+        c.satisfaction[i] = satisfaction
+        c.expectation[i] = expectation
+        c.lifetime_revenue[i] = 0.0
+        if not initial:
+            week.tally_word_of_mouth(p, c.satisfaction[i], t)
+
+
+@njit(cache=True)
+def _issues_range(c, lo, hi, records, r, dice, chances, tallies, k):
+    """Steps 3-4 for the customers in slots ``lo..hi`` (``week.customer_issue``), read
+    ``records[r]`` and tally into ``tallies[k]`` (rows, not records, cross into parallel
+    regions: numba's parallel loops run in turn when handed a record)."""
+    p = records[r]
+    t = tallies[k]
+    for i in range(lo, hi):
+        flags = np.int64(c.flags[i])
+        if flags & ACTIVE == 0:
+            continue
+        new = week.customer_issue(
+            p,
+            dice,
+            c.uid[i],
+            flags,
+            np.int64(c.department[i]),
+            np.int64(c.issue_age[i]),
+            np.int64(c.handoffs[i]),
+            chances[c.segment[i]],
+            t,
+        )
+        if new[0] != flags or new[0] & OPEN:
+            c.flags[i] = new[0]
+            c.department[i] = new[1]
+            c.issue_age[i] = new[2]
+            c.handoffs[i] = new[3]
+            c.new_handoffs[i] = new[4]
+
+
+@njit(cache=True, parallel=True)
+def _issues_parallel(c, stored, records, r, dice, chances, tallies):
+    for k in prange(n_chunks(stored)):
+        lo = k * CHUNK
+        _issues_range(c, lo, min(lo + CHUNK, stored), records, r, dice, chances, tallies, k)
+
+
+@njit(cache=True)
+def _serve_range(
+    c, lo, hi, records, r, week_, dice, share, servers, pools, bounds, tallies, k, served,
+    contagion,
+):  # fmt: skip
+    """Steps 5-9 for the customers in slots ``lo..hi``: service (``week.customer_service``)
+    for those with a routed issue, then churn, spend and word of mouth for everyone
+    (``week.customer_settle``). ``contagion`` is (exposure, since, half-life, uplift) per
+    person of a market (:func:`choice.contagion_factor`); empty arrays for a firm alone."""
+    p = records[r]
+    exposure, since, half_life, uplift = contagion
+    contagious = exposure.size > 0
+    t = tallies[k]
+    pool_start, pool_len = pools
+    bound_table, bound_expectation = bounds
+    # each contact's (server, satisfaction) is added to the server's sums after the loop:
+    # scattered additions into a large staff table stall the customer loop one by one
+    contact_server = np.empty(hi - lo, np.int64)
+    contact_value = np.empty(hi - lo, np.int64)
+    n_contacts = 0
+    survivors = week.NO_SURVIVORS
+    for i in range(lo, hi):
+        flags = np.int64(c.flags[i])
+        if flags & ACTIVE == 0:
+            continue
+        uid = c.uid[i]
+        segment = np.int64(c.segment[i])
+        satisfaction = np.float64(c.satisfaction[i])
+        expectation = np.float64(c.expectation[i])
+        outcome = np.int64(c.outcome[i])
+        outcome_week = np.int64(c.outcome_week[i])
+        contacted = False
+        if flags & OPEN:
+            department = np.int64(c.department[i])
+            (
+                flags,
+                channel,
+                issue_age,
+                handoffs,
+                satisfaction,
+                outcome,
+                outcome_week,
+                server,
+                contact,
+            ) = week.customer_service(
+                p,
+                dice,
+                uid,
+                week_,
+                flags,
+                segment,
+                np.int64(c.channel[i]),
+                department,
+                np.int64(c.issue_age[i]),
+                np.int64(c.handoffs[i]),
+                np.int64(c.new_handoffs[i]),
+                satisfaction,
+                expectation,
+                outcome,
+                outcome_week,
+                share[department],
+                servers,
+                pool_start,
+                pool_len,
+                t,
+            )
+            c.channel[i] = channel
+            c.issue_age[i] = issue_age
+            c.handoffs[i] = handoffs
+            c.outcome[i] = outcome
+            c.outcome_week[i] = outcome_week
+            if server >= 0:
+                contacted = True
+                contact_server[n_contacts] = server
+                contact_value[n_contacts] = contact
+                n_contacts += 1
+        bound = 1.0  # evaluate the churn rule unless the bound rules it out
+        if c.expectation[i] == bound_expectation[segment]:
+            b = int(satisfaction * CHURN_BINS)
+            if 0 <= b <= CHURN_BINS:
+                bound = bound_table[segment, b]
+        multiplier = 1.0
+        if contagious:
+            multiplier = choice.contagion_factor(exposure, since, uid, week_, half_life, uplift)
+        flags, satisfaction, tenure, revenue, survivors = week.customer_settle(
+            p,
+            dice,
+            uid,
+            week_,
+            flags,
+            segment,
+            np.int64(c.tenure[i]),
+            satisfaction,
+            expectation,
+            np.float64(c.lifetime_revenue[i]),
+            outcome,
+            outcome_week,
+            contacted,
+            bound,
+            multiplier,
+            survivors,
+            t,
+        )
+        c.flags[i] = flags
+        c.satisfaction[i] = satisfaction
+        c.tenure[i] = tenure
+        c.lifetime_revenue[i] = revenue
+    week.add_survivors(survivors, t)
+    for j in range(n_contacts):
+        served[contact_server[j], 0] += contact_value[j]
+        served[contact_server[j], 1] += 1
+
+
+@njit(cache=True, parallel=True)
+def _serve_parallel(
+    c, stored, records, r, week_, dice, share, servers, pools, bounds, tallies, served, contagion
+):
+    for k in prange(n_chunks(stored)):
+        lo = k * CHUNK
+        _serve_range(
+            c,
+            lo,
+            min(lo + CHUNK, stored),
+            records,
+            r,
+            week_,
+            dice,
+            share,
+            servers,
+            pools,
+            bounds,
+            tallies,
+            k,
+            served[numba.get_thread_id()],
+            contagion,
+        )
+
+
+# ---------------------------------------------------------------------------
+# Churn without evaluating the hazard for most customers
+#
+# A customer churns when its draw u falls below the churn hazard, which is a few tenths
+# of a percent a week for most. Where u is at or above an upper bound of the hazard, the
+# customer stays without the rule being evaluated (two exponentials); elsewhere the rule
+# decides, so every decision is the rule's. The bound for a customer of a segment
+# (whose expectation is the segment's) is the rule at zero tenure and at the lower edge
+# of the satisfaction bin below the customer's: valid because the hazard falls with
+# satisfaction and with tenure. That is checked, not assumed: :func:`churn_bounds`
+# evaluates the rule inside every bin over a range of tenures and, if any value exceeds
+# its bound, returns bounds of 1, which rule nothing out.
+
+CHURN_BINS = 1024
+_CHECK_POINTS = 8  # points per satisfaction bin at which the bound is checked
+_CHECK_TENURES = (0.0, 1.0, 2.0, 4.0, 8.0, 13.0, 26.0, 52.0, 104.0, 260.0, 1000.0, 6000.0)
+
+
+@njit(cache=True)
+def fill_churn_bounds(record, expectation, bounds):
+    """Fill ``bounds[g, b]`` for the record's segments at the stored ``expectation``;
+    return False if the rule broke a bound at a checked point."""
+    p = record
+    for g in range(p.n_segments):
+        e = np.float64(expectation[g])
+        for b in range(CHURN_BINS + 1):
+            edge = (b - 1 if b > 0 else 0) / CHURN_BINS
+            bounds[g, b] = week.churn_hazard(p, edge, e, 0.0)
+        for b in range(CHURN_BINS * _CHECK_POINTS + 1):
+            s = b / (CHURN_BINS * _CHECK_POINTS)
+            bound = bounds[g, int(s * CHURN_BINS)]
+            for tenure in _CHECK_TENURES:
+                if week.churn_hazard(p, s, e, tenure) > bound:
+                    return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Staff: the week, quits, reorganisation, hiring and layoffs, pools, capacity
+
+
+@njit(cache=True)
+def _staff_week(s, counters, p, dice, training, pressure, counts):
+    """Step 2 for every member of staff (``week.staff_week``); quitters leave, the rest
+    keep uid order."""
+    last = counters[K_PRESSURE_DEPARTMENTS] - 1
+    kept = 0
+    for j in range(counters[K_STAFF]):
+        d = s.department[j]
+        satisfaction, skill, standard, tenure, mirror, quits = week.staff_week(
+            p,
+            dice,
+            s.uid[j],
+            training,
+            pressure[d if d < last else last],
+            s.satisfaction[j],
+            s.skill[j],
+            s.standard[j],
+            s.time_taken[j],
+            s.tenure[j],
+            s.mirror[j],
+            s.served_fixed[j],
+            s.served_n[j],
+        )
+        if quits:
+            counts[C_STAFF_QUITS] += 1
+            continue
+        s.uid[kept] = s.uid[j]
+        s.department[kept] = d
+        s.skill[kept] = skill
+        s.satisfaction[kept] = satisfaction
+        s.standard[kept] = standard
+        s.time_taken[kept] = s.time_taken[j]
+        s.tenure[kept] = tenure
+        s.mirror[kept] = mirror
+        kept += 1
+    counters[K_STAFF] = kept
+
+
+@njit(cache=True)
+def _grow_staff(s, capacity):
+    grown = Staff(
+        np.zeros(capacity, np.int64),
+        np.zeros(capacity, np.int64),
+        np.zeros(capacity),
+        np.zeros(capacity),
+        np.zeros(capacity),
+        np.zeros(capacity),
+        np.zeros(capacity),
+        np.zeros(capacity),
+        np.zeros(capacity, np.int64),
+        np.zeros(capacity, np.int64),
+    )
+    n = s.uid.size
+    grown.uid[:n] = s.uid
+    grown.department[:n] = s.department
+    grown.skill[:n] = s.skill
+    grown.satisfaction[:n] = s.satisfaction
+    grown.standard[:n] = s.standard
+    grown.time_taken[:n] = s.time_taken
+    grown.tenure[:n] = s.tenure
+    grown.mirror[:n] = s.mirror
+    grown.served_fixed[:n] = s.served_fixed
+    grown.served_n[:n] = s.served_n
+    return grown
+
+
+@njit(cache=True)
+def hire_staff(s, counters, p, dice, hires, initial):
+    """Add ``hires`` staff, each to the least staffed department; return the arrays
+    (grown if they were full)."""
+    n = counters[K_STAFF]
+    if n + hires > s.uid.size:
+        s = _grow_staff(s, max(n + hires, int(s.uid.size * GROWTH) + 1))
+    sizes = np.zeros(MAX_DEPARTMENTS, np.int64)
+    for j in range(n):
+        sizes[s.department[j]] += 1
+    for h in range(hires):
+        uid = counters[K_NEXT_STAFF_UID]
+        counters[K_NEXT_STAFF_UID] += 1
+        d = week.least_staffed(sizes, counters[K_POOL_DEPARTMENTS])
+        sizes[d] += 1
+        skill, tenure = week.new_staff(p, dice, uid, initial)
+        j = n + h
+        s.uid[j] = uid
+        s.department[j] = d
+        s.skill[j] = skill
+        s.satisfaction[j] = rules.STAFF_INITIAL_SATISFACTION
+        s.standard[j] = p.handle_time
+        s.time_taken[j] = p.handle_time
+        s.tenure[j] = tenure
+        s.mirror[j] = rules.STAFF_INITIAL_SATISFACTION
+    counters[K_STAFF] = n + hires
+    return s
+
+
+@njit(cache=True)
+def _pools(s, n, departments):
+    """Staff rows grouped by department, uid order within (the Mesa model's pools):
+    (members in pool order, first position and size of each pool)."""
+    pool_len = np.zeros(departments, np.int64)
+    for j in range(n):
+        pool_len[s.department[j]] += 1
+    pool_start = np.zeros(departments, np.int64)
+    for d in range(1, departments):
+        pool_start[d] = pool_start[d - 1] + pool_len[d - 1]
+    members = np.empty(n, np.int64)
+    filled = pool_start.copy()
+    for j in range(n):
+        d = s.department[j]
+        members[filled[d]] = j
+        filled[d] += 1
+    return members, pool_start, pool_len
+
+
+@njit(cache=True)
+def _plan_capacity(s, members, pool_start, pool_len, p, load, hours_per_head, share, pressure):
+    """The capacity plan of every department (``week.capacity_plan``); sets each member's
+    time taken."""
+    for d in range(p.departments):
+        share[d] = 0.0
+        pressure[d] = 0.0
+        lo = pool_start[d]
+        size = pool_len[d]
+        if size == 0:  # a department with no staff borrows everyone
+            lo = 0
+            size = members.size
+        if size == 0:
+            continue
+        standard_sum = 0.0
+        for k in range(lo, lo + size):
+            standard_sum += s.standard[members[k]]
+        share[d], pressure[d] = week.capacity_plan(
+            p, week.routed_load(p, load, d), standard_sum, size, hours_per_head
+        )
+        for k in range(pool_start[d], pool_start[d] + pool_len[d]):
+            j = members[k]
+            s.time_taken[j] = rules.time_per_contact(
+                s.standard[j], pressure[d], p.pressure_exponent
+            )
+
+
+# ---------------------------------------------------------------------------
+# Housekeeping of the customer arrays
+
+
+@njit(cache=True)
+def compact(c, stored):
+    """Squeeze churned customers out, keeping uid order; return how many remain."""
+    kept = 0
+    for i in range(stored):
+        if c.flags[i] & ACTIVE == 0:
+            continue
+        if kept != i:
+            c.uid[kept] = c.uid[i]
+            c.flags[kept] = c.flags[i]
+            c.segment[kept] = c.segment[i]
+            c.channel[kept] = c.channel[i]
+            c.department[kept] = c.department[i]
+            c.new_handoffs[kept] = c.new_handoffs[i]
+            c.issue_age[kept] = c.issue_age[i]
+            c.handoffs[kept] = c.handoffs[i]
+            c.outcome[kept] = c.outcome[i]
+            c.tenure[kept] = c.tenure[i]
+            c.outcome_week[kept] = c.outcome_week[i]
+            c.satisfaction[kept] = c.satisfaction[i]
+            c.expectation[kept] = c.expectation[i]
+            c.lifetime_revenue[kept] = c.lifetime_revenue[i]
+        kept += 1
+    for i in range(kept, stored):
+        c.flags[i] = 0
+    return kept
+
+
+@njit(cache=True)
+def _grow_customers(c, stored, capacity):
+    grown = Customers(
+        np.zeros(capacity, c.uid.dtype),
+        np.zeros(capacity, c.flags.dtype),
+        np.zeros(capacity, c.segment.dtype),
+        np.zeros(capacity, c.channel.dtype),
+        np.zeros(capacity, c.department.dtype),
+        np.zeros(capacity, c.new_handoffs.dtype),
+        np.zeros(capacity, c.issue_age.dtype),
+        np.zeros(capacity, c.handoffs.dtype),
+        np.zeros(capacity, c.outcome.dtype),
+        np.zeros(capacity, c.tenure.dtype),
+        np.zeros(capacity, c.outcome_week.dtype),
+        np.zeros(capacity, c.satisfaction.dtype),
+        np.zeros(capacity, c.expectation.dtype),
+        np.zeros(capacity, c.lifetime_revenue.dtype),
+    )
+    grown.uid[:stored] = c.uid[:stored]
+    grown.flags[:stored] = c.flags[:stored]
+    grown.segment[:stored] = c.segment[:stored]
+    grown.channel[:stored] = c.channel[:stored]
+    grown.department[:stored] = c.department[:stored]
+    grown.new_handoffs[:stored] = c.new_handoffs[:stored]
+    grown.issue_age[:stored] = c.issue_age[:stored]
+    grown.handoffs[:stored] = c.handoffs[:stored]
+    grown.outcome[:stored] = c.outcome[:stored]
+    grown.tenure[:stored] = c.tenure[:stored]
+    grown.outcome_week[:stored] = c.outcome_week[:stored]
+    grown.satisfaction[:stored] = c.satisfaction[:stored]
+    grown.expectation[:stored] = c.expectation[:stored]
+    grown.lifetime_revenue[:stored] = c.lifetime_revenue[:stored]
+    return grown
+
+
+@njit(cache=True)
+def _make_room(c, counters, arriving):
+    """Customer arrays in which ``arriving`` newcomers fit: compacted first, grown only
+    if still full."""
+    capacity = c.uid.size
+    if counters[K_STORED] + arriving <= capacity:
+        return c
+    if counters[K_KEEP_AGENTS] == 0:
+        counters[K_STORED] = compact(c, counters[K_STORED])
+    if counters[K_STORED] + arriving > capacity:
+        size = max(counters[K_STORED] + arriving, int(capacity * GROWTH))
+        c = _grow_customers(c, counters[K_STORED], size)
+    return c
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+@njit(cache=True)
+def start_run(c, s, counters, records, index, key, scratch):
+    """Week 0's customers and staff (as ``ServiceProfitModel.__init__``); ``scratch`` is
+    a row of ``TALLY_DTYPE`` the caller holds (initial customers are not tallied)."""
+    p = records[index[0]]
+    dice = (key, np.uint64(0))
+    counters[K_POOL_DEPARTMENTS] = p.departments
+    counters[K_PRESSURE_DEPARTMENTS] = p.departments
+    s = hire_staff(s, counters, p, dice, p.initial_staff, True)
+    n = p.initial_customers
+    create_customers(c, 0, n, 0, p, dice, True, scratch[0])
+    counters[K_STORED] = n
+    counters[K_ACTIVE] = n
+    counters[K_NEXT_CUSTOMER_UID] = n
+    return s
+
+
+@njit(cache=True)
+def advance(
+    c,
+    s,
+    counters,
+    firm_state,
+    pending,
+    history,
+    totals,
+    pressure,
+    week_tally,
+    records,
+    index,
+    bounds,
+    bound_expectation,
+    key,
+    start,
+    stop,
+    threads,
+):
+    """Run weeks ``start..stop`` of a run; return the (possibly reallocated) customer and
+    staff arrays. ``totals`` is (counts, sums) summed over the weeks; ``week_tally`` one
+    row of ``TALLY_DTYPE`` for the week's tally (a record points into it: the caller
+    holds it, so it outlives the loop). With ``threads`` above 1 the customer passes of
+    large runs run in parallel over chunks."""
+    parallel = threads > 1
+    alone = (np.zeros(0), np.zeros(0, np.int32), 1.0, 0.0)  # no contagion: a firm alone
+    share = np.zeros(MAX_DEPARTMENTS)
+    chances = np.zeros(bounds.shape[1])
+    for now in range(start, stop):
+        r = index[now]
+        p = records[r]
+        dice = (key, np.uint64(now))
+        t = week_tally[0]  # a pointer into the caller's array, which outlives this loop
+        counts = t.counts
+        sums = t.sums
+        counts[:] = 0
+        sums[:] = 0.0
+        t.load[:] = 0
+
+        # 1. Owner: reorganisations and the review of lagged KPIs
+        firm.begin_week(p, firm_state, history, dice, now)
+
+        # 2. Staff: satisfaction, skill, time standard, quits; reorganisation, layoffs, hires
+        _staff_week(s, counters, p, dice, firm_state[firm.F_TRAINING], pressure, counts)
+        if counters[K_POOL_DEPARTMENTS] != p.departments:
+            counters[K_POOL_DEPARTMENTS] = p.departments
+            for j in range(counters[K_STAFF]):
+                s.department[j] = j % p.departments
+        hires, layoffs = firm.staffing(p, firm_state, pending, now, counters[K_STAFF])
+        if layoffs > 0:  # the newest go first
+            counters[K_STAFF] = max(0, counters[K_STAFF] - layoffs)
+        counts[C_STAFF_LAID_OFF] = layoffs
+        s = hire_staff(s, counters, p, dice, hires, False)
+        counts[C_STAFF_HIRED] = hires
+        n_staff = counters[K_STAFF]
+        members, pool_start, pool_len = _pools(s, n_staff, p.departments)
+
+        # 3-4. Customers: new issues (and self-service), routing
+        surge, fixed_share = firm.issue_climate(p, firm_state, now)
+        week.issue_chances(p, surge, fixed_share, chances)
+        counts[C_CUSTOMERS_START] = counters[K_ACTIVE]
+        stored = counters[K_STORED]
+        chunks = n_chunks(stored)
+        tallies = np.zeros(chunks, TALLY_DTYPE)
+        if parallel and chunks >= PARALLEL_FROM_CHUNKS:
+            _issues_parallel(c, stored, records, r, dice, chances, tallies)
+        else:
+            for k in range(chunks):
+                lo = k * CHUNK
+                _issues_range(c, lo, min(lo + CHUNK, stored), records, r, dice, chances, tallies, k)
+        week_load = t.load
+        for k in range(chunks):
+            week_load += tallies[k].load
+
+        # capacity: work pressure per department, time per contact, share served
+        hours_per_head = p.contact_hours * p.productivity * firm.capacity_factor(p, firm_state, now)
+        _plan_capacity(
+            s, members, pool_start, pool_len, p, week_load, hours_per_head, share, pressure
+        )
+        counters[K_PRESSURE_DEPARTMENTS] = p.departments
+        servers = np.zeros((n_staff, SERVER_COLUMNS))
+        for row in range(n_staff):
+            j = members[row]
+            servers[row, SERVER_SKILL] = s.skill[j]
+            servers[row, SERVER_SATISFACTION] = s.satisfaction[j]
+            servers[row, SERVER_TIME_TAKEN] = s.time_taken[j]
+
+        # 5-9. Service, complaint, churn, revenue, word of mouth
+        pools = (pool_start, pool_len)
+        table = (bounds[r], bound_expectation[r])
+        if parallel and chunks >= PARALLEL_FROM_CHUNKS:
+            served = np.zeros((threads, n_staff, 2), np.int64)
+            _serve_parallel(
+                c,
+                stored,
+                records,
+                r,
+                now,
+                dice,
+                share,
+                servers,
+                pools,
+                table,
+                tallies,
+                served,
+                alone,
+            )
+        else:
+            served = np.zeros((1, n_staff, 2), np.int64)
+            for k in range(chunks):
+                lo = k * CHUNK
+                hi = min(lo + CHUNK, stored)
+                _serve_range(
+                    c,
+                    lo,
+                    hi,
+                    records,
+                    r,
+                    now,
+                    dice,
+                    share,
+                    servers,
+                    pools,
+                    table,
+                    tallies,
+                    k,
+                    served[0],
+                    alone,
+                )
+        for row in range(n_staff):
+            j = members[row]
+            s.served_fixed[j] = 0
+            s.served_n[j] = 0
+            for th in range(served.shape[0]):
+                s.served_fixed[j] += served[th, row, 0]
+                s.served_n[j] += served[th, row, 1]
+        for k in range(chunks):  # in chunk order: the same sums whoever ran which chunk
+            chunk = tallies[k]
+            for m in range(N_COUNTS):
+                counts[m] += chunk.counts[m]
+            for m in range(N_SUMS):
+                sums[m] += chunk.sums[m]
+        counters[K_ACTIVE] -= counts[week.C_CHURNED]
+
+        # 10. Acquisition: marketing and referrals by promoters
+        bought, referred = firm.acquisitions(p, firm_state, dice, counts[week.C_PROMOTERS])
+        arriving = bought + referred
+        c = _make_room(c, counters, arriving)
+        create_customers(
+            c, counters[K_STORED], arriving, counters[K_NEXT_CUSTOMER_UID], p, dice, False, t
+        )
+        counters[K_STORED] += arriving
+        counters[K_ACTIVE] += arriving
+        counters[K_NEXT_CUSTOMER_UID] += arriving
+        counts[C_ACQUIRED] = arriving
+        counts[C_CUSTOMERS_ACTIVE] = counters[K_ACTIVE]
+
+        # 11. Accounting, 12. the metrics row
+        counts[C_STAFF_ACTIVE] = n_staff
+        for j in range(n_staff):
+            sums[S_STAFF_SATISFACTION] += s.satisfaction[j]
+        firm.close_week(p, firm_state, history, now, counts, sums)
+        for m in range(N_COUNTS):
+            totals[0][m] += counts[m]
+        for m in range(N_SUMS):
+            totals[1][m] += sums[m]
+        stored = counters[K_STORED]
+        if counters[K_KEEP_AGENTS] == 0 and (
+            stored - counters[K_ACTIVE] > COMPACT_AT_CHURNED_SHARE * max(stored, 1)
+        ):
+            counters[K_STORED] = compact(c, stored)
+    return c, s
+
+
+@njit(cache=True, parallel=True)
+def run_ensemble(
+    records,
+    index,
+    weeks,
+    bounds,
+    bound_expectation,
+    keys,
+    wide,
+    history,
+    counts,
+    sums,
+):
+    """Many runs in one call, in parallel over runs, each run's weeks in turn on one
+    thread: run ``r`` reads ``records[index[r, week]]``, has key ``keys[r]`` and lasts
+    ``weeks[r]``; it writes its metrics to ``history[r]`` and its tallies summed over the
+    weeks to ``counts[r]``, ``sums[r]``. ``wide`` chooses float64 customer state."""
+    for r in prange(keys.size):
+        p = records[index[r, 0]]
+        capacity = p.initial_customers + max(1024, p.initial_customers // 16)
+        if wide:
+            _run_alone(
+                new_customers(capacity, np.zeros(0, np.float64)),
+                p,
+                records,
+                index[r],
+                weeks[r],
+                bounds,
+                bound_expectation,
+                keys[r],
+                history[r],
+                counts[r],
+                sums[r],
+            )
+        else:
+            _run_alone(
+                new_customers(capacity, np.zeros(0, np.float32)),
+                p,
+                records,
+                index[r],
+                weeks[r],
+                bounds,
+                bound_expectation,
+                keys[r],
+                history[r],
+                counts[r],
+                sums[r],
+            )
+
+
+@njit(cache=True)
+def new_customers(capacity, like):
+    """Empty customer arrays; satisfaction, expectation and revenue of ``like``'s dtype."""
+    return Customers(
+        np.zeros(capacity, np.uint32),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint8),
+        np.zeros(capacity, np.uint16),
+        np.zeros(capacity, np.uint16),
+        np.zeros(capacity, like.dtype),
+        np.zeros(capacity, like.dtype),
+        np.zeros(capacity, like.dtype),
+    )
+
+
+@njit(cache=True)
+def new_staff_arrays(capacity):
+    return _grow_staff(_grow_staff_empty(), capacity)
+
+
+@njit(cache=True)
+def _grow_staff_empty():
+    empty_int = np.zeros(0, np.int64)
+    empty = np.zeros(0)
+    return Staff(
+        empty_int, empty_int, empty, empty, empty, empty, empty, empty, empty_int, empty_int
+    )
+
+
+@njit(cache=True)
+def _run_alone(c, p, records, index, weeks, bounds, bound_expectation, key, history, counts, sums):
+    """One whole run on this thread, as :func:`advance` runs it from Python."""
+    counters = np.zeros(N_COUNTERS, np.int64)
+    s = new_staff_arrays(p.initial_staff + 16)
+    week_tally = np.zeros(1, TALLY_DTYPE)
+    s = start_run(c, s, counters, records, index, key, week_tally)
+    firm_state, pending, own_history = firm.new_firm(p, weeks)
+    totals = (np.zeros(N_COUNTS, np.int64), np.zeros(N_SUMS))
+    pressure = np.zeros(MAX_DEPARTMENTS)
+    advance(
+        c,
+        s,
+        counters,
+        firm_state,
+        pending,
+        own_history,
+        totals,
+        pressure,
+        week_tally,
+        records,
+        index,
+        bounds,
+        bound_expectation,
+        key,
+        0,
+        weeks,
+        1,
+    )
+    history[:weeks] = own_history
+    counts[:] = totals[0]
+    sums[:] = totals[1]
+
+
+# Any compiled function of this module: it tells where numba keeps this module's cache.
+CACHE_PROBE = compact

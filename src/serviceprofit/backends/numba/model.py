@@ -1,0 +1,248 @@
+"""Setting up compiled runs and reading their results: one run, or an ensemble of runs.
+
+Everything a week does runs in :mod:`.kernel`; this module prepares what the kernels
+read (the stacked parameter records, which record each week reads, the churn bounds),
+calls them, and turns what they return into :class:`~serviceprofit.model.result.RunResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+import pandas as pd
+
+from serviceprofit.backends.numba import kernel as k
+from serviceprofit.backends.numba.state import PRECISIONS, allocate_customers
+from serviceprofit.model import firm
+from serviceprofit.model.firm import COUNT_METRICS, METRICS
+from serviceprofit.model.params import MAX_SEGMENTS, Params, ParamSchedule, stack_records
+from serviceprofit.model.result import RunResult, summarise
+from serviceprofit.model.rng import run_key
+from serviceprofit.model.scenario import Scenario
+from serviceprofit.model.week import (
+    ACTIVE,
+    EVER_COMPLAINED,
+    MAX_DEPARTMENTS,
+    N_COUNTS,
+    N_SUMS,
+    OPEN,
+    TALLY_DTYPE,
+)
+
+__all__ = ["run_many", "run_one"]
+
+# Weeks per compiled call when progress is reported (the run returns to Python between).
+PROGRESS_EVERY_WEEKS = 13
+
+_BOUNDS_CACHE: dict[tuple[bytes, str], tuple[np.ndarray, np.ndarray]] = {}
+_BOUNDS_CACHE_SIZE = 256
+# What the churn bounds depend on: the churn rule's constants and the segments' expectations.
+_BOUND_FIELDS = [
+    "churn_base",
+    "churn_steepness",
+    "competitor_pull",
+    "newcomer_boost",
+    "newcomer_weeks",
+    "churn_cap",
+    "n_segments",
+    "segment_expectation",
+]
+
+
+def _storage_dtype(precision: str) -> type:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; allowed: {', '.join(PRECISIONS)}")
+    return np.float64 if precision == "float64" else np.float32
+
+
+def churn_tables(records: np.ndarray, precision: str) -> tuple[np.ndarray, np.ndarray]:
+    """Churn bounds per record (``kernel.fill_churn_bounds``) and the stored expectation
+    of each segment they are valid for; made once per distinct record and precision."""
+    dtype = _storage_dtype(precision)
+    bounds = np.empty((records.size, MAX_SEGMENTS, k.CHURN_BINS + 1))
+    expectations = np.empty((records.size, MAX_SEGMENTS), dtype)
+    for i, record in enumerate(records):
+        cache_key = (b"".join(np.asarray(record[f]).tobytes() for f in _BOUND_FIELDS), precision)
+        cached = _BOUNDS_CACHE.get(cache_key)
+        if cached is None:
+            expectation = record["segment_expectation"].astype(dtype)
+            table = np.ones((MAX_SEGMENTS, k.CHURN_BINS + 1))
+            if not k.fill_churn_bounds(record, expectation, table):
+                table[:] = 1.0
+            if len(_BOUNDS_CACHE) >= _BOUNDS_CACHE_SIZE:
+                _BOUNDS_CACHE.pop(next(iter(_BOUNDS_CACHE)))
+            cached = _BOUNDS_CACHE[cache_key] = (table, expectation)
+        bounds[i], expectations[i] = cached
+    return bounds, expectations
+
+
+def timeseries(history: np.ndarray) -> pd.DataFrame:
+    """The metrics rows of a run's history as the time series both backends return."""
+    return pd.DataFrame(
+        {
+            name: history[:, i].astype(np.int64) if name in COUNT_METRICS else history[:, i]
+            for i, name in enumerate(METRICS)
+        }
+    )
+
+
+def run_one(
+    scenario: Scenario,
+    seed: int = 0,
+    keep_agents: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    precision: str = "float32",
+) -> RunResult:
+    """One run, its weeks compiled (in blocks of weeks when progress is reported)."""
+    schedule = ParamSchedule(scenario)
+    records = stack_records(schedule.records)
+    bounds, expectations = churn_tables(records, precision)
+    p0: Params = schedule.records[0]
+    weeks = scenario.weeks
+    key = run_key(seed)
+    capacity = p0.initial_customers + max(1024, p0.initial_customers // 16)
+    c = allocate_customers(capacity, precision)
+    s = k.new_staff_arrays(p0.initial_staff + 16)
+    counters = np.zeros(k.N_COUNTERS, np.int64)
+    counters[k.K_KEEP_AGENTS] = int(keep_agents)
+    week_tally = np.zeros(1, TALLY_DTYPE)
+    s = k.start_run(c, s, counters, records, schedule.index, key, week_tally)
+    firm_state, pending, history = firm.new_firm(p0, weeks)
+    totals = (np.zeros(N_COUNTS, np.int64), np.zeros(N_SUMS))
+    pressure = np.zeros(MAX_DEPARTMENTS)
+    step = weeks if progress is None else PROGRESS_EVERY_WEEKS
+    for start in range(0, weeks, step):
+        stop = min(weeks, start + step)
+        c, s = k.advance(
+            c,
+            s,
+            counters,
+            firm_state,
+            pending,
+            history,
+            totals,
+            pressure,
+            week_tally,
+            records,
+            schedule.index,
+            bounds,
+            expectations,
+            key,
+            start,
+            stop,
+            numba.get_num_threads(),
+        )
+        if progress is not None:
+            progress(stop, weeks)
+    return summarise(
+        scenario=scenario,
+        backend="numba",
+        seed=seed,
+        timeseries=timeseries(history),
+        counts=totals[0].tolist(),
+        sums=totals[1].tolist(),
+        customers=customer_table(c, int(counters[k.K_STORED])) if keep_agents else None,
+        staff=staff_table(s, int(counters[k.K_STAFF])) if keep_agents else None,
+    )
+
+
+def run_many(
+    scenarios: list[Scenario], seeds: list[int], precision: str = "float32"
+) -> list[RunResult]:
+    """Many runs in one compiled call, parallel over runs (:func:`kernel.run_ensemble`).
+
+    Run ``i`` is ``scenarios[i]`` with ``seeds[i]``; each gives the very bits it gives
+    alone (:func:`run_one`).
+    """
+    if len(scenarios) != len(seeds):
+        raise ValueError(f"{len(scenarios)} scenarios but {len(seeds)} seeds")
+    if not scenarios:
+        return []
+    distinct: dict[bytes, int] = {}
+    rows: list[Params] = []
+    longest = max(s.weeks for s in scenarios)
+    index = np.zeros((len(scenarios), longest), np.int64)
+    schedules: dict[int, ParamSchedule] = {}
+    for r, scenario in enumerate(scenarios):
+        schedule = schedules.get(id(scenario)) or ParamSchedule(scenario)
+        schedules[id(scenario)] = schedule
+        local = []
+        for record in schedule.records:
+            raw = stack_records([record]).tobytes()
+            if raw not in distinct:
+                distinct[raw] = len(rows)
+                rows.append(record)
+            local.append(distinct[raw])
+        index[r, : scenario.weeks] = np.asarray(local)[schedule.index]
+    records = stack_records(rows)
+    bounds, expectations = churn_tables(records, precision)
+    weeks = np.array([s.weeks for s in scenarios], np.int64)
+    keys = np.array([run_key(seed) for seed in seeds], np.uint64)
+    history = np.zeros((len(scenarios), longest, firm.N_HISTORY))
+    counts = np.zeros((len(scenarios), N_COUNTS), np.int64)
+    sums = np.zeros((len(scenarios), N_SUMS))
+    k.run_ensemble(
+        records,
+        index,
+        weeks,
+        bounds,
+        expectations,
+        keys,
+        precision == "float64",
+        history,
+        counts,
+        sums,
+    )
+    return [
+        summarise(
+            scenario=scenario,
+            backend="numba",
+            seed=seed,
+            timeseries=timeseries(history[r, : scenario.weeks]),
+            counts=counts[r].tolist(),
+            sums=sums[r].tolist(),
+        )
+        for r, (scenario, seed) in enumerate(zip(scenarios, seeds, strict=True))
+    ]
+
+
+def customer_table(c: Any, stored: int) -> pd.DataFrame:
+    """Every customer ever: the active ones first, then the churned (as the Mesa model)."""
+    flags = c.flags[:stored]
+    table = pd.DataFrame(
+        {
+            "uid": c.uid[:stored].astype(np.int64),
+            "status": np.where(flags & ACTIVE, "active", "churned"),
+            "segment": c.segment[:stored].astype(np.int64),
+            "channel": c.channel[:stored].astype(np.int64),
+            "satisfaction": c.satisfaction[:stored].astype(np.float64),
+            "expectation": c.expectation[:stored].astype(np.float64),
+            "tenure": c.tenure[:stored].astype(np.float64),
+            "lifetime_revenue": c.lifetime_revenue[:stored].astype(np.float64),
+            "ever_complained": (flags & EVER_COMPLAINED) != 0,
+            "issue_open": (flags & OPEN) != 0,
+        }
+    )
+    order = np.argsort(table["status"] != "active", kind="stable")
+    return table.iloc[order].reset_index(drop=True)
+
+
+def staff_table(s: Any, n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "uid": s.uid[:n],
+            "department": s.department[:n],
+            "skill": s.skill[:n],
+            "satisfaction": s.satisfaction[:n],
+            "tenure": s.tenure[:n],
+            "time_standard": s.standard[:n],
+        }
+    )
+
+
+def threads() -> int:
+    """numba's threads in use (the ensemble's parallel width)."""
+    return numba.get_num_threads()
