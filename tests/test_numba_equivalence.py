@@ -30,8 +30,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from serviceprofit import load_scenario
-from serviceprofit.backends import simulate
+from serviceprofit import load_scenario, simulate
 
 from .conftest import SCENARIOS
 
