@@ -87,14 +87,14 @@ class OffProcess:
     def scenario(self, firm: str) -> Any:
         return self.engine.scenario(firm)
 
-    def rows(self, events: Any, weeks: int, seed: int) -> Any:
+    def play(self, events: Any, seed: int, stop: int, resume: Any = None) -> Any:
         if self._pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-        return self._pool.submit(self.engine.rows, events, weeks, seed).result()
+        return self._pool.submit(self.engine.play, events, seed, stop, resume).result()
 
     def close(self) -> None:
         if self._pool is not None:

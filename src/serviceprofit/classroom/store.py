@@ -9,19 +9,27 @@ What is saved, and when:
 * at every quarter boundary, in one transaction: the quarter's number, the rows of
   every firm up to that boundary (the numeric columns as float64, bit for bit) and
   their digest (:func:`~.engine.digest`); only the last boundary's rows are kept, since
-  each holds all weeks before it.
+  each holds all weeks before it; and each industry's market state there (the market
+  run's :class:`~.engine.Checkpoint`, pickled and compressed), kept for every boundary
+  so that a "what if" from any quarter resumes from that quarter's start. Industries
+  that played alike share one state (stored once, by its SHA-256).
 
 A restarted server opens the same file and finds the game at its last boundary; the
-rows it reads back are the rows it saved, and re-running the decisions reproduces the
-digest. Writes are transactions (WAL journal): a crash loses at most the request in
-flight, never a half-saved quarter.
+rows it reads back are the rows it saved, its next quarter resumes from the saved
+state, and re-running the decisions reproduces the digest. The states are unpickled:
+the file is the server's own (mode 0600 in a 0700 directory), never one a page sent.
+Writes are transactions (WAL journal): a crash loses at most the request in flight,
+never a half-saved quarter.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +38,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from serviceprofit.classroom.engine import Checkpoint
 
 __all__ = ["GAME_FILE", "SavedQuarter", "Store", "Team"]
 
@@ -63,6 +73,14 @@ CREATE TABLE IF NOT EXISTS rows (
     weeks INTEGER NOT NULL,
     data BLOB NOT NULL,
     PRIMARY KEY (quarter, firm)
+);
+CREATE TABLE IF NOT EXISTS states (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    quarter INTEGER NOT NULL,
+    industry INTEGER NOT NULL,
+    week INTEGER NOT NULL,
+    sha256 TEXT NOT NULL REFERENCES states (sha256),
+    PRIMARY KEY (quarter, industry)
 );
 """
 
@@ -194,9 +212,11 @@ class Store:
         digest: str,
         when: str,
         fill: Mapping[str, Mapping[str, Any]] = {},
+        checkpoints: Mapping[int, Checkpoint] = {},
     ) -> None:
         """Save a boundary in one transaction, with the decisions it was played with for
-        firms that had none saved (``fill``: preset rivals, teams that did not submit)."""
+        firms that had none saved (``fill``: preset rivals, teams that did not submit) and
+        each industry's market state (``checkpoints``; none from an engine without)."""
         tables = []
         for firm, frame in rows.items():
             numbers = frame.select_dtypes("number")
@@ -204,6 +224,14 @@ class Store:
             tables.append(
                 (quarter, firm, json.dumps(list(map(str, numbers.columns))), len(frame), data)
             )
+        states: dict[int, tuple[str, bytes]] = {}  # id of a state -> its digest and bytes
+        saved = []
+        for industry, checkpoint in checkpoints.items():
+            if id(checkpoint.state) not in states:
+                blob = zlib.compress(pickle.dumps(checkpoint.state, protocol=5), 1)
+                states[id(checkpoint.state)] = (hashlib.sha256(blob).hexdigest(), blob)
+            sha = states[id(checkpoint.state)][0]
+            saved.append((quarter, industry, checkpoint.week, sha))
         with self._transaction() as db:
             played = db.execute("SELECT COALESCE(MAX(quarter), 0) FROM quarters").fetchone()[0]
             if quarter != played + 1:
@@ -216,6 +244,27 @@ class Store:
             db.execute("INSERT INTO quarters VALUES (?, ?, ?)", (quarter, digest, when))
             db.execute("DELETE FROM rows WHERE quarter < ?", (quarter,))
             db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", tables)
+            db.executemany("INSERT OR IGNORE INTO states VALUES (?, ?)", states.values())
+            db.executemany("INSERT INTO checkpoints VALUES (?, ?, ?, ?)", saved)
+
+    def checkpoints(self, quarter: int) -> dict[int, Checkpoint]:
+        """Each industry's market state at the end of ``quarter`` (1-based); empty if none
+        was saved. Industries that shared a state get the same object."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT c.industry, c.week, c.sha256, s.data FROM checkpoints c "
+                "JOIN states s ON s.sha256 = c.sha256 WHERE c.quarter = ?",
+                (quarter,),
+            ).fetchall()
+        loaded: dict[str, Any] = {}
+        out = {}
+        for industry, week, sha, blob in found:
+            if sha not in loaded:
+                if hashlib.sha256(blob).hexdigest() != sha:
+                    raise ValueError(f"{self.path}: a saved market state does not match its digest")
+                loaded[sha] = Checkpoint(week, pickle.loads(zlib.decompress(blob)))
+            out[industry] = loaded[sha]
+        return out
 
     def played(self) -> int:
         with self._lock:
