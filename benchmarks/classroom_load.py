@@ -171,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
             stop.set()
             timer.cancel()
             process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()  # its worker follows it (classroom.server._follow_parent)
+                process.wait()
     figures = {
         "teams": args.teams,
         "quarters_played": len(advances),

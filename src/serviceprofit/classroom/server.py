@@ -66,6 +66,9 @@ class OffProcess:
     the server's process it would stall every page and request while a quarter is
     played. In a worker process it stalls nothing but the advance that waits for it.
     The worker is started on first use (spawned, never forked from a threaded server).
+    It exits by itself when the server's process is gone (:func:`_follow_parent`): a
+    server killed with SIGKILL cannot shut its pool down, and an orphaned worker would
+    hold the server's standard error open for ever (the load test's hang).
     """
 
     def __init__(self, engine: MarketRun) -> None:
@@ -93,12 +96,31 @@ class OffProcess:
             from concurrent.futures import ProcessPoolExecutor
 
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=context,
+                initializer=_follow_parent,
+                initargs=(os.getpid(),),
+            )
         return self._pool.submit(self.engine.play, events, seed, stop, resume).result()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def _follow_parent(parent: int, every: float = 0.5) -> None:
+    """In the worker: a daemon thread that ends the worker once ``parent`` is no longer
+    its parent (the server died without shutting the pool down)."""
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-server", daemon=True).start()
 
 
 #: Game actions that change it: one at a time. Everything else only reads.
@@ -379,10 +401,23 @@ class ClassroomServer:
         config = uvicorn.Config(app, log_level="warning", access_log=False, ws="auto")
         stop = threading.Event()
         self.classroom.run_timer(stop)
-        try:
-            uvicorn.Server(config).run(sockets=[self.sock])
-        finally:
+
+        def close() -> None:
             stop.set()
             STOPPING.set()
             self.game.engine.close()
             self.game.store.close()
+
+        class Server(uvicorn.Server):
+            """Closes the game when serving stops. On SIGTERM uvicorn shuts down, then
+            raises the signal again, which ends the process before any ``finally`` runs:
+            the market-run worker would be left behind, so close here, before that."""
+
+            async def shutdown(self, sockets: Any = None) -> None:
+                await super().shutdown(sockets=sockets)
+                close()
+
+        try:
+            Server(config).run(sockets=[self.sock])
+        finally:
+            close()
