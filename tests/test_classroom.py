@@ -11,7 +11,14 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from serviceprofit.classroom.auth import AuthError, join_code, matches
+from serviceprofit.classroom.auth import (
+    WRONG_CODES_ALLOWED,
+    AuthError,
+    Throttle,
+    Throttled,
+    join_code,
+    matches,
+)
 from serviceprofit.classroom.decisions import (
     DecisionError,
     check,
@@ -382,3 +389,29 @@ def test_team_names_are_bounded_and_never_a_formula(game):
     a, b = game.store.teams()[:2]
     assert game.join(a.code, '=HYPERLINK("x")\n' + "y" * 100).name.startswith("'=")
     assert len(game.join(b.code, "  " + "z" * 100).name) == 40
+
+
+def test_wrong_join_codes_lock_a_client_out_for_longer_each_time():
+    """Five wrong codes within a minute lock that client out (a minute, then two); wrong
+    codes spread over more than a minute do not; other clients are not affected."""
+    clock = Clock()
+    throttle = Throttle(clock)
+    for _ in range(WRONG_CODES_ALLOWED):
+        throttle.wrong("10.0.0.1")
+        clock.now += 20.0  # five over 80 s: never five within a minute
+    throttle.check("10.0.0.1")
+    for _ in range(WRONG_CODES_ALLOWED):
+        throttle.wrong("10.0.0.2")
+    with pytest.raises(Throttled, match="try again in 60 s") as refused:
+        throttle.check("10.0.0.2")
+    assert isinstance(refused.value, AuthError) and refused.value.retry_after == 60
+    throttle.check("10.0.0.1")
+    clock.now += 59.5
+    with pytest.raises(Throttled, match="try again in 1 s"):
+        throttle.check("10.0.0.2")
+    clock.now += 0.5
+    throttle.check("10.0.0.2")
+    for _ in range(WRONG_CODES_ALLOWED):
+        throttle.wrong("10.0.0.2")
+    with pytest.raises(Throttled, match="try again in 120 s"):
+        throttle.check("10.0.0.2")

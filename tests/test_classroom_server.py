@@ -73,6 +73,15 @@ def test_api_flow_and_refusals(served):
     status, page = _request(url, "export/debrief.html", facilitator)
     assert b"Leaderboard" in page and b"same luck" in page
     assert _request(url, "export/results.csv")[0] == 403
+    # Join codes are throttled per address: one wrong code was sent above; four more
+    # lock this address out, and then even a right code is refused, saying how long.
+    for guess in ("NOPE13", "NOPE14", "NOPE15", "NOPE16"):
+        assert _request(url, "join", body={"code": guess})[0] == 403
+    status, answer = _request(url, "team", team_a)
+    assert status == 429
+    assert json.loads(answer) == {
+        "error": "too many wrong join codes from this address: try again in 60 s"
+    }
 
 
 def _start(args: list[str]) -> tuple[subprocess.Popen, str, str]:
