@@ -228,14 +228,11 @@ def _takes_checkpoints() -> bool:
 
 def _weeks(frame: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:
     """Weeks ``start .. stop - 1`` of a resumed run's rows, whether the run returned only
-    those weeks or every week from 0 (told by the ``week`` column, else by the length)."""
-    if "week" in frame.columns and len(frame):
-        kept = frame[(frame["week"] >= start) & (frame["week"] < stop)]
-    elif len(frame) == stop:
-        kept = frame.iloc[start:stop]
-    else:
-        kept = frame
-    return kept.reset_index(drop=True)
+    those weeks or every week from 0 (told by the length; anything else is refused by
+    the caller's check)."""
+    if len(frame) == stop and start > 0:
+        frame = frame.iloc[start:stop]
+    return frame.reset_index(drop=True)
 
 
 def market_runner(backend: str) -> Callable[[Market, int], Any]:
