@@ -72,7 +72,7 @@ def run_market(market: Market, seed: int = 0, precision: str = "float32") -> Mar
     for now in range(weeks):
         arrived = mk.arrive(people[0], arrived, setup.capacity, setup.key, now, arrivals)
         for x in firms:
-            x.s = mk.firm_front(
+            x.s = k.week_front(
                 x.c, x.s, x.counters, x.state, x.pending, x.history, x.pressure, x.week_tally,
                 x.records, x.index, x.bounds, x.expectations, x.key, now, contagion, threads,
             )  # fmt: skip
