@@ -33,6 +33,8 @@ class FakeMarket:
         self.market = load_market(market)
         self.calls = 0
         self.weeks_played = 0
+        # Part of every state, like the real run's customer network: stored once a game.
+        self.network = np.arange(4096, dtype=np.int64)
         self.resumes = True
 
     @property
@@ -63,6 +65,7 @@ class FakeMarket:
                 customers = float(self.market.initial_customers()[firm])
             else:
                 customers, saved = resume.state[firm]
+                assert np.array_equal(resume.state["network"], self.network)
                 levers = dict(saved)
             at = {week: keys for week, keys in events.get(firm, ())}
             staff = float(scenario.population.staff)
@@ -112,6 +115,7 @@ class FakeMarket:
                 )
             out[firm] = pd.DataFrame(records)
             state[firm] = (customers, dict(levers))
+        state["network"] = self.network.copy()
         checkpoint = Checkpoint(stop, state) if self.resumes else None
         return Played(out, start, checkpoint)
 

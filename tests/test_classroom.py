@@ -301,7 +301,7 @@ def test_sqlite_file_is_the_only_state(tmp_path):
         )
     }
     assert tables == {
-        "settings", "teams", "decisions", "quarters", "rows", "states", "checkpoints",
+        "settings", "teams", "decisions", "quarters", "rows", "states", "buffers", "checkpoints",
     }  # fmt: skip
 
 
@@ -341,6 +341,9 @@ def test_a_restarted_game_resumes_from_its_saved_state(tmp_path):
     assert engine.weeks_played == 3 * 2 * QUARTER_WEEKS
     assert restarted.store.digests() == never.store.digests()
     assert restarted.store.checkpoints(3).keys() == {1, 2}
+    with sqlite3.connect(tmp_path / "restarted" / GAME_FILE) as db:  # 6 states, 1 network
+        assert db.execute("SELECT COUNT(*) FROM states").fetchone()[0] == 6
+        assert db.execute("SELECT COUNT(*) FROM buffers").fetchone()[0] == 1
     assert restarted.store.checkpoints(3)[1].week == 3 * QUARTER_WEEKS
 
 
