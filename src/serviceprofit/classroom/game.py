@@ -149,6 +149,9 @@ class Game:
         # Each industry's market state at the last boundary: the next quarter starts here.
         self._checkpoints: dict[int, Checkpoint] = {}
         self._benchmarks: dict[tuple[str, str, int], pd.DataFrame] = {}
+        # An owner's report per (seat, quarters played): pages poll it, and it changes
+        # only when a quarter is played (played quarters' decisions are final).
+        self._reports: dict[tuple[str, int], list[dict[str, Any]]] = {}
         saved = store.last_quarter()
         if saved is not None:
             self._rows = saved.rows
@@ -339,6 +342,7 @@ class Game:
         self.settings = self.store.settings()
         self._rows = rows
         self._checkpoints = checkpoints
+        self._reports = {}
         return quarter
 
     def _industries(self) -> list[int]:
@@ -377,8 +381,17 @@ class Game:
             "budget": self.budget(seat),
             "staff_for_budget": self.staff(seat),
             "decisions": levers[-1].model_dump(),
-            "report": self.owner_report(seat).to_dict(orient="records"),
+            "report": self._report(seat),
         }
+
+    def _report(self, seat: Seat) -> list[dict[str, Any]]:
+        key = (seat.key, self.played)
+        if key in self._reports:
+            return self._reports[key]
+        report = self.owner_report(seat).to_dict(orient="records")
+        if len(report) == key[1]:  # not read while a quarter's rows were being swapped in
+            self._reports[key] = report
+        return report
 
     def owner_report(self, seat: Seat) -> pd.DataFrame:
         """Quarter by quarter, what the owner of a seat knows."""
