@@ -272,11 +272,15 @@ def compare_markets(
         market=MarketComparison(
             firm=firm,
             markets=loaded,
-            firms=pd.DataFrame(rows),
+            firms=_front(pd.DataFrame(rows), ["scenario", "replicate", "firm", "focal"]),
             weekly=share_frame,
             switching=switch_frame,
         ),
     )
+
+
+def _front(frame: pd.DataFrame, first: list[str]) -> pd.DataFrame:
+    return frame[[*first, *[c for c in frame.columns if c not in first]]]
 
 
 def _focal(market: Market, firm: str) -> Scenario:
