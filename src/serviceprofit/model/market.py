@@ -376,6 +376,15 @@ def load_market(
     described = ", ".join(f"{k}={_shown(v)}" for k, v in overrides.items())
     where = f"{source} (with --set {described})"
     for dotted in overrides:
+        parts = dotted.split(".")
+        if parts[0] == "firms" and len(parts) > 1 and parts[1] not in market.firms:
+            firm = parts[1]
+            raise ScenarioError(
+                where,
+                ".".join(parts[:2]),
+                f"unknown key: no firm {firm!r}{nearest(firm, market.firms)}"
+                f" (firms: {', '.join(market.firms)})",
+            )
         if dotted.split(".")[0] == "firms" and dotted.split(".")[2:] in (
             ["weeks"],
             ["population", "customers"],
