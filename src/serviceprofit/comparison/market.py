@@ -117,7 +117,9 @@ def _load(item: Any, overrides: dict[str, Any]) -> tuple[Market, Path | None]:
 
     if isinstance(item, Market):
         return (item.with_overrides(overrides) if overrides else item), None
-    return load_market(item, overrides or None), Path(item)
+    from serviceprofit.model.shipped import locate
+
+    return load_market(item, overrides or None), locate(item, "markets")
 
 
 def _resolve(
