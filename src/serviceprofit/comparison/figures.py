@@ -336,12 +336,13 @@ def figure_market_flows(comparison: Comparison) -> bytes:
         ("lost_to_outside", "left the category", "#fdae61", -1),
     )
     focal = market.weekly[market.weekly.firm == market.firm].copy()
-    focal["year"] = focal["week"] // 52 + 1
+    focal["year"] = (focal["week"] - focal["week"].min()) // 52 + 1  # as switching_table
     per_year = focal.groupby(["scenario", "replicate", "year"])[[p[0] for p in parts]].sum()
     mean = per_year.groupby(["scenario", "year"]).mean()
-    labels, x = [], 0.0
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(mean) + 2), 3.8), constrained_layout=True)
+    labels, groups, x = [], [], 0.0
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(mean) + 2), 3.8), constrained_layout=True)
     for name in comparison.names:
+        start = x
         for year in mean.loc[name].index:
             row = mean.loc[(name, year)]
             up = down = 0.0
@@ -354,13 +355,17 @@ def figure_market_flows(comparison: Comparison) -> bytes:
                     up += value
                 else:
                     down -= value
-            labels.append((x, f"{name}\nyear {year}"))
+            labels.append((x, str(year)))
             x += 1.0
-        x += 0.6
+        groups.append(((start + x - 1.0) / 2, name))
+        x += 0.8
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks([p for p, _ in labels], [t for _, t in labels], fontsize=8)
+    ax.set_xlabel("year of the run")
+    for centre, name in groups:  # each market's name over its years
+        ax.text(centre, 1.01, name, transform=ax.get_xaxis_transform(), ha="center",
+                va="bottom", fontsize=9)  # fmt: skip
     ax.set_ylabel(f"{market.firm}'s customers per year")
-    ax.set_title(f"Where {market.firm}'s customers came from and went", fontsize=11)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4)
     return _png(fig)
