@@ -45,7 +45,7 @@ run: $(STAMP)
 
 test: $(STAMP) assets browser
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not browser"

@@ -66,8 +66,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=5)
     args = parser.parse_args()
 
-    from serviceprofit import load_scenario
-    from serviceprofit.backends import simulate
+    from serviceprofit import load_scenario, simulate
     from serviceprofit.sweeps.store import load_runs
 
     simulate(load_scenario(ROOT / "scenarios" / "baseline.yaml", {"weeks": 2}), args.backend)

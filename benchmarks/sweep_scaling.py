@@ -45,8 +45,7 @@ def experiment_text(args: argparse.Namespace) -> str:
 def _bare_loop(args: tuple[str, int, int, int, int]) -> float:
     """Run ``count`` runs with ``simulate`` in a plain loop: no sweep, no batches, no files."""
     backend, customers, staff, weeks, count = args
-    from serviceprofit import load_scenario
-    from serviceprofit.backends import simulate
+    from serviceprofit import load_scenario, simulate
 
     scenario = load_scenario(
         ROOT / "scenarios" / "baseline.yaml",
@@ -86,8 +85,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
-    from serviceprofit import load_scenario
-    from serviceprofit.backends import simulate
+    from serviceprofit import load_scenario, simulate
 
     warm = load_scenario(ROOT / "scenarios" / "baseline.yaml", {"weeks": 2})
     simulate(warm, backend=args.backend)  # compile and cache once, before any timing

@@ -47,7 +47,7 @@ def small_firm(tmp_path: Path, customers: int = 600, staff: int = 6, weeks: int 
 
 def observe(firm: Path, truth: dict[str, float], seed: int) -> dict[str, float]:
     """A synthetic firm's figures: one run of the model at known constants."""
-    from serviceprofit.backends import simulate
+    from serviceprofit import simulate
 
     summary = simulate(firm, backend="numba", seed=seed, overrides=truth).summary
     return {k: float(summary[k]) for k in ("churn_rate_annual", "fcr_mean")}
@@ -455,7 +455,7 @@ def test_cli_compare_with_a_missing_posterior_is_one_line(
 def test_series_statistics_sum_flows_and_average_levels_over_the_month(tmp_path: Path) -> None:
     """A monthly point of a flow (churned customers) is the month's sum, of a level (FCR)
     the month's mean; at scale s a flow is divided by s, a rate is not."""
-    from serviceprofit.backends import simulate
+    from serviceprofit import simulate
     from serviceprofit.calibration.model import statistics_of
     from serviceprofit.calibration.targets import Statistic
 

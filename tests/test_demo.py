@@ -742,7 +742,7 @@ def test_a_firm_runs_again_from_the_exported_table(pair):
     """The header's scenario and seed, given to `simulate`, give the table's weeks."""
     import pandas as pd
 
-    from serviceprofit.backends import simulate
+    from serviceprofit import simulate
     from serviceprofit.demo.export import read_provenance, weekly_csv
 
     pair.step(3)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from serviceprofit import load_scenario
-from serviceprofit.backends import BACKENDS, simulate
+from serviceprofit import load_scenario, simulate
+from serviceprofit.backends import BACKENDS
 
 from .golden.regenerate import OVERRIDES, SCENARIO, SEED, golden_path
 

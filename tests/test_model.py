@@ -9,8 +9,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serviceprofit import Scenario, load_scenario
-from serviceprofit.backends import simulate
+from serviceprofit import Scenario, load_scenario, simulate
 from serviceprofit.model.firm import METRICS
 from serviceprofit.model.result import SUMMARY_FIELDS
 

@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serviceprofit import load_scenario, simulate_many
-from serviceprofit.backends import simulate
+from serviceprofit import load_scenario, simulate, simulate_many
 from serviceprofit.backends.numba import compile_cache, wait_passively
 from serviceprofit.backends.numba.kernel import CHURN_BINS
 from serviceprofit.backends.numba.state import bytes_per_customer

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from serviceprofit import load_scenario
-from serviceprofit.backends import BACKENDS, simulate
+from serviceprofit import load_scenario, simulate
+from serviceprofit.backends import BACKENDS
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE.parents[1] / "scenarios" / "baseline.yaml"
