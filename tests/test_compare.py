@@ -364,6 +364,7 @@ def test_market_comparison_reports_rivals_shares_and_flows(market_comparison, tm
     assert "Comparing markets for frugal" in html and 'id="rivals"' in html
     assert "Market shares over time" in html and "Who went where in cuts" in html
     assert html.count("data:image/png;base64,") >= 6
+    assert "--firm frugal" in html  # the equivalent command, for a comparison made in Python
 
 
 def test_cli_compare_markets(tmp_path, capsys):
