@@ -117,3 +117,13 @@ def test_the_engine_uses_checkpoints_where_the_market_run_offers_them(engine, mo
         pd.testing.assert_frame_equal(
             second.rows[name], whole.firms[name].timeseries.iloc[13:26].reset_index(drop=True)
         )
+
+
+def test_a_state_the_market_refuses_is_one_line(engine):
+    """A saved state from another seed (or a changed market file) is refused as an
+    EngineError naming why, not a traceback from the market run."""
+    if not engine.resumes:
+        pytest.skip("this build's market run has no checkpoints (stop=, resume=)")
+    first = engine.play({}, 3, 13)
+    with pytest.raises(EngineError, match=r"does not fit this market: .*seed 3, not 4"):
+        engine.play({}, 4, 26, first.checkpoint)

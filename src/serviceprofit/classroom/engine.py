@@ -195,13 +195,18 @@ class SimulatedMarket:
             raise EngineError(f"cannot resume at week {resume.week} and stop at week {stop}")
         import serviceprofit
 
-        result = serviceprofit.simulate_market(
-            market,
-            backend=self.backend,
-            seed=seed,
-            stop=stop,
-            resume=None if resume is None else resume.state,
-        )
+        try:
+            result = serviceprofit.simulate_market(
+                market,
+                backend=self.backend,
+                seed=seed,
+                stop=stop,
+                resume=None if resume is None else resume.state,
+            )
+        except ValueError as exc:  # the market file changed under a saved game
+            if resume is None:
+                raise
+            raise EngineError(f"the saved market state does not fit this market: {exc}") from None
         start = 0 if resume is None else resume.week
         rows = {f: _weeks(frame, start, stop) for f, frame in per_firm_rows(result).items()}
         _check_rows(rows, self.firms, stop - start)
