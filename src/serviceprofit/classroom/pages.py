@@ -9,7 +9,8 @@ count against the page's address, as the API's do (:class:`~.auth.Throttle`).
 
 A team's page follows the game by itself: every :data:`FOLLOW_SECONDS` it asks how many
 quarters have been played, and shows the new quarter's report and levers as soon as one
-has (a draft for the quarter that just closed is moot).
+has (a draft for the quarter that just closed is moot). The facilitator's page follows
+who has joined and submitted, the quarter and the timer the same way.
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ def TeamPage() -> None:
 @solara.component
 def FacilitatorPage() -> None:
     token, set_token = solara.use_state("")
-    overview, set_overview = solara.use_state(None)
+    live = solara.use_reactive(None)
     metric, set_metric = solara.use_state("balanced")
     board, set_board = solara.use_state(None)
     chosen, set_chosen = solara.use_state(1)
@@ -195,7 +196,24 @@ def FacilitatorPage() -> None:
         found, error = _try(game.overview, token)
         set_message(error or "")
         if found is not None:
-            set_overview(found)
+            live.value = found
+
+    latest: list[Any] = [None]
+
+    def moved_on() -> bool:
+        latest[0], _ = _try(game.overview, token)
+        return latest[0] is not None and latest[0] != live.value
+
+    def show_latest() -> None:
+        live.value = latest[0]  # the page's message (an error the facilitator reads) stays
+
+    def follow() -> None:
+        if live.value is None:
+            return
+        _follow(following.is_current, moved_on, show_latest)
+
+    opened = live.value is not None
+    following = solara.lab.use_task(follow, dependencies=[opened, token], prefer_threaded=True)
 
     def act(action: Any, *args: Any) -> None:
         _, error = _try(action, token, *args)
@@ -224,6 +242,7 @@ def FacilitatorPage() -> None:
         set_what_if(found)
 
     solara.Title("serviceprofit: facilitator")
+    overview = live.value
     if overview is None:
         with solara.Card("Facilitator"):
             solara.InputText("Facilitator token", value=token, on_value=set_token, password=True)
