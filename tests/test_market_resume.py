@@ -69,7 +69,7 @@ def test_a_checkpoint_refuses_a_different_past():
     market = small_market(weeks=WEEKS)
     checkpoint = simulate_market(market, seed=1, stop=25).checkpoint
     earlier = small_market(weeks=WEEKS, **{"firms.frugal.events.0.week": 15})
-    with pytest.raises(ValueError, match="firm 'frugal'.s parameters in week 15 differ"):
+    with pytest.raises(ValueError, match=r"firm 'frugal'.s parameters in week 15 differ"):
         simulate_market(earlier, seed=1, resume=checkpoint)
     with pytest.raises(ValueError, match="people, choice model or network differ"):
         simulate_market(small_market(people=500, weeks=WEEKS), seed=1, resume=checkpoint)
@@ -81,6 +81,8 @@ def test_a_checkpoint_refuses_a_different_past():
         simulate_market(market, seed=1, resume=checkpoint, precision="float64")
     with pytest.raises(ValueError, match="not dict"):
         simulate_market(market, seed=1, resume={"week": 3})
+    with pytest.raises(ValueError, match="the checkpoint lacks seed"):
+        simulate_market(market, seed=1, resume=MarketCheckpoint(3, {}))
     with pytest.raises(ValueError, match="at most the market's 30 weeks"):
         simulate_market(market, seed=1, stop=31)
 

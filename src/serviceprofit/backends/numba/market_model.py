@@ -161,6 +161,10 @@ def _check_resume(market: Market, seed: int, precision: str | None, checkpoint) 
             f"resume takes the .checkpoint of a numba market run, not {type(checkpoint).__name__}"
         )
     arrays = checkpoint.arrays
+    needed = ("seed", "market", "customers.0.satisfaction", "network.indptr", *_STACKED)
+    missing = [name for name in needed if name not in arrays]
+    if missing:
+        raise ValueError(f"resume: the checkpoint lacks {', '.join(missing)}")
     if int(arrays["seed"]) != seed:
         raise ValueError(
             f"resume: the checkpoint was made with seed {int(arrays['seed'])}, not {seed}"
@@ -205,6 +209,8 @@ def run_market(
     from serviceprofit.backends.numba import _ensure_fresh_cache
 
     weeks = market.weeks
+    if resume is not None:
+        precision = _check_resume(market, seed, precision, resume)
     start = 0 if resume is None else resume.week
     end = weeks if stop is None else stop
     if isinstance(end, bool) or not isinstance(end, int | np.integer) or not start < end <= weeks:
@@ -213,8 +219,6 @@ def run_market(
             f"not {stop!r}"
         )
     end = int(end)
-    if resume is not None:
-        precision = _check_resume(market, seed, precision, resume)
     precision = precision or "float32"
     _ensure_fresh_cache()
     network = None
