@@ -77,8 +77,11 @@ def _arrivals_bound(mean: float, weeks: int) -> int:
     return math.ceil(total + 8.0 * math.sqrt(total) + 10.0) if total > 0 else 0
 
 
-def prepare(market: Market, seed: int) -> MarketSetup:
-    """People, network and keys of one market run (docs/ODD.md, market initialisation)."""
+def prepare(market: Market, seed: int, network: CustomerNetwork | None = None) -> MarketSetup:
+    """People, network and keys of one market run (docs/ODD.md, market initialisation).
+
+    ``network``: the run's network when already built (a resumed run has it in its
+    checkpoint; building it again would give the same arrays, slowly)."""
     spec = market.market
     names = list(market.firms)
     sequence = np.random.SeedSequence(seed)
@@ -105,7 +108,7 @@ def prepare(market: Market, seed: int) -> MarketSetup:
         initial.append(np.sort(order[at : at + counts[name]]).astype(np.int64))
         at += counts[name]
     net = spec.network
-    if net.average_degree > 0 and capacity > net.average_degree:
+    if network is None and net.average_degree > 0 and capacity > net.average_degree:
         network = build_network(
             key,
             capacity,
@@ -116,7 +119,7 @@ def prepare(market: Market, seed: int) -> MarketSetup:
             homophily=net.homophily,
             segment=segment,
         )
-    else:
+    elif network is None:
         network = CustomerNetwork(np.zeros(capacity + 1, np.int64), np.zeros(0, np.int32))
     c = spec.choice
     constants = np.zeros(choice.N_CHOICE_CONSTANTS)
@@ -167,6 +170,9 @@ class MarketResult:
     contagion: np.ndarray = field(default_factory=lambda: np.zeros(6))
     """``choice.tally_contagion`` over the run: customers with a recently churned
     neighbour (decisions, churns, sum of hazard multipliers), then the others."""
+    checkpoint: Any = None
+    """Where the run stopped, to resume from (numba, with ``stop`` or ``resume`` given:
+    a ``MarketCheckpoint``); else None."""
 
     def contagion_ratio(self) -> tuple[float, float]:
         """(churn rate of customers with a recently churned neighbour over the others',

@@ -11,6 +11,7 @@ from serviceprofit.model.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:  # pandas: imported by the backends when a run is made, not before
     from serviceprofit.backends.market_run import MarketResult
+    from serviceprofit.backends.numba.market_model import MarketCheckpoint
     from serviceprofit.model.market import Market
     from serviceprofit.model.result import RunResult
 
@@ -100,6 +101,8 @@ def simulate_market(
     *,
     overrides: dict[str, Any] | None = None,
     precision: str | None = None,
+    stop: int | None = None,
+    resume: MarketCheckpoint | None = None,
 ) -> MarketResult:
     """Run one market once (rival firms, the people who choose between them, their
     network; docs/ODD.md): reproducible from (market, seed, backend).
@@ -108,6 +111,13 @@ def simulate_market(
     market's bare name; ``overrides`` are dotted keys (``firms.NAME.strategy.process``,
     ``market.network.average_degree``). ``precision`` (numba only) as for
     :func:`simulate`: with ``"float64"`` the run is the Mesa run bit for bit.
+
+    ``stop`` (numba only): run weeks ``[0, stop)`` and return a result whose
+    ``.checkpoint`` (numpy arrays and the week; picklable) ``resume`` continues from, to
+    ``stop`` again or to the market's end. The resumed market may differ from the
+    checkpoint's only by events at weeks at or after the checkpoint's week (a
+    ``ValueError`` says what else differs), the seed must be the same, and a run split
+    at any week is the unbroken run bit for bit.
     """
     from serviceprofit.model.market import Market, load_market
 
@@ -123,7 +133,11 @@ def simulate_market(
     if backend == "numba":
         from serviceprofit.backends.numba.market_model import run_market
 
-        return run_market(market, seed, precision or "float32")
+        return run_market(market, seed, precision, stop=stop, resume=resume)
+    if stop is not None or resume is not None:
+        raise ValueError(
+            f"stop and resume need the numba backend; the {backend!r} market runs whole"
+        )
     if backend == "mesa":
         from serviceprofit.backends.mesa.market_model import run_market as run_mesa
 

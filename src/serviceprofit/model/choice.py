@@ -361,7 +361,7 @@ def show_churner(people, person, firm, satisfaction):
 
 
 @register_jitable
-def _decide(people, person, indptr, indices, reputation, attention_, price, reference_price,
+def decide(people, person, indptr, indices, reputation, attention_, price, reference_price,
             reviews, promoter_threshold, constants, key, week, scratch):  # fmt: skip
     """The decision of one person this week (:data:`STAY`, :data:`OUTSIDE` or a firm)."""
     status, segment, sat, review, former, memory, _exposure, _since = people
@@ -477,23 +477,37 @@ def market_phase(people, arrived, indptr, indices, reputation, attention_, price
     ``sat`` is then their starting satisfaction if they return to a former firm, else
     NaN. Returns the number of joiners.
     """
-    status, _segment, sat, review, former, memory, exposure, since = people
-    n_firms = reputation.size
+    spread_contagion(people, arrived, indptr, indices, constants, week)
+    decision = np.empty(arrived, np.int8)
+    scratch = np.zeros((5, reputation.size))
+    for i in range(arrived):  # b-e. decisions, from the state of step 9 only
+        decision[i] = decide(people, i, indptr, indices, reputation, attention_, price,
+                             reference_price, reviews, promoter_threshold, constants, key,
+                             week, scratch)  # fmt: skip
+    return apply_moves(people, arrived, decision, flows, joiners)
+
+
+@register_jitable
+def spread_contagion(people, arrived, indptr, indices, constants, week):
+    """Step 10a: each of this week's churners' ties hears of it (their exposure, read
+    through its clock, gains 1)."""
+    status, exposure, since = people[0], people[6], people[7]
     half_life = constants[K_HALF_LIFE]
-    for i in range(arrived):  # a. contagion: each churner's ties hear of it
+    for i in range(arrived):
         if status[i] == CHURNER:
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
                 exposure[j] = exposure_at(exposure[j], since[j], week, half_life) + 1.0
                 since[j] = week
-    decision = np.empty(arrived, np.int8)
-    scratch = np.zeros((5, n_firms))
-    for i in range(arrived):  # b-e. decisions, from the state of step 9 only
-        decision[i] = _decide(people, i, indptr, indices, reputation, attention_, price,
-                              reference_price, reviews, promoter_threshold, constants, key,
-                              week, scratch)  # fmt: skip
+
+
+@register_jitable
+def apply_moves(people, arrived, decision, flows, joiners):
+    """Step 10f: the decisions made, in person order (see :func:`market_phase`).
+    Returns the number of joiners."""
+    status, _segment, sat, review, former, memory, _exposure, _since = people
     n_joiners = 0
-    for i in range(arrived):  # f. the moves
+    for i in range(arrived):
         d = np.int64(decision[i])
         if d == STAY:
             continue

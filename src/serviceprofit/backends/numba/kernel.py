@@ -82,30 +82,36 @@ def n_chunks(stored):
 
 
 @njit(cache=True)
+def write_customer(c, i, uid, new, p, initial, t):
+    """Write slot ``i``: the new customer ``uid`` of ``week.new_customer``'s tuple ``new``
+    (segment, channel, satisfaction, expectation, tenure). Newcomers (not ``initial``)
+    count in the week's word of mouth, in slot order. The one writer of a new customer's
+    row, for a firm alone and a firm of a market."""
+    segment, channel, satisfaction, expectation, tenure = new
+    c.uid[i] = uid
+    c.flags[i] = ACTIVE
+    c.segment[i] = segment
+    c.channel[i] = channel
+    c.department[i] = 0
+    c.new_handoffs[i] = 0
+    c.issue_age[i] = 0
+    c.handoffs[i] = 0
+    c.outcome[i] = 0
+    c.tenure[i] = int(tenure)
+    c.outcome_week[i] = 0
+    c.satisfaction[i] = satisfaction
+    c.expectation[i] = expectation
+    c.lifetime_revenue[i] = 0.0
+    if not initial:
+        week.tally_word_of_mouth(p, c.satisfaction[i], t)
+
+
+@njit(cache=True)
 def create_customers(c, start, count, first_uid, p, dice, initial, t):
-    """Fill slots ``start..start+count`` with new customers numbered from ``first_uid``;
-    newcomers (not ``initial``) count in the week's word of mouth, in uid order."""
+    """Fill slots ``start..start+count`` with new customers numbered from ``first_uid``."""
     for i in range(start, start + count):
         uid = first_uid + (i - start)
-        segment, channel, satisfaction, expectation, tenure = week.new_customer(
-            p, dice, uid, initial
-        )
-        c.uid[i] = uid
-        c.flags[i] = ACTIVE
-        c.segment[i] = segment
-        c.channel[i] = channel
-        c.department[i] = 0
-        c.new_handoffs[i] = 0
-        c.issue_age[i] = 0
-        c.handoffs[i] = 0
-        c.outcome[i] = 0
-        c.tenure[i] = int(tenure)
-        c.outcome_week[i] = 0
-        c.satisfaction[i] = satisfaction
-        c.expectation[i] = expectation
-        c.lifetime_revenue[i] = 0.0
-        if not initial:
-            week.tally_word_of_mouth(p, c.satisfaction[i], t)
+        write_customer(c, i, uid, week.new_customer(p, dice, uid, initial), p, initial, t)
 
 
 @njit(cache=True)
@@ -569,175 +575,157 @@ def start_run(c, s, counters, records, index, key, scratch):
 
 
 @njit(cache=True)
-def advance(
-    c,
-    s,
-    counters,
-    firm_state,
-    pending,
-    history,
-    totals,
-    pressure,
-    week_tally,
-    records,
-    index,
-    bounds,
-    bound_expectation,
-    key,
-    start,
-    stop,
-    threads,
-):
-    """Run weeks ``start..stop`` of a run; return the (possibly reallocated) customer and
-    staff arrays. ``totals`` is (counts, sums) summed over the weeks; ``week_tally`` one
-    row of ``TALLY_DTYPE`` for the week's tally (a record points into it: the caller
-    holds it, so it outlives the loop). With ``threads`` above 1 the customer passes of
-    large runs run in parallel over chunks."""
-    parallel = threads > 1
-    alone = (np.zeros(0), np.zeros(0, np.int32), 1.0, 0.0)  # no contagion: a firm alone
-    share = np.zeros(MAX_DEPARTMENTS)
+def week_front(c, s, counters, firm_state, pending, history, pressure, week_tally, records,
+               index, bounds, bound_expectation, key, now, contagion, threads):  # fmt: skip
+    """Steps 1-9 of a firm's week ``now`` (docs/ODD.md, process overview): the owner,
+    the staff, the customers' issues, the capacity plan, service, churn, spend and word
+    of mouth. ``contagion`` is (exposure, since, half-life, uplift) per person of a
+    market (:func:`choice.contagion_factor`), empty arrays for a firm alone. The week's
+    tallies are left in ``week_tally[0]`` (zeroed here). With ``threads`` above 1 the
+    customer passes of large runs run in parallel over chunks. Returns the (possibly
+    grown) staff arrays. One definition for a firm alone (:func:`advance`) and a firm of
+    a market (``market_kernel``)."""
+    r = index[now]
+    p = records[r]
+    dice = (key, np.uint64(now))
+    t = week_tally[0]  # a pointer into the caller's array, which outlives this call
+    counts = t.counts
+    sums = t.sums
+    counts[:] = 0
+    sums[:] = 0.0
+    t.load[:] = 0
+
+    # 1. Owner: reorganisations and the review of lagged KPIs
+    firm.begin_week(p, firm_state, history, dice, now)
+
+    # 2. Staff: satisfaction, skill, time standard, quits; reorganisation, layoffs, hires
+    _staff_week(s, counters, p, dice, firm_state[firm.F_TRAINING], pressure, counts)
+    if counters[K_POOL_DEPARTMENTS] != p.departments:
+        counters[K_POOL_DEPARTMENTS] = p.departments
+        for j in range(counters[K_STAFF]):
+            s.department[j] = j % p.departments
+    hires, layoffs = firm.staffing(p, firm_state, pending, now, counters[K_STAFF])
+    if layoffs > 0:  # the newest go first
+        counters[K_STAFF] = max(0, counters[K_STAFF] - layoffs)
+    counts[C_STAFF_LAID_OFF] = layoffs
+    s = hire_staff(s, counters, p, dice, hires, False)
+    counts[C_STAFF_HIRED] = hires
+    n_staff = counters[K_STAFF]
+    members, pool_start, pool_len = _pools(s, n_staff, p.departments)
+
+    # 3-4. Customers: new issues (and self-service), routing
+    surge, fixed_share = firm.issue_climate(p, firm_state, now)
     chances = np.zeros(bounds.shape[1])
-    for now in range(start, stop):
-        r = index[now]
-        p = records[r]
-        dice = (key, np.uint64(now))
-        t = week_tally[0]  # a pointer into the caller's array, which outlives this loop
-        counts = t.counts
-        sums = t.sums
-        counts[:] = 0
-        sums[:] = 0.0
-        t.load[:] = 0
-
-        # 1. Owner: reorganisations and the review of lagged KPIs
-        firm.begin_week(p, firm_state, history, dice, now)
-
-        # 2. Staff: satisfaction, skill, time standard, quits; reorganisation, layoffs, hires
-        _staff_week(s, counters, p, dice, firm_state[firm.F_TRAINING], pressure, counts)
-        if counters[K_POOL_DEPARTMENTS] != p.departments:
-            counters[K_POOL_DEPARTMENTS] = p.departments
-            for j in range(counters[K_STAFF]):
-                s.department[j] = j % p.departments
-        hires, layoffs = firm.staffing(p, firm_state, pending, now, counters[K_STAFF])
-        if layoffs > 0:  # the newest go first
-            counters[K_STAFF] = max(0, counters[K_STAFF] - layoffs)
-        counts[C_STAFF_LAID_OFF] = layoffs
-        s = hire_staff(s, counters, p, dice, hires, False)
-        counts[C_STAFF_HIRED] = hires
-        n_staff = counters[K_STAFF]
-        members, pool_start, pool_len = _pools(s, n_staff, p.departments)
-
-        # 3-4. Customers: new issues (and self-service), routing
-        surge, fixed_share = firm.issue_climate(p, firm_state, now)
-        week.issue_chances(p, surge, fixed_share, chances)
-        counts[C_CUSTOMERS_START] = counters[K_ACTIVE]
-        stored = counters[K_STORED]
-        chunks = n_chunks(stored)
-        tallies = np.zeros(chunks, TALLY_DTYPE)
-        if parallel and chunks >= PARALLEL_FROM_CHUNKS:
-            _issues_parallel(c, stored, records, r, dice, chances, tallies)
-        else:
-            for k in range(chunks):
-                lo = k * CHUNK
-                _issues_range(c, lo, min(lo + CHUNK, stored), records, r, dice, chances, tallies, k)
-        week_load = t.load
+    week.issue_chances(p, surge, fixed_share, chances)
+    counts[C_CUSTOMERS_START] = counters[K_ACTIVE]
+    stored = counters[K_STORED]
+    chunks = n_chunks(stored)
+    tallies = np.zeros(chunks, TALLY_DTYPE)
+    parallel = threads > 1 and chunks >= PARALLEL_FROM_CHUNKS
+    if parallel:
+        _issues_parallel(c, stored, records, r, dice, chances, tallies)
+    else:
         for k in range(chunks):
-            week_load += tallies[k].load
+            lo = k * CHUNK
+            _issues_range(c, lo, min(lo + CHUNK, stored), records, r, dice, chances, tallies, k)
+    week_load = t.load
+    for k in range(chunks):
+        week_load += tallies[k].load
 
-        # capacity: work pressure per department, time per contact, share served
-        hours_per_head = p.contact_hours * p.productivity * firm.capacity_factor(p, firm_state, now)
-        _plan_capacity(
-            s, members, pool_start, pool_len, p, week_load, hours_per_head, share, pressure
-        )
-        counters[K_PRESSURE_DEPARTMENTS] = p.departments
-        servers = np.zeros((n_staff, SERVER_COLUMNS))
-        for row in range(n_staff):
-            j = members[row]
-            week.fill_server(p, servers, row, s.skill[j], s.satisfaction[j], s.time_taken[j])
+    # capacity: work pressure per department, time per contact, share served
+    share = np.zeros(MAX_DEPARTMENTS)
+    hours_per_head = p.contact_hours * p.productivity * firm.capacity_factor(p, firm_state, now)
+    _plan_capacity(s, members, pool_start, pool_len, p, week_load, hours_per_head, share, pressure)
+    counters[K_PRESSURE_DEPARTMENTS] = p.departments
+    servers = np.zeros((n_staff, SERVER_COLUMNS))
+    for row in range(n_staff):
+        j = members[row]
+        week.fill_server(p, servers, row, s.skill[j], s.satisfaction[j], s.time_taken[j])
 
-        # 5-9. Service, complaint, churn, revenue, word of mouth
-        pools = (pool_start, pool_len)
-        table = (bounds[r], bound_expectation[r])
-        if parallel and chunks >= PARALLEL_FROM_CHUNKS:
-            served = np.zeros((threads, n_staff, 2), np.int64)
-            _serve_parallel(
-                c,
-                stored,
-                records,
-                r,
-                now,
-                dice,
-                share,
-                servers,
-                pools,
-                table,
-                tallies,
-                served,
-                alone,
-            )
-        else:
-            served = np.zeros((1, n_staff, 2), np.int64)
-            for k in range(chunks):
-                lo = k * CHUNK
-                hi = min(lo + CHUNK, stored)
-                _serve_range(
-                    c,
-                    lo,
-                    hi,
-                    records,
-                    r,
-                    now,
-                    dice,
-                    share,
-                    servers,
-                    pools,
-                    table,
-                    tallies,
-                    k,
-                    served[0],
-                    alone,
-                )
-        for row in range(n_staff):
-            j = members[row]
-            s.served_fixed[j] = 0
-            s.served_n[j] = 0
-            for th in range(served.shape[0]):
-                s.served_fixed[j] += served[th, row, 0]
-                s.served_n[j] += served[th, row, 1]
-        for k in range(chunks):  # in chunk order: the same sums whoever ran which chunk
-            chunk = tallies[k]
-            for m in range(N_COUNTS):
-                counts[m] += chunk.counts[m]
-            for m in range(N_SUMS):
-                sums[m] += chunk.sums[m]
-        counters[K_ACTIVE] -= counts[week.C_CHURNED]
+    # 5-9. Service, complaint, churn, revenue, word of mouth
+    pools = (pool_start, pool_len)
+    table = (bounds[r], bound_expectation[r])
+    if parallel:
+        served = np.zeros((threads, n_staff, 2), np.int64)
+        _serve_parallel(c, stored, records, r, now, dice, share, servers, pools, table,
+                        tallies, served, contagion)  # fmt: skip
+    else:
+        served = np.zeros((1, n_staff, 2), np.int64)
+        for k in range(chunks):
+            lo = k * CHUNK
+            _serve_range(c, lo, min(lo + CHUNK, stored), records, r, now, dice, share,
+                         servers, pools, table, tallies, k, served[0], contagion)  # fmt: skip
+    for row in range(n_staff):
+        j = members[row]
+        s.served_fixed[j] = 0
+        s.served_n[j] = 0
+        for th in range(served.shape[0]):
+            s.served_fixed[j] += served[th, row, 0]
+            s.served_n[j] += served[th, row, 1]
+    for k in range(chunks):  # in chunk order: the same sums whoever ran which chunk
+        chunk = tallies[k]
+        for m in range(N_COUNTS):
+            counts[m] += chunk.counts[m]
+        for m in range(N_SUMS):
+            sums[m] += chunk.sums[m]
+    counters[K_ACTIVE] -= counts[week.C_CHURNED]
+    return s
 
+
+@njit(cache=True)
+def week_close(c, s, counters, firm_state, history, totals, t, p, now, arriving):
+    """Steps 10 (its books) to 12 of a firm's week, once the ``arriving`` newcomers are
+    written after the stored slots: they count, the accounts close, the metrics row is
+    written (``firm.close_week``), the week's tallies ``t`` join ``totals``, and the
+    customer arrays are compacted when enough slots are churned."""
+    counts = t.counts
+    sums = t.sums
+    counters[K_STORED] += arriving
+    counters[K_ACTIVE] += arriving
+    counts[C_ACQUIRED] = arriving
+    counts[C_CUSTOMERS_ACTIVE] = counters[K_ACTIVE]
+    n_staff = counters[K_STAFF]
+    counts[C_STAFF_ACTIVE] = n_staff
+    for j in range(n_staff):
+        sums[S_STAFF_SATISFACTION] += s.satisfaction[j]
+    firm.close_week(p, firm_state, history, now, counts, sums)
+    for m in range(N_COUNTS):
+        totals[0][m] += counts[m]
+    for m in range(N_SUMS):
+        totals[1][m] += sums[m]
+    stored = counters[K_STORED]
+    if counters[K_KEEP_AGENTS] == 0 and (
+        stored - counters[K_ACTIVE] > COMPACT_AT_CHURNED_SHARE * max(stored, 1)
+    ):
+        counters[K_STORED] = compact(c, stored)
+
+
+@njit(cache=True)
+def advance(c, s, counters, firm_state, pending, history, totals, pressure, week_tally,
+            records, index, bounds, bound_expectation, key, start, stop, threads):  # fmt: skip
+    """Run weeks ``start..stop`` of a firm alone: :func:`week_front`, acquisition by
+    marketing and referrals, :func:`week_close`; return the (possibly reallocated)
+    customer and staff arrays. ``totals`` is (counts, sums) summed over the weeks;
+    ``week_tally`` one row of ``TALLY_DTYPE`` for the week's tally (a record points into
+    it: the caller holds it, so it outlives the loop)."""
+    alone = (np.zeros(0), np.zeros(0, np.int32), 1.0, 0.0)  # no contagion: a firm alone
+    for now in range(start, stop):
+        s = week_front(c, s, counters, firm_state, pending, history, pressure, week_tally,
+                       records, index, bounds, bound_expectation, key, now, alone,
+                       threads)  # fmt: skip
         # 10. Acquisition: marketing and referrals by promoters
-        bought, referred = firm.acquisitions(p, firm_state, dice, counts[week.C_PROMOTERS])
+        p = records[index[now]]
+        dice = (key, np.uint64(now))
+        t = week_tally[0]
+        bought, referred = firm.acquisitions(p, firm_state, dice, t.counts[week.C_PROMOTERS])
         arriving = bought + referred
         c = _make_room(c, counters, arriving)
         create_customers(
             c, counters[K_STORED], arriving, counters[K_NEXT_CUSTOMER_UID], p, dice, False, t
         )
-        counters[K_STORED] += arriving
-        counters[K_ACTIVE] += arriving
         counters[K_NEXT_CUSTOMER_UID] += arriving
-        counts[C_ACQUIRED] = arriving
-        counts[C_CUSTOMERS_ACTIVE] = counters[K_ACTIVE]
-
         # 11. Accounting, 12. the metrics row
-        counts[C_STAFF_ACTIVE] = n_staff
-        for j in range(n_staff):
-            sums[S_STAFF_SATISFACTION] += s.satisfaction[j]
-        firm.close_week(p, firm_state, history, now, counts, sums)
-        for m in range(N_COUNTS):
-            totals[0][m] += counts[m]
-        for m in range(N_SUMS):
-            totals[1][m] += sums[m]
-        stored = counters[K_STORED]
-        if counters[K_KEEP_AGENTS] == 0 and (
-            stored - counters[K_ACTIVE] > COMPACT_AT_CHURNED_SHARE * max(stored, 1)
-        ):
-            counters[K_STORED] = compact(c, stored)
+        week_close(c, s, counters, firm_state, history, totals, t, p, now, arriving)
     return c, s
 
 

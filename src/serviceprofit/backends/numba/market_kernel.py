@@ -3,12 +3,12 @@
 A firm in a market is a firm of :mod:`.kernel` (its customer and staff arrays, counters,
 owner, records, key), whose customers are people of the market: a customer's ``uid`` is
 the person's id, so the person's draws at the firm are the firm's draws for that id.
-The week (docs/ODD.md, 7.2) is :func:`firm_front` (steps 1-9, churn multiplied by
-contagion) for every firm, :func:`show_firm` (what the market sees of each firm's
-customers), ``choice.market_phase`` (contagion, choices, moves: the one definition the
-Mesa market calls too), then :func:`firm_back` (leavers go, joiners arrive, the books
-close) for every firm. The loop over weeks and firms is in Python
-(:mod:`.market_model`): a handful of compiled calls a week.
+The week (docs/ODD.md, 7.2) is ``kernel.week_front`` (steps 1-9, the firm alone's
+definition, churn multiplied by contagion) for every firm, :func:`show_firm` (what
+the market sees of each firm's customers), ``choice.market_phase`` (contagion,
+choices, moves: the one definition the Mesa market calls too), then :func:`firm_back`
+(leavers go, joiners arrive, the books close with ``kernel.week_close``) for every
+firm. The loop over weeks and firms is in Python (:mod:`.market_model`).
 """
 
 from __future__ import annotations
@@ -16,26 +16,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from serviceprofit.backends.numba import kernel as k
 from serviceprofit.model import choice, firm, week
+from serviceprofit.model.params import MAX_SEGMENTS
 from serviceprofit.model.week import (
     ACTIVE,
-    C_ACQUIRED,
-    C_CUSTOMERS_ACTIVE,
-    C_CUSTOMERS_START,
-    C_STAFF_ACTIVE,
-    C_STAFF_HIRED,
-    C_STAFF_LAID_OFF,
     EVER_COMPLAINED,
     GONE,
-    MAX_DEPARTMENTS,
-    N_COUNTS,
-    N_SUMS,
-    S_STAFF_SATISFACTION,
-    SERVER_COLUMNS,
-    TALLY_DTYPE,
 )
 
 # Columns of a firm's market row per week.
@@ -45,33 +34,15 @@ M_ACTIVE, M_WON, M_LOST_RIVALS, M_LOST_OUTSIDE, M_WON_PROSPECTS, N_MARKET_COLUMN
 @njit(cache=True)
 def create_people(c, start, persons, segment_of, start_satisfaction, p, dice, initial, t):
     """Fill slots from ``start`` with the people ``persons`` as new customers of the
-    firm: the person's segment, the firm's draws for the person's id; a returning former
-    customer starts from their remembered satisfaction (``start_satisfaction``, NaN for
-    others). Newcomers count in the week's word of mouth (not ``initial`` ones)."""
+    firm (``kernel.write_customer``): the person's segment, the firm's draws for the
+    person's id; a returning former customer starts from their remembered satisfaction
+    (``start_satisfaction``, NaN for others)."""
     for n in range(persons.size):
-        i = start + n
         person = persons[n]
-        segment, channel, satisfaction, expectation, tenure = week.new_customer_in_segment(
-            p, dice, person, np.int64(segment_of[person]), initial
-        )
+        new = week.new_customer_in_segment(p, dice, person, np.int64(segment_of[person]), initial)
         if not initial and not math.isnan(start_satisfaction[person]):
-            satisfaction = start_satisfaction[person]
-        c.uid[i] = person
-        c.flags[i] = ACTIVE
-        c.segment[i] = segment
-        c.channel[i] = channel
-        c.department[i] = 0
-        c.new_handoffs[i] = 0
-        c.issue_age[i] = 0
-        c.handoffs[i] = 0
-        c.outcome[i] = 0
-        c.tenure[i] = int(tenure)
-        c.outcome_week[i] = 0
-        c.satisfaction[i] = satisfaction
-        c.expectation[i] = expectation
-        c.lifetime_revenue[i] = 0.0
-        if not initial:
-            week.tally_word_of_mouth(p, c.satisfaction[i], t)
+            new = (new[0], new[1], start_satisfaction[person], new[3], new[4])
+        k.write_customer(c, start + n, person, new, p, initial, t)
 
 
 @njit(cache=True)
@@ -86,89 +57,6 @@ def start_firm(c, s, counters, records, index, key, scratch, persons, segment_of
     create_people(c, 0, persons, segment_of, nothing, p, dice, True, scratch[0])
     counters[k.K_STORED] = persons.size
     counters[k.K_ACTIVE] = persons.size
-    return s
-
-
-@njit(cache=True)
-def firm_front(c, s, counters, firm_state, pending, history, pressure, week_tally, records,
-               index, bounds, bound_expectation, key, now, contagion, threads):  # fmt: skip
-    """Steps 1-9 of one firm's week (the order of ``kernel.advance``), churn multiplied
-    by contagion; the market phase follows. With ``threads`` above 1 the customer passes
-    of a large firm run in parallel over chunks, as ``kernel.advance``'s (same bits).
-    Returns the (possibly grown) staff arrays."""
-    parallel = threads > 1
-    r = index[now]
-    p = records[r]
-    dice = (key, np.uint64(now))
-    t = week_tally[0]
-    counts = t.counts
-    sums = t.sums
-    counts[:] = 0
-    sums[:] = 0.0
-    t.load[:] = 0
-    firm.begin_week(p, firm_state, history, dice, now)
-    k._staff_week(s, counters, p, dice, firm_state[firm.F_TRAINING], pressure, counts)
-    if counters[k.K_POOL_DEPARTMENTS] != p.departments:
-        counters[k.K_POOL_DEPARTMENTS] = p.departments
-        for j in range(counters[k.K_STAFF]):
-            s.department[j] = j % p.departments
-    hires, layoffs = firm.staffing(p, firm_state, pending, now, counters[k.K_STAFF])
-    if layoffs > 0:
-        counters[k.K_STAFF] = max(0, counters[k.K_STAFF] - layoffs)
-    counts[C_STAFF_LAID_OFF] = layoffs
-    s = k.hire_staff(s, counters, p, dice, hires, False)
-    counts[C_STAFF_HIRED] = hires
-    n_staff = counters[k.K_STAFF]
-    members, pool_start, pool_len = k._pools(s, n_staff, p.departments)
-    surge, fixed_share = firm.issue_climate(p, firm_state, now)
-    chances = np.zeros(bounds.shape[1])
-    week.issue_chances(p, surge, fixed_share, chances)
-    counts[C_CUSTOMERS_START] = counters[k.K_ACTIVE]
-    stored = counters[k.K_STORED]
-    chunks = k.n_chunks(stored)
-    tallies = np.zeros(chunks, TALLY_DTYPE)
-    parallel = parallel and chunks >= k.PARALLEL_FROM_CHUNKS
-    if parallel:
-        k._issues_parallel(c, stored, records, r, dice, chances, tallies)
-    else:
-        for q in range(chunks):
-            lo = q * k.CHUNK
-            k._issues_range(c, lo, min(lo + k.CHUNK, stored), records, r, dice, chances, tallies, q)
-    for q in range(chunks):
-        t.load += tallies[q].load
-    share = np.zeros(MAX_DEPARTMENTS)
-    hours_per_head = p.contact_hours * p.productivity * firm.capacity_factor(p, firm_state, now)
-    k._plan_capacity(s, members, pool_start, pool_len, p, t.load, hours_per_head, share, pressure)
-    counters[k.K_PRESSURE_DEPARTMENTS] = p.departments
-    servers = np.zeros((n_staff, SERVER_COLUMNS))
-    for row in range(n_staff):
-        j = members[row]
-        week.fill_server(p, servers, row, s.skill[j], s.satisfaction[j], s.time_taken[j])
-    pools = (pool_start, pool_len)
-    table = (bounds[r], bound_expectation[r])
-    if parallel:
-        served = np.zeros((threads, n_staff, 2), np.int64)
-        k._serve_parallel(c, stored, records, r, now, dice, share, servers, pools, table,
-                          tallies, served, contagion)  # fmt: skip
-    else:
-        served = np.zeros((1, n_staff, 2), np.int64)
-        for q in range(chunks):
-            lo = q * k.CHUNK
-            k._serve_range(c, lo, min(lo + k.CHUNK, stored), records, r, now, dice, share,
-                           servers, pools, table, tallies, q, served[0], contagion)  # fmt: skip
-    for row in range(n_staff):
-        j = members[row]
-        s.served_fixed[j] = 0
-        s.served_n[j] = 0
-        for th in range(served.shape[0]):
-            s.served_fixed[j] += served[th, row, 0]
-            s.served_n[j] += served[th, row, 1]
-    for q in range(chunks):
-        for m in range(N_COUNTS):
-            counts[m] += tallies[q].counts[m]
-        for m in range(N_SUMS):
-            sums[m] += tallies[q].sums[m]
-    counters[k.K_ACTIVE] -= counts[week.C_CHURNED]
     return s
 
 
@@ -200,8 +88,6 @@ def firm_back(c, s, counters, firm_state, history, totals, week_tally, records, 
     p = records[index[now]]
     dice = (key, np.uint64(now))
     t = week_tally[0]
-    counts = t.counts
-    sums = t.sums
     status = people[0]
     left = 0
     for i in range(counters[k.K_STORED]):
@@ -222,38 +108,107 @@ def firm_back(c, s, counters, firm_state, history, totals, week_tally, records, 
             mine += 1
     c = k._make_room(c, counters, mine)
     create_people(c, counters[k.K_STORED], persons, people[1], people[2], p, dice, False, t)
-    counters[k.K_STORED] += mine
-    counters[k.K_ACTIVE] += mine
-    counts[C_ACQUIRED] = mine
-    counts[C_CUSTOMERS_ACTIVE] = counters[k.K_ACTIVE]
-    n_staff = counters[k.K_STAFF]
-    counts[C_STAFF_ACTIVE] = n_staff
-    for j in range(n_staff):
-        sums[S_STAFF_SATISFACTION] += s.satisfaction[j]
-    firm.close_week(p, firm_state, history, now, counts, sums)
-    for m in range(N_COUNTS):
-        totals[0][m] += counts[m]
-    for m in range(N_SUMS):
-        totals[1][m] += sums[m]
-    stored = counters[k.K_STORED]
-    if counters[k.K_KEEP_AGENTS] == 0 and (
-        stored - counters[k.K_ACTIVE] > k.COMPACT_AT_CHURNED_SHARE * max(stored, 1)
-    ):
-        counters[k.K_STORED] = k.compact(c, stored)
+    k.week_close(c, s, counters, firm_state, history, totals, t, p, now, mine)
     return c, left
 
 
-@njit(cache=True)
-def market_phase(people, arrived, indptr, indices, reputation, attention_, price,
-                 reference_price, reviews, promoter_threshold, constants, key, week, flows,
-                 joiners):  # fmt: skip
-    """``choice.market_phase``, compiled."""
-    return choice.market_phase(people, arrived, indptr, indices, reputation, attention_, price,
-                               reference_price, reviews, promoter_threshold, constants, key,
-                               week, flows, joiners)  # fmt: skip
+# People per chunk of the market phase's decisions (the unit of parallel work).
+PEOPLE_CHUNK = 16384
+
+
+@njit(cache=True, parallel=True)
+def _decisions(people, arrived, indptr, indices, reputation, attention_, price,
+               reference_price, reviews, promoter_threshold, constants, key, week,
+               decision):  # fmt: skip
+    """Step 10b-e, ``choice.decide`` for every arrived person, in parallel over chunks of
+    people: each decision reads only the state left by step 9 and writes its own slot,
+    so the decisions are the same on any number of threads."""
+    n_firms = reputation.size
+    for q in prange((arrived + PEOPLE_CHUNK - 1) // PEOPLE_CHUNK):
+        scratch = np.zeros((5, n_firms))
+        for i in range(q * PEOPLE_CHUNK, min((q + 1) * PEOPLE_CHUNK, arrived)):
+            decision[i] = choice.decide(people, i, indptr, indices, reputation, attention_,
+                                        price, reference_price, reviews, promoter_threshold,
+                                        constants, key, week, scratch)  # fmt: skip
 
 
 @njit(cache=True)
-def arrive(status, arrived, capacity, key, week, arrivals_per_week):
-    """``choice.arrive``, compiled."""
-    return choice.arrive(status, arrived, capacity, key, week, arrivals_per_week)
+def firm_view(records, index, now, arrived, view, attention_, price, reference_price):
+    """The firms as choosers see them in week ``now`` (``market_run.firm_view``, the
+    same arithmetic): each firm's chance of a person's attention, its price to each
+    segment (1 beyond its segments) and each segment's mean price over the firms.
+    ``view`` is (cost per impression, attention floor)."""
+    n_firms = attention_.size
+    price[:, :] = 1.0
+    width = 0
+    for f in range(n_firms):
+        p = records[index[f, now]]
+        attention_[f] = choice.attention(p.marketing_spend / max(arrived, 1), view[0], view[1])
+        for g in range(p.n_segments):
+            price[f, g] = p.segment_spend[g]
+        width = max(width, p.n_segments)
+    for g in range(width):
+        total = price[0, g]
+        for f in range(1, n_firms):
+            total += price[f, g]
+        reference_price[g] = total / n_firms
+
+
+@njit(cache=True)
+def advance_market(cs, ss, counters, firm_states, pendings, histories, totals, pressures,
+                   week_tallies, records, index, bounds, expectations, keys, people, arrived,
+                   indptr, indices, constants, view, key, arrivals, flows, contagion_tally,
+                   start, stop, threads):  # fmt: skip
+    """Weeks ``start..stop`` of a market (docs/ODD.md, 7.2), every firm and the market
+    phase, in one call. Firm ``f``'s customer and staff arrays are ``cs[f]``, ``ss[f]``
+    (typed lists: a firm's arrays may be replaced as they grow), its other state the
+    rows ``[f]`` of the stacked arrays (``totals`` is (counts, sums), each stacked);
+    ``records`` are every firm's records, ``index[f, week]`` the row firm ``f`` reads.
+    Returns the people arrived. Customer passes of large firms and the market's
+    decisions run in parallel when ``threads`` is above 1, with the same bits."""
+    n_firms = keys.size
+    status = people[0]
+    capacity = status.size
+    contagion = (people[6], people[7], constants[choice.K_HALF_LIFE], constants[choice.K_UPLIFT])
+    joiners = np.empty(capacity, np.int64)
+    decision = np.empty(capacity, np.int8)
+    attention_ = np.zeros(n_firms)
+    price = np.ones((n_firms, MAX_SEGMENTS))
+    reference_price = np.ones(MAX_SEGMENTS)
+    reputation = np.zeros(n_firms)
+    for now in range(start, stop):
+        arrived = choice.arrive(status, arrived, capacity, key, now, arrivals)
+        for f in range(n_firms):  # steps 1-9 of every firm
+            ss[f] = k.week_front(cs[f], ss[f], counters[f], firm_states[f], pendings[f],
+                                 histories[f], pressures[f], week_tallies[f:f + 1], records,
+                                 index[f], bounds, expectations, keys[f], now, contagion,
+                                 threads)  # fmt: skip
+        reviews = np.zeros((n_firms, 2))
+        for f in range(n_firms):
+            show_firm(cs[f], counters[f], f, people, reviews,
+                      records[index[f, now]].detractor_threshold, now, constants,
+                      contagion_tally)  # fmt: skip
+        # step 10: the market phase (choice.market_phase, its decisions in parallel)
+        firm_view(records, index, now, arrived, view, attention_, price, reference_price)
+        for f in range(n_firms):
+            reputation[f] = firm_states[f, firm.F_REPUTATION]
+        choice.spread_contagion(people, arrived, indptr, indices, constants, now)
+        promoter_threshold = records[index[0, now]].promoter_threshold
+        if threads > 1:
+            _decisions(people, arrived, indptr, indices, reputation, attention_, price,
+                       reference_price, reviews, promoter_threshold, constants, key, now,
+                       decision)  # fmt: skip
+        else:
+            scratch = np.zeros((5, n_firms))
+            for i in range(arrived):
+                decision[i] = choice.decide(people, i, indptr, indices, reputation,
+                                            attention_, price, reference_price, reviews,
+                                            promoter_threshold, constants, key, now,
+                                            scratch)  # fmt: skip
+        n_joiners = choice.apply_moves(people, arrived, decision, flows[now], joiners)
+        for f in range(n_firms):  # steps 10 (joiners, leavers) to 12 of every firm
+            cs[f], _left = firm_back(cs[f], ss[f], counters[f], firm_states[f], histories[f],
+                                     (totals[0][f], totals[1][f]), week_tallies[f:f + 1],
+                                     records, index[f], keys[f], now, f, people, joiners,
+                                     n_joiners)  # fmt: skip
+    return arrived
