@@ -10,6 +10,7 @@ the caption says so. matplotlib is imported here only, on first use, headless.
 from __future__ import annotations
 
 import io
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -70,6 +71,22 @@ def _pyplot() -> Any:
     return plt
 
 
+def _subplots(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """``pyplot.subplots`` without pyplot: a bare Agg figure, laid out once when written.
+
+    pyplot's import (its figure manager and backend machinery) costs about 0.3 s of a
+    compare that needs none of it, and constrained layout re-measures every label on
+    each draw; every figure here runs ``tight_layout`` once, before :func:`_png` writes it
+    (docs/performance.md).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(*args, **kwargs)
+
+
 def scenario_colours(names: list[str]) -> dict[str, str]:
     """One colour per scenario, the same in every figure (the baseline gets grey-blue)."""
     palette = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3"]
@@ -79,7 +96,9 @@ def scenario_colours(names: list[str]) -> dict[str, str]:
 def _png(fig: Any) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
-    _pyplot().close(fig)
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:  # a figure pyplot made is released; one _subplots made is garbage
+        pyplot.close(fig)
     return buffer.getvalue()
 
 
@@ -119,11 +138,8 @@ def _series_panels(
 ) -> bytes:
     """Panels of (column, title, ylabel, transform) with bands, one line per scenario."""
     money = currency(comparison)
-    plt = _pyplot()
     rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(4.6 * columns, 3.3 * rows), squeeze=False, constrained_layout=True
-    )
+    fig, axes = _subplots(rows, columns, figsize=(4.6 * columns, 3.3 * rows), squeeze=False)
     colours = scenario_colours(comparison.names)
     for ax, (column, title, ylabel, transform) in zip(axes.flat, panels, strict=False):
         for name in comparison.names:
@@ -135,6 +151,7 @@ def _series_panels(
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8, loc="best")
+    fig.tight_layout()
     return _png(fig)
 
 
@@ -198,8 +215,7 @@ def figure_staff(comparison: Comparison) -> bytes:
 
 def figure_cumulative_profit(comparison: Comparison, crossing: Crossing | None) -> bytes:
     """Cumulative profit with bands; marks week 13 and the week the leaders cross."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(10, 4.6), constrained_layout=True)
+    fig, ax = _subplots(figsize=(10, 4.6))
     colours = scenario_colours(comparison.names)
     for name in comparison.names:
         _band(ax, _per_replicate(comparison.weekly, "cumulative_profit", name), colours[name], name)
@@ -218,6 +234,7 @@ def figure_cumulative_profit(comparison: Comparison, crossing: Crossing | None) 
     ax.legend(
         fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(comparison.names)
     )
+    fig.tight_layout()
     return _png(fig)
 
 
@@ -227,7 +244,6 @@ def figure_differences(comparison: Comparison) -> bytes | None:
     Outcomes whose baseline mean is zero or that cross zero (NPS) are left out: a
     percentage of them means nothing. ``None`` when nothing is left to draw.
     """
-    plt = _pyplot()
     wide = comparison.wide().set_index(["scenario", "outcome"])
     others = [n for n in comparison.names if n != comparison.baseline]
     outcomes = [
@@ -238,7 +254,7 @@ def figure_differences(comparison: Comparison) -> bytes | None:
     if not others or not outcomes:
         return None
     colours = scenario_colours(comparison.names)
-    fig, ax = plt.subplots(figsize=(10, 0.3 * len(outcomes) + 1.2), constrained_layout=True)
+    fig, ax = _subplots(figsize=(10, 0.3 * len(outcomes) + 1.2))
     step = 0.8 / len(others)
     for k, name in enumerate(others):
         for j, outcome in enumerate(outcomes):
@@ -264,6 +280,7 @@ def figure_differences(comparison: Comparison) -> bytes | None:
     ax.set_xlabel(f"difference from {comparison.baseline}, % of its mean (95% interval)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=9, loc="lower right")
+    fig.tight_layout()
     return _png(fig)
 
 
@@ -292,14 +309,13 @@ def figure_market_shares(comparison: Comparison) -> bytes:
     """Each firm's market share over time, one panel per compared market (mean over
     replicates, band: their range); the focal firm drawn thicker."""
     market = _market(comparison)
-    plt = _pyplot()
     colours = firm_colours(_market_firms(comparison))
     n = len(comparison.names)
     columns = min(n, 3)
     rows = -(-n // columns)
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         rows, columns, figsize=(4.8 * columns, 3.4 * rows), squeeze=False,
-        constrained_layout=True, sharey=True,
+        sharey=True,
     )  # fmt: skip
     for k, name in enumerate(comparison.names):
         ax = axes[k // columns][k % columns]
@@ -321,6 +337,7 @@ def figure_market_shares(comparison: Comparison) -> bytes:
         ax.legend(fontsize=8, loc="best")
     for k in range(n, rows * columns):
         axes[k // columns][k % columns].set_visible(False)
+    fig.tight_layout()
     return _png(fig)
 
 
@@ -328,7 +345,6 @@ def figure_market_flows(comparison: Comparison) -> bytes:
     """The focal firm's customers won and lost per year, by where they came from and went
     (mean over replicates), one group of bars per compared market and year."""
     market = _market(comparison)
-    plt = _pyplot()
     parts = (
         ("won_from_prospects", "won from prospects", "#a6d96a", 1),
         ("won_from_rivals", "won from rivals", "#1a9641", 1),
@@ -340,7 +356,7 @@ def figure_market_flows(comparison: Comparison) -> bytes:
     per_year = focal.groupby(["scenario", "replicate", "year"])[[p[0] for p in parts]].sum()
     mean = per_year.groupby(["scenario", "year"]).mean()
     labels, groups, x = [], [], 0.0
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(mean) + 2), 3.8), constrained_layout=True)
+    fig, ax = _subplots(figsize=(max(6.0, 0.9 * len(mean) + 2), 3.8))
     for name in comparison.names:
         start = x
         for year in mean.loc[name].index:
@@ -368,4 +384,5 @@ def figure_market_flows(comparison: Comparison) -> bytes:
     ax.set_ylabel(f"{market.firm}'s customers per year")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4)
+    fig.tight_layout()
     return _png(fig)

@@ -173,9 +173,11 @@ def _check_finite(name: str, ts: pd.DataFrame, summary: dict[str, Any]) -> None:
     """
     bad = [k for k, v in summary.items() if isinstance(v, float) and not math.isfinite(v)]
     # only float columns can hold NaN or infinity (integers cannot; text is not a number)
-    floats = [name for name in ts.columns if ts[name].dtype.kind == "f"]
+    # (read from ``dtypes`` and taken as one block: a column at a time costs pandas'
+    # overhead per column, about 2 ms a run, which a compare of 200 runs notices)
+    floats = [name for name, dtype in ts.dtypes.items() if dtype.kind == "f"]
     if floats:
-        finite = np.isfinite(np.column_stack([ts[name].to_numpy() for name in floats]))
+        finite = np.isfinite(ts[floats].to_numpy(dtype=np.float64))
         if not finite.all():
             week, column = np.argwhere(~finite)[0]
             bad.append(f"{floats[int(column)]} (first in week {int(week)})")
