@@ -25,7 +25,14 @@ from serviceprofit.model.params import ParamSchedule
 from serviceprofit.model.result import RunResult
 from serviceprofit.model.rng import Stream, draw, run_key
 
-__all__ = ["MARKET_COLUMNS", "MarketResult", "MarketSetup", "prepare", "switching_table"]
+__all__ = [
+    "MARKET_COLUMNS",
+    "MarketCheckpoint",
+    "MarketResult",
+    "MarketSetup",
+    "prepare",
+    "switching_table",
+]
 
 MARKET_COLUMNS = ("market_share", "won_from_rivals", "lost_to_rivals", "lost_to_outside")
 SETUP_WEEK = 65535
@@ -49,6 +56,7 @@ class MarketSetup:
     initial: list[np.ndarray]  # each firm's people at week 0, in id order
     network: CustomerNetwork
     constants: np.ndarray  # choice.N_CHOICE_CONSTANTS float64
+    decay: np.ndarray  # choice.decay_table of the contagion's half-life, weeks + 1
 
     def new_people(self) -> tuple[np.ndarray, ...]:
         """The people's state at week 0 (``choice.market_phase``'s tuple): status, segment,
@@ -136,7 +144,7 @@ def prepare(market: Market, seed: int, network: CustomerNetwork | None = None) -
     constants[choice.K_CHURNER_SEARCH] = c.churner_search
     return MarketSetup(
         market, seed, names, key, firm_keys, schedules, capacity, arrived, segment, initial,
-        network, constants,
+        network, constants, choice.decay_table(c.contagion_half_life_weeks, market.weeks),
     )  # fmt: skip
 
 
@@ -158,6 +166,20 @@ def firm_view(setup: MarketSetup, records: list[Any], arrived: int) -> tuple[np.
 
 
 @dataclass
+class MarketCheckpoint:
+    """A numba market run stopped at the start of week ``week``: every state array, the
+    metrics so far, the network and what the run was made from (seed, each firm's
+    parameter records in force before ``week``), as numpy arrays; picklable.
+
+    Pass it to ``simulate_market(..., resume=checkpoint)`` to run on: the market may
+    differ from the checkpoint's only by events at weeks ``>= week``.
+    """
+
+    week: int
+    arrays: dict[str, np.ndarray]
+
+
+@dataclass
 class MarketResult:
     """A market run: each firm's run (with the market's columns), who went where."""
 
@@ -170,9 +192,9 @@ class MarketResult:
     contagion: np.ndarray = field(default_factory=lambda: np.zeros(6))
     """``choice.tally_contagion`` over the run: customers with a recently churned
     neighbour (decisions, churns, sum of hazard multipliers), then the others."""
-    checkpoint: Any = None
-    """Where the run stopped, to resume from (numba, with ``stop`` or ``resume`` given:
-    a ``MarketCheckpoint``); else None."""
+    checkpoint: MarketCheckpoint | None = None
+    """Where the run stopped, to resume from (numba, with ``stop`` or ``resume`` given);
+    else None."""
 
     def contagion_ratio(self) -> tuple[float, float]:
         """(churn rate of customers with a recently churned neighbour over the others',
