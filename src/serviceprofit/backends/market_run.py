@@ -149,20 +149,25 @@ def prepare(market: Market, seed: int, network: CustomerNetwork | None = None) -
 
 
 def firm_view(setup: MarketSetup, records: list[Any], arrived: int) -> tuple[np.ndarray, ...]:
-    """The firms as choosers see them in a week: each firm's chance of a person's
-    attention (its marketing spend per person in the category, ``choice.attention``), its
-    price to each segment and each segment's mean price over the firms. ``records`` are
-    the firms' parameter records of the week."""
+    """The firms as choosers see them in a week (``choice.firm_offers``): attention,
+    price per segment, each segment's mean price. ``records`` are the firms' parameter
+    records of the week."""
     c = setup.market.market.choice
     n_firms = len(records)
-    attention = np.zeros(n_firms)
-    price = np.ones((n_firms, max(r.n_segments for r in records)))
+    width = max(r.n_segments for r in records)
+    segment_spend = np.ones((n_firms, width))
     for f, p in enumerate(records):
-        attention[f] = choice.attention(
-            p.marketing_spend / max(arrived, 1), c.cost_per_impression, c.attention_floor
-        )
-        price[f, : p.n_segments] = p.segment_spend[: p.n_segments]
-    return attention, price, price.mean(axis=0)
+        segment_spend[f, : p.n_segments] = p.segment_spend[: p.n_segments]
+    attention = np.zeros(n_firms)
+    price = np.ones((n_firms, width))
+    reference = np.ones(width)
+    choice.firm_offers(
+        np.array([p.marketing_spend for p in records], np.float64),
+        np.array([p.n_segments for p in records], np.int64),
+        segment_spend, arrived, c.cost_per_impression, c.attention_floor,
+        attention, price, reference,
+    )  # fmt: skip
+    return attention, price, reference
 
 
 @dataclass

@@ -55,6 +55,7 @@ __all__ = [
     "decay_exposure",
     "decay_table",
     "exposure_at",
+    "firm_offers",
     "firm_value",
     "logit_probabilities",
     "logit_probabilities_array",
@@ -132,6 +133,30 @@ def attention(spend_per_person, cost_per_impression, floor):
     attention, and attention is not a customer.
     """
     return 1.0 - (1.0 - floor) * math.exp(-spend_per_person / cost_per_impression)
+
+
+@register_jitable
+def firm_offers(marketing_spend, n_segments, segment_spend, arrived, cost_per_impression,
+                attention_floor, attention_, price, reference_price):  # fmt: skip
+    """The firms as choosers see them in a week, into ``attention_``, ``price`` and
+    ``reference_price``: each firm's chance of a person's attention (:func:`attention`
+    of its marketing spend per person in the category, ``arrived`` people), its price
+    to each segment (``segment_spend[f, g]`` for its ``n_segments[f]`` segments, 1
+    beyond) and each segment's mean price over the firms, added in firm order."""
+    n_firms = attention_.size
+    width = 0
+    for f in range(n_firms):
+        attention_[f] = attention(
+            marketing_spend[f] / max(arrived, 1), cost_per_impression, attention_floor
+        )
+        for g in range(price.shape[1]):
+            price[f, g] = segment_spend[f, g] if g < n_segments[f] else 1.0
+        width = max(width, n_segments[f])
+    for g in range(width):
+        total = price[0, g]
+        for f in range(1, n_firms):
+            total += price[f, g]
+        reference_price[g] = total / n_firms
 
 
 @register_jitable

@@ -134,24 +134,20 @@ def _decisions(people, arrived, indptr, indices, reputation, attention_, price,
 
 @njit(cache=True)
 def firm_view(records, index, now, arrived, view, attention_, price, reference_price):
-    """The firms as choosers see them in week ``now`` (``market_run.firm_view``, the
-    same arithmetic): each firm's chance of a person's attention, its price to each
-    segment (1 beyond its segments) and each segment's mean price over the firms.
-    ``view`` is (cost per impression, attention floor)."""
+    """``choice.firm_offers`` of the firms' records in week ``now``; ``view`` is (cost
+    per impression, attention floor)."""
     n_firms = attention_.size
-    price[:, :] = 1.0
-    width = 0
+    spend = np.zeros(n_firms)
+    n_segments = np.zeros(n_firms, np.int64)
+    segment_spend = np.ones((n_firms, MAX_SEGMENTS))
     for f in range(n_firms):
         p = records[index[f, now]]
-        attention_[f] = choice.attention(p.marketing_spend / max(arrived, 1), view[0], view[1])
+        spend[f] = p.marketing_spend
+        n_segments[f] = p.n_segments
         for g in range(p.n_segments):
-            price[f, g] = p.segment_spend[g]
-        width = max(width, p.n_segments)
-    for g in range(width):
-        total = price[0, g]
-        for f in range(1, n_firms):
-            total += price[f, g]
-        reference_price[g] = total / n_firms
+            segment_spend[f, g] = p.segment_spend[g]
+    choice.firm_offers(spend, n_segments, segment_spend, arrived, view[0], view[1],
+                       attention_, price, reference_price)  # fmt: skip
 
 
 @njit(cache=True)
