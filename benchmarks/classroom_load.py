@@ -6,7 +6,8 @@ Starts ``python -m tests.classroom_serve`` (the game's server, pages included, o
 fake market run, or with ``--real MARKET`` over the market run itself) on 127.0.0.1 with
 a fresh game directory, then drives it with one thread per team:
 join, read the team's page, submit decisions (the starting levers, nudged at random within
-bounds and budget), wait for the next quarter. The facilitator advances as soon as every
+bounds and budget), wait for the next quarter, asking every 2 seconds as the team page
+does (``pages.FOLLOW_SECONDS``). The facilitator advances as soon as every
 team has submitted and times the request. Bounded: it stops itself after ``--limit``
 seconds. Prints JSON: seconds per advance (median, max), the server's resident memory
 (peak, from /proc), requests made and failed. Exit 1 if any request failed.
@@ -30,6 +31,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+#: How often a waiting team asks whether the quarter has moved on (the team page's pace;
+#: not imported from the pages, which would load Solara into this client).
+FOLLOW_SECONDS = 2.0
 
 
 class Client:
@@ -111,7 +115,7 @@ def team_loop(client: Client, code: str, quarters: int, seed: int, stop: threadi
     for quarter in range(1, quarters + 1):
         view = client.call("team", headers)
         while view is not None and view["quarter"] < quarter and not stop.is_set():
-            time.sleep(0.2)
+            time.sleep(FOLLOW_SECONDS)
             view = client.call("team", headers)
         if view is None or stop.is_set():
             return
@@ -125,7 +129,7 @@ def team_loop(client: Client, code: str, quarters: int, seed: int, stop: threadi
             view = client.call("team", headers)
             if view is None or view["quarter"] > quarter or view["over"]:
                 break
-            time.sleep(0.5)
+            time.sleep(FOLLOW_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +175,11 @@ def main(argv: list[str] | None = None) -> int:
             stop.set()
             timer.cancel()
             process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()  # its worker follows it (classroom.server._follow_parent)
+                process.wait()
     figures = {
         "teams": args.teams,
         "quarters_played": len(advances),

@@ -5,6 +5,12 @@ real); the weekly rows are a toy: each firm's service quality follows its levers
 force that week (events applied at their weeks), customers churn more where quality is
 low, and the week's noise is drawn from (seed, firm, week) alone, so, as in the real
 run, the first weeks do not depend on later decisions and a re-run is exact.
+
+It models the market run's checkpoints: :meth:`FakeMarket.play` stops at ``stop`` and
+returns its state there (each firm's customers and levers in force, a copy), and resumes
+from such a state; ``weeks_played`` counts the weeks it simulated, so a test can tell a
+resumed play from a re-run from week 0. ``resumes = False`` makes it an engine without
+checkpoints (the game's fallback).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from serviceprofit.classroom.decisions import KEYS, from_scenario
+from serviceprofit.classroom.engine import Checkpoint, Played
 from serviceprofit.model.market import load_market
 
 _LEVER_OF_KEY = {key: lever for lever, key in KEYS.items()}
@@ -25,6 +32,10 @@ class FakeMarket:
     def __init__(self, market: str = "three_firms") -> None:
         self.market = load_market(market)
         self.calls = 0
+        self.weeks_played = 0
+        # Part of every state, like the real run's customer network: stored once a game.
+        self.network = np.arange(4096, dtype=np.int64)
+        self.resumes = True
 
     @property
     def firms(self) -> tuple[str, ...]:
@@ -37,17 +48,29 @@ class FakeMarket:
     def scenario(self, firm: str) -> Any:
         return self.market.firms[firm]
 
-    def rows(self, events: Mapping[str, Any], weeks: int, seed: int) -> dict[str, pd.DataFrame]:
+    def play(
+        self, events: Mapping[str, Any], seed: int, stop: int, resume: Checkpoint | None = None
+    ) -> Played:
         self.calls += 1
-        out = {}
+        if not self.resumes:
+            resume = None
+        start = 0 if resume is None else resume.week
+        assert resume is None or 0 < start < stop <= self.weeks
+        self.weeks_played += stop - start
+        out, state = {}, {}
         for index, firm in enumerate(self.firms):
             scenario = self.scenario(firm)
-            levers = from_scenario(scenario).model_dump()
+            if resume is None:
+                levers = from_scenario(scenario).model_dump()
+                customers = float(self.market.initial_customers()[firm])
+            else:
+                customers, saved = resume.state[firm]
+                assert np.array_equal(resume.state["network"], self.network)
+                levers = dict(saved)
             at = {week: keys for week, keys in events.get(firm, ())}
-            customers = float(self.market.initial_customers()[firm])
             staff = float(scenario.population.staff)
             records = []
-            for week in range(weeks):
+            for week in range(start, stop):
                 for key, value in at.get(week, {}).items():
                     levers[_LEVER_OF_KEY[key]] = value
                 noise = np.random.default_rng([seed, index, week]).normal(0.0, 0.02, 3)
@@ -91,4 +114,11 @@ class FakeMarket:
                     }
                 )
             out[firm] = pd.DataFrame(records)
-        return out
+            state[firm] = (customers, dict(levers))
+        state["network"] = self.network.copy()
+        checkpoint = Checkpoint(stop, state) if self.resumes else None
+        return Played(out, start, checkpoint)
+
+    def rows(self, events: Mapping[str, Any], weeks: int, seed: int) -> dict[str, pd.DataFrame]:
+        """Weeks ``0 .. weeks - 1`` from week 0."""
+        return self.play(events, seed, weeks).rows

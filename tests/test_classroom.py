@@ -11,7 +11,14 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from serviceprofit.classroom.auth import AuthError, join_code, matches
+from serviceprofit.classroom.auth import (
+    WRONG_CODES_ALLOWED,
+    AuthError,
+    Throttle,
+    Throttled,
+    join_code,
+    matches,
+)
 from serviceprofit.classroom.decisions import (
     DecisionError,
     check,
@@ -293,7 +300,77 @@ def test_sqlite_file_is_the_only_state(tmp_path):
             "SELECT name FROM sqlite_master WHERE type='table'"
         )
     }
-    assert tables == {"settings", "teams", "decisions", "quarters", "rows"}
+    assert tables == {
+        "settings", "teams", "decisions", "quarters", "rows", "states", "buffers", "checkpoints",
+    }  # fmt: skip
+
+
+def _play(tmp_path, engine, quarters=3, restart_after=None):
+    """Four teams, two industries, quarters with changing levers; the game and its engine."""
+    game = Game.open_or_create(tmp_path, engine, teams=4, quarters=4, seed=7)
+    for q in range(quarters):
+        for i in (0, 3):
+            game.submit(game.store.teams()[i].code, levers(game, i, empowerment=0.2 * q + 0.1 * i))
+        game.advance(game.token)
+        if restart_after == q + 1:
+            game.store.close()
+            game = Game.open_or_create(tmp_path, engine, teams=4, quarters=4, seed=7)
+    return game
+
+
+def test_an_advance_plays_only_the_new_quarter_and_equals_a_run_from_week_0(tmp_path):
+    """With checkpoints each advance plays 13 weeks per industry, and the game's rows
+    are bit for bit those of the engine re-running every quarter from week 0."""
+    resuming, rerunning = FakeMarket(), FakeMarket()
+    rerunning.resumes = False
+    a = _play(tmp_path / "a", resuming)
+    b = _play(tmp_path / "b", rerunning)
+    assert resuming.weeks_played == 3 * 2 * QUARTER_WEEKS  # 3 quarters x 2 industries
+    assert rerunning.weeks_played == (1 + 2 + 3) * 2 * QUARTER_WEEKS
+    assert a.store.digests() == b.store.digests()
+    for seat in a.seats():
+        pd.testing.assert_frame_equal(a.rows(seat), b.rows(seat))
+
+
+def test_a_restarted_game_resumes_from_its_saved_state(tmp_path):
+    """Closed and reopened after quarter 2, the next advance plays 13 weeks per industry
+    from the states saved in SQLite, and reaches the digest of a game never stopped."""
+    never = _play(tmp_path / "never", FakeMarket())
+    engine = FakeMarket()
+    restarted = _play(tmp_path / "restarted", engine, restart_after=2)
+    assert engine.weeks_played == 3 * 2 * QUARTER_WEEKS
+    assert restarted.store.digests() == never.store.digests()
+    assert restarted.store.checkpoints(3).keys() == {1, 2}
+    with sqlite3.connect(tmp_path / "restarted" / GAME_FILE) as db:  # 6 states, 1 network
+        assert db.execute("SELECT COUNT(*) FROM states").fetchone()[0] == 6
+        assert db.execute("SELECT COUNT(*) FROM buffers").fetchone()[0] == 1
+    assert restarted.store.checkpoints(3)[1].week == 3 * QUARTER_WEEKS
+
+
+def test_a_what_if_resumes_from_its_quarter(tmp_path):
+    """A what-if from quarter 3 replays only quarter 3's weeks, from the state saved at
+    its start, and equals the same branch re-run from week 0."""
+    engine = FakeMarket()
+    game = _play(tmp_path, engine)
+    seat = game.seat_of(game.store.teams()[0])
+    before = engine.weeks_played
+    changed = {2: check(levers(game, 0, empowerment=1.0), game.staff(seat), game.budget(seat))}
+    branch = game.replay(seat, changed)
+    assert engine.weeks_played - before == QUARTER_WEEKS
+    whole = game.replay(seat, changed, resume=False)
+    assert engine.weeks_played - before == QUARTER_WEEKS + 3 * QUARTER_WEEKS
+    pd.testing.assert_frame_equal(branch, whole)
+    assert not branch.equals(game.rows(seat))
+
+
+def test_industries_that_played_alike_share_one_saved_state(tmp_path):
+    """Two industries with the same levers: one state saved for both, loaded as one."""
+    game = Game.open_or_create(tmp_path, FakeMarket(), teams=6, quarters=2, seed=3)
+    game.advance(game.token)
+    count = sqlite3.connect(tmp_path / GAME_FILE).execute("SELECT COUNT(*) FROM states")
+    assert count.fetchone()[0] == 1
+    saved = game.store.checkpoints(1)
+    assert saved[1] is saved[2]
 
 
 def test_industries_that_decided_alike_run_once(tmp_path):
@@ -315,3 +392,29 @@ def test_team_names_are_bounded_and_never_a_formula(game):
     a, b = game.store.teams()[:2]
     assert game.join(a.code, '=HYPERLINK("x")\n' + "y" * 100).name.startswith("'=")
     assert len(game.join(b.code, "  " + "z" * 100).name) == 40
+
+
+def test_wrong_join_codes_lock_a_client_out_for_longer_each_time():
+    """Five wrong codes within a minute lock that client out (a minute, then two); wrong
+    codes spread over more than a minute do not; other clients are not affected."""
+    clock = Clock()
+    throttle = Throttle(clock)
+    for _ in range(WRONG_CODES_ALLOWED):
+        throttle.wrong("10.0.0.1")
+        clock.now += 20.0  # five over 80 s: never five within a minute
+    throttle.check("10.0.0.1")
+    for _ in range(WRONG_CODES_ALLOWED):
+        throttle.wrong("10.0.0.2")
+    with pytest.raises(Throttled, match="try again in 60 s") as refused:
+        throttle.check("10.0.0.2")
+    assert isinstance(refused.value, AuthError) and refused.value.retry_after == 60
+    throttle.check("10.0.0.1")
+    clock.now += 59.5
+    with pytest.raises(Throttled, match="try again in 1 s"):
+        throttle.check("10.0.0.2")
+    clock.now += 0.5
+    throttle.check("10.0.0.2")
+    for _ in range(WRONG_CODES_ALLOWED):
+        throttle.wrong("10.0.0.2")
+    with pytest.raises(Throttled, match="try again in 120 s"):
+        throttle.check("10.0.0.2")

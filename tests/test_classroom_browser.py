@@ -44,8 +44,10 @@ def served(tmp_path):
 
 
 def test_whole_flow_in_chromium(chromium, served, tmp_path):
-    """Two teams join and submit, the facilitator advances, ranks, debriefs, replays, exports."""
-    from playwright.sync_api import sync_playwright
+    """Two teams join and submit, the facilitator advances, ranks, debriefs, replays, exports;
+    the first team's page, left open, shows the new quarter by itself, and the
+    facilitator's page shows its next submission by itself."""
+    from playwright.sync_api import expect, sync_playwright
 
     url, token, codes = served
     failed: list[str] = []
@@ -64,6 +66,8 @@ def test_whole_flow_in_chromium(chromium, served, tmp_path):
                 page.get_by_text("Decisions saved").wait_for(timeout=60_000)
                 if number == 1:
                     page.screenshot(path=str(tmp_path / "team.png"), full_page=True)
+                    team_page = page  # left open: it must follow the game by itself
+                    continue
                 page.wait_for_load_state("networkidle")
                 page.close()
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
@@ -74,6 +78,14 @@ def test_whole_flow_in_chromium(chromium, served, tmp_path):
             page.get_by_text("Quarter 1 of 4").wait_for(timeout=60_000)
             page.get_by_role("button", name="Advance the quarter").click()
             page.get_by_text("Quarter 2 of 4").wait_for(timeout=60_000)
+            team_page.get_by_text("Quarter 2 of 4").wait_for(timeout=30_000)  # no reload
+            assert team_page.get_by_text("Decisions saved").count() == 0
+            # The facilitator's page follows submissions by itself: both teams joined
+            # (two True cells), none submitted yet; team 1 submits, and a third appears.
+            cells = page.get_by_role("cell", name="True", exact=True)
+            expect(cells).to_have_count(2, timeout=30_000)
+            team_page.get_by_role("button", name="Submit", exact=True).click()
+            expect(cells).to_have_count(3, timeout=30_000)
             page.get_by_role("button", name="Show", exact=True).click()
             page.get_by_text("Browser 2").first.wait_for(timeout=60_000)
             page.get_by_role("button", name="Debrief", exact=True).click()

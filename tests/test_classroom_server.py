@@ -73,6 +73,15 @@ def test_api_flow_and_refusals(served):
     status, page = _request(url, "export/debrief.html", facilitator)
     assert b"Leaderboard" in page and b"same luck" in page
     assert _request(url, "export/results.csv")[0] == 403
+    # Join codes are throttled per address: one wrong code was sent above; four more
+    # lock this address out, and then even a right code is refused, saying how long.
+    for guess in ("NOPE13", "NOPE14", "NOPE15", "NOPE16"):
+        assert _request(url, "join", body={"code": guess})[0] == 403
+    status, answer = _request(url, "team", team_a)
+    assert status == 429
+    assert json.loads(answer) == {
+        "error": "too many wrong join codes from this address: try again in 60 s"
+    }
 
 
 def _start(args: list[str]) -> tuple[subprocess.Popen, str, str]:
@@ -103,9 +112,34 @@ def _call(url: str, path: str, headers: dict[str, str], body: object | None = No
             time.sleep(0.2)
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out.extend(int(c) for c in (task / "children").read_text().split())
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _all_gone(pids: list[int], seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(_alive(p) for p in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def test_killed_server_resumes_where_it_was(tmp_path):
     """Kill the server (SIGKILL) after two quarters and a submission, restart it with the
-    same command: same token, codes, quarter, rows and the open quarter's submission."""
+    same command: same token, codes, quarter, rows and the open quarter's submission.
+    The market-run worker ends with the server, killed (SIGKILL) or stopped (SIGTERM)."""
     args = [str(tmp_path / "game"), "0", "3", "6"]
     process, url, token = _start(args)
     try:
@@ -118,9 +152,12 @@ def test_killed_server_resumes_where_it_was(tmp_path):
             url, "decisions", {"X-Join-Code": codes[0]}, {**view["decisions"], "empowerment": 0.9}
         )
         before = _call(url, "team", {"X-Join-Code": codes[1]})
+        workers = _children(process.pid)
+        assert workers  # the market-run worker (and multiprocessing's resource tracker)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
+    assert _all_gone(workers)
     process, url, again = _start(args)
     try:
         assert again == token
@@ -130,9 +167,11 @@ def test_killed_server_resumes_where_it_was(tmp_path):
         assert [t["submitted"] for t in overview["teams"]] == [True, False, False]
         assert _call(url, "team", {"X-Join-Code": codes[1]}) == before
         assert _call(url, "advance", facilitator, {}) == {"played": 3}
+        workers = _children(process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+    assert workers and _all_gone(workers, 5.0)
 
 
 @pytest.mark.parametrize(

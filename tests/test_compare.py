@@ -283,3 +283,125 @@ def test_a_scenario_against_its_twin_differs_by_exactly_zero():
         assert same.statistic("twin", outcome, "diff_mean") == 0.0
         assert same.statistic("twin", outcome, "diff_half_width") == 0.0
     assert same.statistic("twin", "profit_total", "half_width") > 0.0
+
+
+# ---------------------------------------------------------------------------
+# Markets: compare --firm
+
+MARKET_SMALL = {
+    "weeks": 40,
+    "market.customers": 600,
+    "market.prospects.initial": 120,
+    "market.prospects.arrivals_per_week": 2,
+    "firms.steady.population.staff": 4,
+    "firms.frugal.population.staff": 4,
+    "firms.frugal.events.0.week": 10,
+}
+
+
+def _market_pair(tmp_path: Path) -> list[Path]:
+    """The shipped two-firm market (frugal cuts cost in week 10) and the same market where
+    frugal keeps its process, as files beside each other."""
+    from serviceprofit.model.shipped import shipped_dir
+
+    shipped = shipped_dir("markets") / "rivals_one_cuts_cost.yaml"
+    cuts = tmp_path / "cuts.yaml"
+    cuts.write_text(shipped.read_text().replace("name: rivals_one_cuts_cost", "name: cuts"))
+    stays = tmp_path / "stays.yaml"
+    text = shipped.read_text().replace("name: rivals_one_cuts_cost", "name: stays")
+    stays.write_text(
+        text.replace("strategy.process: cost_minimised", "strategy.process: customer_value")
+    )
+    return [stays, cuts]
+
+
+@pytest.fixture(scope="module")
+def market_comparison(tmp_path_factory):
+    """Two markets, three replicates each, focal firm frugal (numba)."""
+    files = _market_pair(tmp_path_factory.mktemp("markets"))
+    return compare(files, replicates=3, overrides=MARKET_SMALL, firm="frugal", backend="numba")
+
+
+def test_market_comparison_pairs_the_focal_firm(market_comparison):
+    """The focal firm's runs are the market runs' focal firm, replicate i on one seed in
+    every market, and its market figures get paired intervals like every outcome."""
+    from serviceprofit import simulate_market
+    from serviceprofit.model.outcomes import MARKET_OUTCOMES
+
+    c = market_comparison
+    assert c.names == ["stays", "cuts"] and c.market.firm == "frugal"
+    assert (c.runs.groupby("replicate").seed.nunique() == 1).all()
+    assert set(c.runs.firm) == {"frugal"}
+    assert set(MARKET_OUTCOMES) <= set(c.table.outcome)
+    row = c.runs[(c.runs.scenario == "cuts") & (c.runs.replicate == 1)].iloc[0]
+    alone = simulate_market(c.market.markets[1], seed=int(row.seed)).firms["frugal"].summary
+    for outcome in ("profit_total", "customers_final", "market_share_final"):
+        assert row[outcome] == pytest.approx(alone[outcome])
+    # common random numbers: the markets differ from week 10 on, so before it replicate i
+    # is the same run in both
+    w = c.weekly[c.weekly.week < 10].set_index(["replicate", "week"])
+    before = w[w.scenario == "stays"].drop(columns="scenario")
+    pd.testing.assert_frame_equal(before, w[w.scenario == "cuts"].drop(columns="scenario"))
+
+
+def test_market_comparison_reports_rivals_shares_and_flows(market_comparison, tmp_path):
+    """Every firm of every run is kept; shares add to one each week; flows are conserved:
+    what a firm lost to rivals, rivals won from it."""
+    m = market_comparison.market
+    assert len(m.firms) == 2 * 3 * 2 and m.firms.focal.sum() == 2 * 3
+    total = m.weekly.groupby(["scenario", "replicate", "week"]).market_share.sum()
+    assert np.allclose(total, 1.0)
+    moves = m.switching[m.switching["from"].isin(["steady", "frugal"])]
+    moves = moves[moves.to.isin(["steady", "frugal"]) & (moves["from"] != moves.to)]
+    lost = m.firms.groupby(["scenario", "replicate"]).lost_to_rivals_total.sum()
+    assert (moves.groupby(["scenario", "replicate"]).people.sum() == lost).all()
+    flows = m.flows("cuts")
+    assert list(flows.columns) == ["steady", "frugal", "outside"][: len(flows.columns)]
+    paths = write_comparison(market_comparison, tmp_path)
+    for name in ("firms", "switching", "shares"):
+        assert paths[name].is_file()
+    html = paths["report"].read_text()
+    assert "Comparing markets for frugal" in html and 'id="rivals"' in html
+    assert "Market shares over time" in html and "Who went where in cuts" in html
+    assert html.count("data:image/png;base64,") >= 6
+    assert "--firm frugal" in html  # the equivalent command, for a comparison made in Python
+
+
+def test_cli_compare_markets(tmp_path, capsys):
+    """compare --firm prints the focal firm's table and its rivals; rerun reproduces a run."""
+    files = [str(p) for p in _market_pair(tmp_path)]
+    sets = [x for k, v in MARKET_SMALL.items() for x in ("--set", f"{k}={v}")]
+    out = tmp_path / "out"
+    args = ["compare", *files, "--firm", "frugal", "--replicates", "2", *sets, "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "market_share_final" in printed and "frugal (focal)" in printed
+    assert (out / "switching.csv").is_file()
+    assert main(["rerun", str(out), "3"]) == 0
+    assert "identical" in capsys.readouterr().out.lower()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "needs --firm NAME"),
+        (["--firm", "nobody"], "no firm 'nobody'"),
+    ],
+)
+def test_cli_compare_markets_bad_firm(tmp_path, capsys, extra, message):
+    """A market comparison without a firm, or with one no market has, is refused in one
+    line naming the firms."""
+    files = [str(p) for p in _market_pair(tmp_path)]
+    assert main(["compare", *files, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "steady" in err and "frugal" in err
+    assert "Traceback" not in err
+
+
+def test_cli_compare_refuses_markets_with_scenarios(tmp_path, capsys):
+    """A market beside a single-firm scenario is refused; so is --firm on scenarios."""
+    market = _market_pair(tmp_path)[0]
+    assert main(["compare", str(market), str(PAIR[0]), "--firm", "frugal"]) == 2
+    assert "cannot compare a single-firm scenario with a market" in capsys.readouterr().err
+    assert main(["compare", str(PAIR[0]), str(PAIR[1]), "--firm", "frugal"]) == 2
+    assert "--firm" in capsys.readouterr().err

@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -782,3 +783,53 @@ def test_the_charts_export_as_a_valid_image(pair, fmt):
             assert b"seed 3" in data and f"week {pair.week} of".encode() in data
     with pytest.raises(ValueError, match="png, svg"):
         charts_image(pair, "gif")
+
+
+# ---------------------------------------------------------------------------
+# The rivals switch: the two firms in one market
+
+
+def test_rivals_share_one_market_made_of_both_firms(small):
+    """The market holds both firms as they stand (changes in class as events), their
+    customers at week 0 in their own proportions, and the room's horizon."""
+    from serviceprofit.demo.rivals import PROSPECTS_PER_CUSTOMER, rivals_market
+
+    bigger = small.with_overrides({"population.customers": 600})
+    room = Classroom([("Firm A", small), ("Firm B", bigger)], seed=3)
+    room.step(5)
+    room.change(1, MARKETING, 3000.0)
+    market = rivals_market(room)
+    assert list(market.firms) == ["Firm_A", "Firm_B"] and market.weeks == room.weeks
+    assert market.initial_customers() == {"Firm_A": 300, "Firm_B": 600}
+    assert market.market.prospects.initial == round(PROSPECTS_PER_CUSTOMER * 900)
+    changed = market.firms["Firm_B"].events[-1]
+    assert changed.week == 5 and changed.set[MARKETING] == 3000.0
+
+
+def test_rivals_run_shares_customers_and_says_who_went_where(small):
+    """Run as rivals, the firms' shares add to one every week, and every customer who
+    switched shows in the table as lost by one and won by the other."""
+    from serviceprofit.demo.charts import rivals_spec
+    from serviceprofit.demo.rivals import run_rivals, switching_rows
+
+    cost = small.with_overrides({"strategy.process": "cost_minimised"})
+    room = Classroom([("A", small), ("B", cost)], seed=3)
+    result = run_rivals(room)
+    a, b = (result.firms[n].timeseries for n in ("A", "B"))
+    assert np.allclose(a.market_share + b.market_share, 1.0)
+    table = switching_rows(result, {"A": "A", "B": "B"})
+    a_to_b = int(table[(table["from"] == "A") & (table.to == "B")].people.sum())
+    assert a_to_b == int(a.lost_to_rivals.sum()) == int(b.won_from_rivals.sum())
+    assert set(table["from"]) <= {"A", "B", "prospects"}
+    spec = rivals_spec({n: result.firms[n].timeseries.to_dict("records") for n in "AB"}, 26)
+    shares = spec["hconcat"][0]["data"]["values"]
+    assert {row["firm"] for row in shares} == {"A", "B"} and len(shares) == 2 * 26
+
+
+def test_firms_with_different_customers_cannot_be_rivals(small):
+    """Firms whose customer segments differ cannot share a market: the page is told why."""
+    from serviceprofit.demo.rivals import rivals_market
+
+    other = small.with_overrides({"segments.0.share": 0.5, "segments.1.share": 0.4})
+    with pytest.raises(ScenarioError, match="segments"):
+        rivals_market(Classroom([("A", small), ("B", other)], seed=3))

@@ -200,3 +200,36 @@ def test_classroom_page_runs_in_chromium(chromium, demo_url, tmp_path):
         shutil.copyfile(shot, DOC_SHOT)
     assert failed == [], f"failed requests: {failed}"
     assert errors == [], f"errors in the page: {errors}"
+
+
+def test_rivals_switch_puts_both_firms_in_one_market(chromium, demo_url):
+    """The switch runs the two firms as rivals: their shares and who went where appear,
+    as a seventh chart and a table; no request fails."""
+    from playwright.sync_api import sync_playwright
+
+    failed: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("requestfailed", lambda r: failed.append(f"{r.url} ({r.failure})"))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(demo_url)
+            page.wait_for_function(
+                f"document.querySelectorAll('.vega-embed canvas').length >= {CHARTS}",
+                timeout=60_000,
+            )
+            page.get_by_text("Rivals in one market").click()
+            # the first market run in a server loads the compiled model
+            page.locator(".sp-switching", has_text="Who went where").wait_for(timeout=240_000)
+            page.wait_for_function(
+                f"document.querySelectorAll('.vega-embed canvas').length >= {CHARTS + 1}",
+                timeout=60_000,
+            )
+            table = page.locator(".sp-switching").inner_text()
+            assert "Firm A" in table and "Firm B" in table
+        finally:
+            browser.close()
+    assert failed == [], f"failed requests: {failed}"
+    assert errors == [], f"errors in the page: {errors}"

@@ -527,3 +527,71 @@ def test_mesa_series_end_where_the_summary_does(tmp_path: Path) -> None:
     assert series.groupby("run_id").size().eq(26).all() and len(runs) == 8
     last = series.sort_values("week").groupby("run_id")["customers_active"].last()
     assert (last == runs.loc[last.index, "customers_final"]).all()
+
+
+# ---------------------------------------------------------------------------
+# A market as the base: firms' levers as factors
+
+MARKET = ROOT / "src" / "serviceprofit" / "data" / "markets" / "rivals_one_cuts_cost.yaml"
+MARKET_GRID = (
+    f"scenario: {MARKET.as_posix()}\n"
+    "firm: frugal\n"
+    "set: {weeks: 30, market.customers: 500, market.prospects.initial: 100,"
+    " firms.steady.population.staff: 3, firms.frugal.population.staff: 3,"
+    " firms.frugal.events.0.week: 10}\n"
+    "factors:\n"
+    "  firms.steady.strategy.process: [customer_value, cost_minimised]\n"
+    "  firms.frugal.strategy.marketing.spend_per_week: [0, 2000]\n"
+    "design: grid\nreplicates: 1\nseed: 5\nbackend: numba\ncommon_random_numbers: true\n"
+    "outcomes: [profit_total, customers_final, market_share_final, lost_to_rivals_total]\n"
+)
+
+
+def test_a_market_sweep_varies_firms_levers_and_records_the_focal_firm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each run is a market run with its firms' levers set; its row is the focal firm's
+    summary (as that market run gives it) with every firm's share alongside; analyze and
+    rerun read it like any sweep."""
+    from serviceprofit import simulate_market
+
+    path, out = write(tmp_path, MARKET_GRID), tmp_path / "out"
+    report = sweep(path, out, engine=SequentialEvaluator())
+    assert report.complete and report.finished == 4
+    runs = load_runs(out)
+    shares = runs["firms.steady.market_share_final"] + runs["firms.frugal.market_share_final"]
+    assert (shares - 1.0).abs().max() < 1e-12
+    assert (runs["market_share_final"] == runs["firms.frugal.market_share_final"]).all()
+    experiment = load_experiment(path)
+    row = runs.iloc[3]
+    market = experiment.base.with_overrides(json.loads(row["overrides"]), source="test")
+    again = simulate_market(market, seed=int(row["seed"])).firms["frugal"].summary
+    assert again["profit_total"] == row["profit_total"]
+    assert market.firms["steady"].strategy.process.preset == row["firms.steady.strategy.process"]
+    assert cli.main(["analyze", str(out)]) == 0
+    assert cli.main(["rerun", str(out), "2"]) == 0
+    assert "identical" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("firm: frugal\n", ""), "a market base needs firm: NAME"),
+        (("firm: frugal\n", "firm: nobody\n"), "no firm 'nobody'"),
+        (("firms.steady.strategy.process", "firms.stedy.strategy.process"), "firms.stedy"),
+    ],
+)
+def test_a_bad_market_experiment_is_one_line(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    """A market base without its focal firm, with a firm it lacks, or a factor naming a
+    firm it lacks, is refused naming the key."""
+    text = MARKET_GRID.replace(*change)
+    with pytest.raises(ExperimentError, match=message.replace("(", r"\(")):
+        load_experiment(write(tmp_path, text))
+
+
+def test_firm_on_a_scenario_base_is_refused(tmp_path: Path) -> None:
+    """firm: chooses a market's focal firm; on a single-firm base it is an error."""
+    with pytest.raises(ExperimentError, match="firm: chooses the focal firm"):
+        load_experiment(write(tmp_path, "firm: frugal\n" + MESA_GRID))

@@ -296,7 +296,11 @@ def cmd_claims(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from serviceprofit.backends import resolve_backend
     from serviceprofit.comparison.compare import compare
-    from serviceprofit.comparison.report import format_table, write_comparison
+    from serviceprofit.comparison.report import (
+        format_market_table,
+        format_table,
+        write_comparison,
+    )
 
     if args.replicates < 2:
         raise InputError(f"--replicates {args.replicates}: need at least 2 for an interval")
@@ -304,12 +308,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     backend = resolve_backend(args.backend)
     overrides = _overrides(args.set)
     runs = args.replicates * len(args.scenarios)
+    from serviceprofit.comparison.market import market_inputs
+
+    markets = market_inputs(args.scenarios)
     for item in args.scenarios:
         try:
-            scenario = load_scenario(item, overrides or None)
+            if markets:
+                from serviceprofit.model.market import load_market
+
+                firms = list(load_market(item, overrides or None).firms.values())
+            else:
+                firms = [load_scenario(item, overrides or None)]
         except ScenarioError:
             continue  # compare() reports it, in the words it uses for every scenario
-        _fits(scenario, backend, runs, _at_once(args.workers, runs))
+        for scenario in firms:  # a market run holds every firm at once; numba runs them in turn
+            _fits(scenario, backend, runs, 1 if markets else _at_once(args.workers, runs))
     comparison = compare(
         args.scenarios,
         replicates=args.replicates,
@@ -321,13 +334,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
         progress=Progress(f"compare [{backend}] runs"),
         posterior=args.posterior,
         seeds_per_draw=args.seeds_per_draw,
+        firm=args.firm,
     )
     print(format_table(comparison))
+    if comparison.market is not None:
+        print()
+        print(format_market_table(comparison))
     if out is None:
         print("(add --out DIR to write comparison.csv, runs.csv and report.html)")
         return 0
     paths = write_comparison(comparison, out, question=args.question)
-    print(f"wrote {paths['comparison']}, {paths['runs']}")
+    tables = [p for k, p in paths.items() if k not in ("report", "provenance")]
+    print("wrote " + ", ".join(str(p) for p in tables))
     print(f"report: {paths['report']}")
     return 0
 
@@ -392,12 +410,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     experiment = load_experiment(args.experiment)
     runs = experiment.points * experiment.replicates
-    _fits(
-        experiment.base,
-        experiment.backend,
-        runs,
-        1 if args.scheduler else _at_once(args.workers or args.dask_workers, runs),
-    )
+    base = experiment.base
+    firms = list(base.firms.values()) if experiment.firm is not None else [base]  # type: ignore[union-attr]
+    for scenario in firms:  # a market run holds every firm at once
+        _fits(
+            scenario,
+            experiment.backend,
+            runs,
+            1 if args.scheduler else _at_once(args.workers or args.dask_workers, runs),
+        )
     engine = _engine(args)
     try:
         report = sweep(
@@ -720,6 +741,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=2,
         metavar="N",
         help="with --posterior: replicates sharing one posterior draw (default 2)",
+    )
+    cmp.add_argument(
+        "--firm",
+        metavar="NAME",
+        help="comparing market files: the firm whose outcomes are compared (its rivals are"
+        " reported alongside)",
     )
     cmp.add_argument("--question", help="the question, for the report (default: from the files)")
     cmp.add_argument("--out", metavar="DIR", help="write comparison.csv, runs.csv, report.html")

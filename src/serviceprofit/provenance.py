@@ -180,6 +180,8 @@ def _equivalent_command(comparison: Comparison) -> str | None:
     words = ["serviceprofit", "compare", *(str(s) for s in sources)]
     words += ["--replicates", str(comparison.replicates), "--backend", comparison.backend]
     words += ["--seed", str(comparison.seed)]
+    if comparison.market is not None:
+        words += ["--firm", comparison.market.firm]
     for key, value in comparison.overrides.items():
         words += ["--set", f"{key}={value}"]
     return shlex.join(words)

@@ -89,6 +89,8 @@ def _rerun_comparison(directory: Path, run_id: int) -> Rerun:
     if hit.empty:
         raise _bad(directory, f"no run {run_id}; run ids are 0..{len(runs) - 1}")
     stored = {k: _plain(v) for k, v in hit.iloc[0].items()}
+    if provenance.get("markets"):  # compare --firm: the focal firm of a market run
+        return _rerun_market(directory, run_id, provenance, stored)
     text = provenance.get("scenarios", {}).get(stored["scenario"])
     if text is None:
         raise _bad(directory, f"provenance.json has no scenario {stored['scenario']!r}")
@@ -101,6 +103,23 @@ def _rerun_comparison(directory: Path, run_id: int) -> Rerun:
     return Rerun(directory, run_id, "comparison", stored, summary, _compare(stored, summary))
 
 
+def _rerun_market(
+    directory: Path, run_id: int, provenance: dict[str, Any], stored: dict[str, Any]
+) -> Rerun:
+    """A market comparison's run: the whole market again, the focal firm's summary checked."""
+    from serviceprofit.backends.simulate import simulate_market
+    from serviceprofit.model.market import load_resolved_market
+
+    data = provenance["markets"].get(stored["scenario"])
+    if data is None:
+        raise _bad(directory, f"provenance.json has no market {stored['scenario']!r}")
+    market = load_resolved_market(data)
+    result = simulate_market(market, backend=str(stored["backend"]), seed=int(stored["seed"]))
+    summary = dict(result.firms[str(provenance["firm"])].summary)
+    summary["scenario"] = stored["scenario"]  # the comparison names the firm by its market
+    return Rerun(directory, run_id, "comparison", stored, summary, _compare(stored, summary))
+
+
 def _rerun_sweep(directory: Path, run_id: int) -> Rerun:
     from serviceprofit.model.scenario import load_scenario
     from serviceprofit.sweeps.experiment import Experiment
@@ -110,7 +129,13 @@ def _rerun_sweep(directory: Path, run_id: int) -> Rerun:
 
     manifest = read_manifest(directory)
     experiment = Experiment.model_validate(manifest["experiment"])
-    experiment._base = load_scenario(manifest["base_scenario"])
+    base = manifest["base_scenario"]
+    if experiment.firm is not None:  # a market sweep: its base is the resolved market
+        from serviceprofit.model.market import load_resolved_market
+
+        experiment._base = load_resolved_market(base)
+    else:
+        experiment._base = load_scenario(base)
     total = manifest["runs_total"]
     if not 0 <= run_id < total:
         raise _bad(directory, f"no run {run_id}; run ids are 0..{total - 1}")

@@ -26,10 +26,12 @@ from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from serviceprofit.backends.market_run import MarketResult
+    from serviceprofit.model.market import Market
     from serviceprofit.model.result import RunResult
     from serviceprofit.model.scenario import Scenario
 
-__all__ = ["Job", "run_jobs"]
+__all__ = ["Job", "MarketJob", "run_jobs", "run_market_jobs"]
 
 #: Runs per ensemble call when progress is reported: a tenth of the batch, at least this.
 MIN_GROUP = 8
@@ -124,3 +126,57 @@ def run_jobs(
     if backend == "numba" or workers <= 1 or len(jobs) <= 1:
         return _run_here(jobs, backend, progress)
     return _run_pool(jobs, backend, workers, progress)
+
+
+@dataclass(frozen=True)
+class MarketJob:
+    """One market run: a market and a seed (replicate ``i`` on the seed single firms use)."""
+
+    market: Market
+    seed: int
+
+
+def _run_market_one(market: Market, backend: str, seed: int) -> MarketResult:
+    """One market run (module level: picklable for a pool)."""
+    from serviceprofit.backends.simulate import simulate_market
+
+    return simulate_market(market, backend=backend, seed=seed)
+
+
+def run_market_jobs(
+    jobs: Sequence[MarketJob],
+    backend: str,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[MarketResult]:
+    """Run every market job on ``backend``; one result per job, in job order.
+
+    Where they run follows :func:`run_jobs`: numba here, one run after another (each
+    market run already uses every core); mesa on ``workers`` spawned processes (1: here).
+    """
+    from serviceprofit.sweeps.evaluators import default_workers
+
+    workers = default_workers() if workers is None else workers
+    total = len(jobs)
+    if backend == "numba" or workers <= 1 or total <= 1:
+        results = []
+        for job in jobs:
+            results.append(_run_market_one(job.market, backend, job.seed))
+            if progress is not None:
+                progress(len(results), total)
+        return results
+    out: list[Any] = [None] * total
+    pool = ProcessPoolExecutor(max_workers=min(workers, total), mp_context=get_context("spawn"))
+    try:
+        futures = {
+            pool.submit(_run_market_one, job.market, backend, job.seed): i
+            for i, job in enumerate(jobs)
+        }
+        for done, future in enumerate(as_completed(futures), start=1):
+            out[futures[future]] = future.result()
+            if progress is not None:
+                progress(done, total)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return out

@@ -1,15 +1,20 @@
 """The game's one boundary with the simulation: a market's weekly rows per firm.
 
-The game never steps a model. It asks a :class:`MarketRun` for "the market's weekly
-rows per firm, over these weeks, for the decisions so far" and keeps what comes back.
-Decisions arrive as events: for each firm, (week, {scenario key: value}) pairs, each at
-the first week of the quarter it was decided for. Under common random numbers (the
-model's draws are counter-based, keyed by seed, stream and week), a run is a pure
-function of (market, decisions, seed), and its first weeks do not depend on anything
-decided later; so the game re-runs from week 0 each quarter, and a "what if" branch is
-the same call with one decision changed. Nothing is carried from one call to the next:
-a resumed or branched game is exact by construction, at the price of simulating the
-weeks before again (docs/classroom.md gives the cost).
+The game never steps a model. It asks a :class:`MarketRun` to *play* "the market, with
+these decisions, up to week ``stop``", optionally *resuming* from a :class:`Checkpoint`
+(the market's state at an earlier quarter boundary), and keeps the rows and the new
+checkpoint that come back. Decisions arrive as events: for each firm, (week, {scenario
+key: value}) pairs, each at the first week of the quarter it was decided for.
+
+Why this is exact. The model's draws are counter-based (keyed by seed, stream and
+week), so a run is a pure function of (market, decisions, seed) and its first weeks do
+not depend on anything decided later; and a run resumed from a checkpoint at week ``w``
+is, by the market run's contract (``simulate_market(..., stop=, resume=)``), bit for
+bit the whole run. So an advance plays only the new quarter from the last checkpoint,
+and a "what if" branch from quarter ``q`` resumes from the checkpoint saved at that
+quarter's start (both tested against a run from week 0). An engine that cannot resume
+(a market run without checkpoints, the Mesa backend) returns no checkpoint, and the game
+falls back to re-running from week 0: slower, equally exact.
 
 :class:`SimulatedMarket` is the real engine, over ``serviceprofit.simulate_market``
 (the market run of issue 12). Tests drive the game with a small fake that has the same
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,9 +38,11 @@ from serviceprofit.model.market import Market
 
 __all__ = [
     "QUARTER_WEEKS",
+    "Checkpoint",
     "EngineError",
     "FirmEvents",
     "MarketRun",
+    "Played",
     "SimulatedMarket",
     "digest",
     "market_runner",
@@ -50,6 +58,26 @@ FirmEvents = Sequence[tuple[int, Mapping[str, Any]]]
 
 class EngineError(RuntimeError):
     """The market cannot be simulated here (no market run in this build, bad rows)."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A market's state after weeks ``0 .. week - 1``: the market run's own picklable
+    object (``MarketResult.checkpoint``), opaque to the game, never changed by a resume."""
+
+    week: int
+    state: Any
+
+
+@dataclass(frozen=True)
+class Played:
+    """What one play returns: each firm's rows for weeks ``start .. stop - 1`` (``start``
+    is the resumed checkpoint's week, or 0), and the state at ``stop`` (None: this engine
+    cannot resume, the next play starts from week 0)."""
+
+    rows: dict[str, pd.DataFrame]
+    start: int
+    checkpoint: Checkpoint | None
 
 
 class MarketRun(Protocol):
@@ -69,10 +97,15 @@ class MarketRun(Protocol):
         """The firm's starting scenario (:class:`~serviceprofit.model.scenario.Scenario`)."""
         ...
 
-    def rows(
-        self, events: Mapping[str, FirmEvents], weeks: int, seed: int
-    ) -> dict[str, pd.DataFrame]:
-        """Weekly rows per firm for weeks ``0 .. weeks - 1`` under these decisions."""
+    def play(
+        self,
+        events: Mapping[str, FirmEvents],
+        seed: int,
+        stop: int,
+        resume: Checkpoint | None = None,
+    ) -> Played:
+        """The market under these decisions up to week ``stop``, from ``resume`` if given
+        (its events before ``resume.week`` are those it was played with)."""
         ...
 
 
@@ -116,6 +149,11 @@ class SimulatedMarket:
     def scenario(self, firm: str) -> Any:
         return self.market.firms[firm]
 
+    @property
+    def resumes(self) -> bool:
+        """Whether this build's market run takes ``stop=`` and ``resume=`` for this backend."""
+        return self.backend == "numba" and _takes_checkpoints()
+
     def with_events(self, events: Mapping[str, FirmEvents], weeks: int) -> Market:
         """The market shortened to ``weeks``, each firm's decisions added to its events."""
         firms = {}
@@ -130,24 +168,76 @@ class SimulatedMarket:
             firms[name] = type(scenario).model_validate(data)
         return self.market.model_copy(update={"weeks": weeks, "firms": firms})
 
+    def play(
+        self,
+        events: Mapping[str, FirmEvents],
+        seed: int,
+        stop: int,
+        resume: Checkpoint | None = None,
+    ) -> Played:
+        """Weeks up to ``stop`` of a run over the market's whole ``weeks``.
+
+        Always the whole horizon's market: the market run's draws depend on how many
+        weeks it runs (a 13-week and a 26-week run of the same market and seed differ
+        from week 0; the arrivals are sized for the horizon), while a decision never
+        changes the weeks before it. With checkpoints the run stops at ``stop``; without,
+        it runs the whole horizon and keeps the first ``stop`` weeks.
+        """
+        if not 1 <= stop <= self.weeks:
+            raise EngineError(f"weeks must be 1..{self.weeks}, got {stop}")
+        market = self.with_events(events, self.weeks)
+        if not self.resumes:
+            rows = per_firm_rows(market_runner(self.backend)(market, seed))
+            _check_rows(rows, self.firms, self.weeks)
+            cut = {f: frame.iloc[:stop].reset_index(drop=True) for f, frame in rows.items()}
+            return Played(cut, 0, None)
+        if resume is not None and not 0 < resume.week < stop:
+            raise EngineError(f"cannot resume at week {resume.week} and stop at week {stop}")
+        import serviceprofit
+
+        try:
+            result = serviceprofit.simulate_market(
+                market,
+                backend=self.backend,
+                seed=seed,
+                stop=stop,
+                resume=None if resume is None else resume.state,
+            )
+        except ValueError as exc:  # the market file changed under a saved game
+            if resume is None:
+                raise
+            raise EngineError(f"the saved market state does not fit this market: {exc}") from None
+        start = 0 if resume is None else resume.week
+        rows = {f: _weeks(frame, start, stop) for f, frame in per_firm_rows(result).items()}
+        _check_rows(rows, self.firms, stop - start)
+        state = getattr(result, "checkpoint", None)
+        return Played(rows, start, None if state is None else Checkpoint(stop, state))
+
     def rows(
         self, events: Mapping[str, FirmEvents], weeks: int, seed: int
     ) -> dict[str, pd.DataFrame]:
-        """The first ``weeks`` rows of a run over the market's whole ``weeks``.
+        """Weeks ``0 .. weeks - 1`` from week 0 (no checkpoint): the reference a resumed
+        run is checked against."""
+        return self.play(events, seed, weeks).rows
 
-        Always the whole horizon: the market run's draws depend on how many weeks it
-        runs (a 13-week and a 26-week run of the same market and seed differ from week
-        0), while a decision never changes the weeks before it. So runs of one horizon
-        agree on the past whatever is decided later; runs of different lengths do not.
-        Set the market's ``weeks`` to the game's quarters (:func:`~.launch.open_game`)
-        to pay only for the weeks the game plays.
-        """
-        if not 1 <= weeks <= self.weeks:
-            raise EngineError(f"weeks must be 1..{self.weeks}, got {weeks}")
-        run = market_runner(self.backend)
-        rows = per_firm_rows(run(self.with_events(events, self.weeks), seed))
-        _check_rows(rows, self.firms, self.weeks)
-        return {firm: frame.iloc[:weeks].reset_index(drop=True) for firm, frame in rows.items()}
+
+def _takes_checkpoints() -> bool:
+    import serviceprofit
+
+    simulate_market = getattr(serviceprofit, "simulate_market", None)
+    if simulate_market is None:
+        return False
+    parameters = inspect.signature(simulate_market).parameters
+    return "stop" in parameters and "resume" in parameters
+
+
+def _weeks(frame: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:
+    """Weeks ``start .. stop - 1`` of a resumed run's rows, whether the run returned only
+    those weeks or every week from 0 (told by the length; anything else is refused by
+    the caller's check)."""
+    if len(frame) == stop and start > 0:
+        frame = frame.iloc[start:stop]
+    return frame.reset_index(drop=True)
 
 
 def market_runner(backend: str) -> Callable[[Market, int], Any]:

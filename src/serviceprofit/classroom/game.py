@@ -11,9 +11,11 @@ levers its scenario starts with, every quarter. Solo play is a game with one tea
 A quarter. Quarter ``q`` (0-based) is open while ``q`` quarters have been played. A
 team's decisions for it are saved when submitted; when the quarter is advanced (all
 teams submitted, the timer ran out, or the facilitator), a team that did not submit
-keeps its last decisions, and every industry is re-run from week 0 to the end of the
-quarter with each firm's decisions as events at its quarters' first weeks
-(:mod:`.engine`). The rows and their digest are saved in one transaction.
+keeps its last decisions, and every industry plays the quarter's 13 weeks from its
+market state at the quarter's start (kept in memory, saved at every boundary), with
+each firm's decisions as events at its quarters' first weeks (:mod:`.engine`); an
+engine without checkpoints re-runs from week 0 instead. The rows, their digest and the
+new states are saved in one transaction.
 
 What a team sees (:meth:`Game.owner_view`) is what an owner would: accounts, customers
 (not why they left), complaints, staff and quits, market share, and a satisfaction
@@ -46,7 +48,14 @@ from serviceprofit.classroom.decisions import (
     from_scenario,
     to_keys,
 )
-from serviceprofit.classroom.engine import QUARTER_WEEKS, EngineError, MarketRun, digest
+from serviceprofit.classroom.engine import (
+    QUARTER_WEEKS,
+    Checkpoint,
+    EngineError,
+    MarketRun,
+    Played,
+    digest,
+)
 from serviceprofit.classroom.store import GAME_FILE, Store, Team
 from serviceprofit.model.scenario import presets
 
@@ -137,10 +146,16 @@ class Game:
         self.clock = clock
         self.settings = store.settings()
         self._rows: dict[str, pd.DataFrame] = {}
+        # Each industry's market state at the last boundary: the next quarter starts here.
+        self._checkpoints: dict[int, Checkpoint] = {}
         self._benchmarks: dict[tuple[str, str, int], pd.DataFrame] = {}
+        # An owner's report per (seat, quarters played): pages poll it, and it changes
+        # only when a quarter is played (played quarters' decisions are final).
+        self._reports: dict[tuple[str, int], list[dict[str, Any]]] = {}
         saved = store.last_quarter()
         if saved is not None:
             self._rows = saved.rows
+            self._checkpoints = store.checkpoints(saved.quarter)
 
     # -- creating and opening ----------------------------------------------------------
 
@@ -294,10 +309,13 @@ class Game:
         if self.over:
             raise GameError("the game is over")
         quarter = self.played + 1
+        seed = int(self.settings["seed"])
         rows: dict[str, pd.DataFrame] = {}
         fill: dict[str, dict[str, Any]] = {}
-        # Industries whose seats decided alike (at first, all of them) run once.
-        runs: dict[str, dict[str, pd.DataFrame]] = {}
+        checkpoints: dict[int, Checkpoint] = {}
+        # Industries whose seats decided alike (at first, all of them) play once: the same
+        # decisions so far mean the same state at the quarter's start too.
+        runs: dict[str, tuple[Played, int]] = {}
         for industry in self._industries():
             events = {}
             for seat in self._seats_in(industry):
@@ -306,15 +324,25 @@ class Game:
                 fill[seat.key] = levers[-1].model_dump()
             same = json.dumps(events, sort_keys=True, default=str)
             if same not in runs:
-                runs[same] = self.engine.rows(
-                    events, quarter * QUARTER_WEEKS, int(self.settings["seed"])
+                resume = self._checkpoints.get(industry)
+                if resume is not None and resume.week != (quarter - 1) * QUARTER_WEEKS:
+                    resume = None
+                runs[same] = (
+                    self.engine.play(events, seed, quarter * QUARTER_WEEKS, resume),
+                    industry,
                 )
-            for firm, frame in runs[same].items():
-                rows[f"{industry}:{firm}"] = frame
-        self.store.save_quarter(quarter, rows, digest(rows), _now(), fill)
+            played, first = runs[same]
+            for firm, frame in played.rows.items():
+                before = self._rows.get(f"{first}:{firm}", pd.DataFrame())
+                rows[f"{industry}:{firm}"] = _joined(before, frame, played.start)
+            if played.checkpoint is not None:
+                checkpoints[industry] = played.checkpoint
+        self.store.save_quarter(quarter, rows, digest(rows), _now(), fill, checkpoints)
         self.store.set_setting("deadline", None)
         self.settings = self.store.settings()
         self._rows = rows
+        self._checkpoints = checkpoints
+        self._reports = {}
         return quarter
 
     def _industries(self) -> list[int]:
@@ -353,8 +381,17 @@ class Game:
             "budget": self.budget(seat),
             "staff_for_budget": self.staff(seat),
             "decisions": levers[-1].model_dump(),
-            "report": self.owner_report(seat).to_dict(orient="records"),
+            "report": self._report(seat),
         }
+
+    def _report(self, seat: Seat) -> list[dict[str, Any]]:
+        key = (seat.key, self.played)
+        if key in self._reports:
+            return self._reports[key]
+        report = self.owner_report(seat).to_dict(orient="records")
+        if len(report) == key[1]:  # not read while a quarter's rows were being swapped in
+            self._reports[key] = report
+        return report
 
     def owner_report(self, seat: Seat) -> pd.DataFrame:
         """Quarter by quarter, what the owner of a seat knows."""
@@ -462,14 +499,25 @@ class Game:
     # -- debrief ----------------------------------------------------------------------------
 
     def replay(
-        self, seat: Seat, changed: Mapping[int, Decisions] = {}, policy: str | None = None
+        self,
+        seat: Seat,
+        changed: Mapping[int, Decisions] = {},
+        policy: str | None = None,
+        *,
+        resume: bool = True,
     ) -> pd.DataFrame:
         """The seat's truth had its decisions been different, everyone else's as played,
         with the same seed: ``changed`` replaces the quarters it names, ``policy`` every
-        quarter. Re-runs the industry from week 0 (the engine's one operation)."""
+        quarter. The weeks before the first changed quarter are as played, so the
+        industry resumes from its state saved at that quarter's start (``resume=False``,
+        or no state saved: from week 0; the same rows, slower)."""
         played = self.played
         if played == 0:
             raise GameError("no quarter has been played yet")
+        for q in changed:
+            if not 0 <= q < played:
+                raise GameError(f"quarter {q + 1} has not been played")
+        first = 0 if policy is not None else min(changed, default=0)
         events = {}
         for other in self._seats_in(seat.industry):
             levers = self.decisions_of(other, played)
@@ -478,12 +526,14 @@ class Game:
                 if policy is not None:
                     levers = [policy_decisions(self.engine.scenario(seat.firm), policy)] * played
                 for q, decisions in changed.items():
-                    if not 0 <= q < played:
-                        raise GameError(f"quarter {q + 1} has not been played")
                     levers[q] = decisions
             events[other.firm] = _events(levers, start)
-        result = self.engine.rows(events, played * QUARTER_WEEKS, int(self.settings["seed"]))
-        return result[seat.firm]
+        checkpoint = None
+        if resume and first > 0:
+            checkpoint = self.store.checkpoints(first).get(seat.industry)
+        seed = int(self.settings["seed"])
+        result = self.engine.play(events, seed, played * QUARTER_WEEKS, checkpoint)
+        return _joined(self.rows(seat), result.rows[seat.firm], result.start)
 
     def what_if(self, token: object, team: int, quarter: int, raw: Any) -> dict[str, Any]:
         """Facilitator: replay from ``quarter`` (1-based) with one team's decisions changed
@@ -614,6 +664,16 @@ def customer_equity(rows: pd.DataFrame) -> float:
 def _scaled(values: pd.Series) -> pd.Series:
     top = float(values.abs().max())
     return values / top if top > 0 else values * 0.0
+
+
+def _joined(before: pd.DataFrame, after: pd.DataFrame, start: int) -> pd.DataFrame:
+    """The weeks before ``start`` as played, then a play's rows from ``start`` on."""
+    if start == 0:
+        return after.reset_index(drop=True)
+    if len(before) < start:
+        raise EngineError(f"a play resumed at week {start} but only {len(before)} weeks are kept")
+    head = before.iloc[:start][list(after.columns)]
+    return pd.concat([head, after], ignore_index=True)
 
 
 def _events(levers: list[Decisions], start: Decisions) -> list[tuple[int, dict[str, Any]]]:

@@ -4,7 +4,13 @@ The browser pages alone (Mesa's ``app.py`` convention): only the classroom serve
 imports this module, through Solara. Every action goes through the served game
 (:func:`~.server.current`) with the code or token typed into the page, exactly as the
 JSON API does: a page holds no state the game does not, reads and writes no files, and a
-team's page can only ever name its own join code.
+team's page can only ever name its own join code. Wrong join codes typed into a page
+count against the page's address, as the API's do (:class:`~.auth.Throttle`).
+
+A team's page follows the game by itself: every :data:`FOLLOW_SECONDS` it asks how many
+quarters have been played, and shows the new quarter's report and levers as soon as one
+has (a draft for the quarter that just closed is moot). The facilitator's page follows
+who has joined and submitted, the quarter and the timer the same way.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ from serviceprofit.classroom.auth import AuthError
 from serviceprofit.classroom.decisions import DecisionError
 from serviceprofit.classroom.engine import EngineError
 from serviceprofit.classroom.game import LEADERBOARD_METRICS, GameError
-from serviceprofit.classroom.server import current
+from serviceprofit.classroom.server import CLIENT_HEADER, current
+from serviceprofit.demo.server import STOPPING
 
 PROBLEMS = (AuthError, DecisionError, GameError, EngineError)
+#: How often an open page asks whether the game has moved on.
+FOLLOW_SECONDS = 2.0
 
 #: Each numeric lever's slider: (label, minimum, maximum, step).
 SLIDERS: dict[str, tuple[str, float, float, float]] = {
@@ -48,92 +57,132 @@ def _try(action: Any, *args: Any) -> tuple[Any, str | None]:
         return None, str(exc)
 
 
+def _as_team(action: Any, code: str, *args: Any) -> tuple[Any, str | None]:
+    """A team's action from this page, throttled by the page's address."""
+    headers = solara.lab.headers.value or {}
+    client = (headers.get(CLIENT_HEADER) or ["unknown"])[0]
+    try:
+        return current().as_team(client, action, code, *args), None
+    except PROBLEMS as exc:
+        return None, str(exc)
+
+
+def _follow(task_current: Any, changed: Any, then: Any) -> None:
+    """Until the page closes (its task is no longer current) or the server stops: call
+    ``then`` each time ``changed()`` says the game moved on."""
+    while not STOPPING.wait(FOLLOW_SECONDS):
+        if not task_current():
+            return
+        if changed():
+            then()
+
+
 @solara.component
 def TeamPage() -> None:
     code, set_code = solara.use_state("")
     name, set_name = solara.use_state("")
     joined, set_joined = solara.use_state(False)
-    view, set_view = solara.use_state(None)
-    draft, set_draft = solara.use_state(None)
-    message, set_message = solara.use_state("")
+    view = solara.use_reactive(None)
+    draft = solara.use_reactive(None)
+    message = solara.use_reactive("")
     game = current().game
 
     def refresh() -> None:
-        found, error = _try(game.owner_view, code)
+        found, error = _as_team(game.owner_view, code)
         if error:
-            set_message(error)
+            message.value = error
             return
-        set_view(found)
-        set_draft(dict(found["decisions"]))
+        view.value = found
+        draft.value = dict(found["decisions"])
 
     def join() -> None:
-        _, error = _try(game.join, code, name)
+        _, error = _as_team(game.join, code, name)
         if error:
-            set_message(error)
+            message.value = error
             return
         set_joined(True)
-        set_message("")
+        message.value = ""
         refresh()
 
     def submit() -> None:
-        saved, error = _try(game.submit, code, draft)
-        set_message(error or "Decisions saved for this quarter.")
+        saved, error = _as_team(game.submit, code, draft.value)
+        message.value = error or "Decisions saved for this quarter."
         if saved is not None:
             refresh()
 
+    def moved_on() -> bool:
+        shown = view.value
+        return shown is not None and (game.played + 1, game.over) != (
+            shown["quarter"],
+            shown["over"],
+        )
+
+    def new_quarter() -> None:
+        message.value = ""  # "saved" was about the quarter that closed
+        refresh()
+
+    def follow() -> None:
+        if not joined:
+            return
+        _follow(following.is_current, moved_on, new_quarter)
+
+    following = solara.lab.use_task(follow, dependencies=[joined, code], prefer_threaded=True)
+
     solara.Title("serviceprofit: your firm")
-    if not joined or view is None:
+    message_text = message.value
+    if not joined or view.value is None:
         with solara.Card("Join the game"):
             solara.InputText("Join code", value=code, on_value=set_code, continuous_update=True)
             solara.InputText("Team name", value=name, on_value=set_name, continuous_update=True)
             solara.Button("Join", on_click=join, color="primary")
-            if message:
-                solara.Error(message)
+            if message_text:
+                solara.Error(message_text)
         return
+    shown, levers = view.value, draft.value
     _say(
-        f"{view['name']}: firm {view['firm']} (industry {view['industry']})\n"
-        f"Quarter {view['quarter']} of {view['quarters']}"
-        + (" (game over)" if view["over"] else "")
-        + f". Budget {view['budget']:,.0f} a week for training and technology "
-        f"(per head of {view['staff_for_budget']} staff), marketing and voice of the customer."
+        f"{shown['name']}: firm {shown['firm']} (industry {shown['industry']})\n"
+        f"Quarter {shown['quarter']} of {shown['quarters']}"
+        + (" (game over)" if shown["over"] else "")
+        + f". Budget {shown['budget']:,.0f} a week for training and technology "
+        f"(per head of {shown['staff_for_budget']} staff), marketing and voice of the customer."
     )
     solara.Button("Refresh", on_click=refresh)
-    report = pd.DataFrame(view["report"])
+    report = pd.DataFrame(shown["report"])
     if not report.empty:
         with solara.Card("Your accounts and what you hear, by quarter"):
             solara.DataFrame(report.round(3), items_per_page=24)
-    if not view["over"] and draft is not None:
+    if not shown["over"] and levers is not None:
         with solara.Card("This quarter's decisions"):
             for lever, (label, low, high, step) in SLIDERS.items():
                 solara.SliderFloat(
-                    f"{label}: {draft[lever]:,.2f}",
-                    value=draft[lever],
+                    f"{label}: {levers[lever]:,.2f}",
+                    value=levers[lever],
                     min=low,
                     max=high,
                     step=step,
-                    on_value=lambda v, lever=lever: set_draft({**draft, lever: v}),
+                    on_value=lambda v, lever=lever: draft.set({**levers, lever: v}),
                 )
             solara.Select(
                 "Organisation",
                 values=["silo", "merged"],
-                value=draft["organisation"],
-                on_value=lambda v: set_draft({**draft, "organisation": v}),
+                value=levers["organisation"],
+                on_value=lambda v: draft.set({**levers, "organisation": v}),
             )
             solara.Checkbox(
                 label="Real-time voice of the customer (no survey lag, at a cost)",
-                value=draft["real_time_voc"],
-                on_value=lambda v: set_draft({**draft, "real_time_voc": v}),
+                value=levers["real_time_voc"],
+                on_value=lambda v: draft.set({**levers, "real_time_voc": v}),
             )
             solara.Button("Submit", on_click=submit, color="primary")
-            solara.Text("Submitted." if view["submitted"] else "Not submitted yet.")
-    if message:
-        (solara.Info if message.startswith("Decisions saved") else solara.Error)(message)
+            solara.Text("Submitted." if shown["submitted"] else "Not submitted yet.")
+    if message_text:
+        (solara.Info if message_text.startswith("Decisions saved") else solara.Error)(message_text)
 
 
 @solara.component
 def FacilitatorPage() -> None:
     token, set_token = solara.use_state("")
-    overview, set_overview = solara.use_state(None)
+    live = solara.use_reactive(None)
     metric, set_metric = solara.use_state("balanced")
     board, set_board = solara.use_state(None)
     chosen, set_chosen = solara.use_state(1)
@@ -147,7 +196,24 @@ def FacilitatorPage() -> None:
         found, error = _try(game.overview, token)
         set_message(error or "")
         if found is not None:
-            set_overview(found)
+            live.value = found
+
+    latest: list[Any] = [None]
+
+    def moved_on() -> bool:
+        latest[0], _ = _try(game.overview, token)
+        return latest[0] is not None and latest[0] != live.value
+
+    def show_latest() -> None:
+        live.value = latest[0]  # the page's message (an error the facilitator reads) stays
+
+    def follow() -> None:
+        if live.value is None:
+            return
+        _follow(following.is_current, moved_on, show_latest)
+
+    opened = live.value is not None
+    following = solara.lab.use_task(follow, dependencies=[opened, token], prefer_threaded=True)
 
     def act(action: Any, *args: Any) -> None:
         _, error = _try(action, token, *args)
@@ -176,6 +242,7 @@ def FacilitatorPage() -> None:
         set_what_if(found)
 
     solara.Title("serviceprofit: facilitator")
+    overview = live.value
     if overview is None:
         with solara.Card("Facilitator"):
             solara.InputText("Facilitator token", value=token, on_value=set_token, password=True)

@@ -9,8 +9,11 @@ what the pages' buttons do, for scripts and the load test: team requests carry t
 team's join code in the ``X-Join-Code`` header, facilitator requests the token in
 ``X-Facilitator-Token``; a body is JSON of at most :data:`MAX_BODY` bytes. No request
 names a file: exports are built in memory and sent. Answers: 200, 400 (bad input, one
-line in ``error``), 403 (no or wrong code or token), 413 (body too large), 503 (the
-market cannot be run).
+line in ``error``), 403 (no or wrong code or token), 413 (body too large), 429 (too
+many wrong join codes from this address: :class:`~.auth.Throttle`, with ``Retry-After``),
+503 (the market cannot be run). A client is its address: the API's peer address, and
+for the pages the websocket's peer address, which :class:`ClassroomApp` hands to them
+in the :data:`CLIENT_HEADER` header (one a browser sends itself is dropped).
 
 Serving reuses the demo's machinery (:mod:`serviceprofit.demo.server`): the socket is
 bound first (:func:`~serviceprofit.demo.server.listen`), a non-loopback address gets
@@ -29,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from serviceprofit.classroom.auth import AuthError
+from serviceprofit.classroom.auth import AuthError, Throttle, Throttled
 from serviceprofit.classroom.decisions import DecisionError
 from serviceprofit.classroom.engine import EngineError, MarketRun
 from serviceprofit.classroom.game import Game, GameError
@@ -37,6 +40,7 @@ from serviceprofit.demo.server import STOPPING, ServerError, exposure_warning, l
 
 __all__ = [
     "API_PREFIX",
+    "CLIENT_HEADER",
     "MAX_BODY",
     "Classroom",
     "ClassroomServer",
@@ -46,6 +50,8 @@ __all__ = [
 ]
 
 API_PREFIX = "/api"
+#: The header that carries a page's client address to the pages (set by the server only).
+CLIENT_HEADER = "x-serviceprofit-client"
 MAX_BODY = 64 * 1024
 PAGES_MODULE = "serviceprofit.classroom.pages"
 
@@ -66,6 +72,9 @@ class OffProcess:
     the server's process it would stall every page and request while a quarter is
     played. In a worker process it stalls nothing but the advance that waits for it.
     The worker is started on first use (spawned, never forked from a threaded server).
+    It exits by itself when the server's process is gone (:func:`_follow_parent`): a
+    server killed with SIGKILL cannot shut its pool down, and an orphaned worker would
+    hold the server's standard error open for ever (the load test's hang).
     """
 
     def __init__(self, engine: MarketRun) -> None:
@@ -87,18 +96,37 @@ class OffProcess:
     def scenario(self, firm: str) -> Any:
         return self.engine.scenario(firm)
 
-    def rows(self, events: Any, weeks: int, seed: int) -> Any:
+    def play(self, events: Any, seed: int, stop: int, resume: Any = None) -> Any:
         if self._pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-        return self._pool.submit(self.engine.rows, events, weeks, seed).result()
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=context,
+                initializer=_follow_parent,
+                initargs=(os.getpid(),),
+            )
+        return self._pool.submit(self.engine.play, events, seed, stop, resume).result()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def _follow_parent(parent: int, every: float = 0.5) -> None:
+    """In the worker: a daemon thread that ends the worker once ``parent`` is no longer
+    its parent (the server died without shutting the pool down)."""
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-server", daemon=True).start()
 
 
 #: Game actions that change it: one at a time. Everything else only reads.
@@ -117,12 +145,25 @@ class Classroom:
 
     game: Game
     lock: threading.RLock = field(default_factory=threading.RLock)
+    throttle: Throttle = field(default_factory=Throttle)
 
     def call(self, action: Callable[..., Any], *args: Any) -> Any:
         if getattr(action, "__name__", "") in WRITES:
             with self.lock:
                 return action(*args)
         return action(*args)
+
+    def as_team(self, client: str, action: Callable[..., Any], code: object, *args: Any) -> Any:
+        """A team's action (its join code first): refused while ``client`` is locked out
+        for wrong codes, and a wrong code counted against it."""
+        self.throttle.check(client)
+        try:
+            return self.call(action, code, *args)
+        except Throttled:
+            raise
+        except AuthError:
+            self.throttle.wrong(client)
+            raise
 
     def tick(self) -> bool:
         with self.lock:
@@ -178,6 +219,10 @@ def api_app(classroom: Classroom) -> Any:
                 result = await anyio.to_thread.run_sync(lambda: endpoint(request, payload))
             except _TooLarge:
                 return JSONResponse({"error": f"body over {MAX_BODY} bytes"}, 413)
+            except Throttled as exc:
+                return JSONResponse(
+                    {"error": str(exc)}, 429, headers={"Retry-After": str(exc.retry_after)}
+                )
             except AuthError as exc:
                 return JSONResponse({"error": str(exc)}, 403)
             except (DecisionError, GameError) as exc:
@@ -190,17 +235,21 @@ def api_app(classroom: Classroom) -> Any:
 
         return wrapper
 
+    def client(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
     def join(request: Request, data: Any) -> Any:
         name = data.get("name", "") if isinstance(data, dict) else ""
         code_given = data.get("code") if isinstance(data, dict) else None
-        team = classroom.call(game.join, code_given, str(name))
+        team = classroom.as_team(client(request), game.join, code_given, str(name))
         return {"team": team.number, "name": team.name}
 
     def team_view(request: Request, data: Any) -> Any:
-        return game.owner_view(code(request))
+        return classroom.as_team(client(request), game.owner_view, code(request))
 
     def decisions(request: Request, data: Any) -> Any:
-        return {"decisions": classroom.call(game.submit, code(request), data).model_dump()}
+        submitted = classroom.as_team(client(request), game.submit, code(request), data)
+        return {"decisions": submitted.model_dump()}
 
     def overview(request: Request, data: Any) -> Any:
         return game.overview(token(request))
@@ -275,6 +324,14 @@ class _TooLarge(Exception):
     pass
 
 
+def _with_client(scope: Any) -> list[tuple[bytes, bytes]]:
+    """The websocket's headers with :data:`CLIENT_HEADER` set to its peer's address (and
+    any the browser sent dropped), so that the pages can throttle by address."""
+    peer = scope.get("client") or ("unknown", 0)
+    kept = [(k, v) for k, v in scope.get("headers", []) if k.lower() != CLIENT_HEADER.encode()]
+    return [*kept, (CLIENT_HEADER.encode(), str(peer[0]).encode())]
+
+
 def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise GameError("expected a whole number")
@@ -319,6 +376,8 @@ class ClassroomApp:
             scope = {**scope, "path": path[len(API_PREFIX) :] or "/", "root_path": API_PREFIX}
             await self.api(scope, receive, send)
         elif self.pages is not None:
+            if scope["type"] == "websocket":
+                scope = {**scope, "headers": _with_client(scope)}
             await self.pages(scope, receive, send)
         elif scope["type"] == "lifespan":
             message = await receive()
@@ -379,10 +438,23 @@ class ClassroomServer:
         config = uvicorn.Config(app, log_level="warning", access_log=False, ws="auto")
         stop = threading.Event()
         self.classroom.run_timer(stop)
-        try:
-            uvicorn.Server(config).run(sockets=[self.sock])
-        finally:
+
+        def close() -> None:
             stop.set()
             STOPPING.set()
             self.game.engine.close()
             self.game.store.close()
+
+        class Server(uvicorn.Server):
+            """Closes the game when serving stops. On SIGTERM uvicorn shuts down, then
+            raises the signal again, which ends the process before any ``finally`` runs:
+            the market-run worker would be left behind, so close here, before that."""
+
+            async def shutdown(self, sockets: Any = None) -> None:
+                await super().shutdown(sockets=sockets)
+                close()
+
+        try:
+            Server(config).run(sockets=[self.sock])
+        finally:
+            close()

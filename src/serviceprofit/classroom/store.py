@@ -9,19 +9,30 @@ What is saved, and when:
 * at every quarter boundary, in one transaction: the quarter's number, the rows of
   every firm up to that boundary (the numeric columns as float64, bit for bit) and
   their digest (:func:`~.engine.digest`); only the last boundary's rows are kept, since
-  each holds all weeks before it.
+  each holds all weeks before it; and each industry's market state there (the market
+  run's :class:`~.engine.Checkpoint`), kept for every boundary so that a "what if"
+  from any quarter resumes from that quarter's start. A state is pickled with its
+  arrays out of band (pickle protocol 5), and each array's bytes are stored once, by
+  their SHA-256, zlib-compressed: what every state of a game shares (the customers'
+  network, a third of a state's bytes) is written once, and industries that played
+  alike share their whole state.
 
 A restarted server opens the same file and finds the game at its last boundary; the
-rows it reads back are the rows it saved, and re-running the decisions reproduces the
-digest. Writes are transactions (WAL journal): a crash loses at most the request in
-flight, never a half-saved quarter.
+rows it reads back are the rows it saved, its next quarter resumes from the saved
+state, and re-running the decisions reproduces the digest. The states are unpickled:
+the file is the server's own (mode 0600 in a 0700 directory), never one a page sent.
+Writes are transactions (WAL journal): a crash loses at most the request in flight,
+never a half-saved quarter.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +41,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from serviceprofit.classroom.engine import Checkpoint
 
 __all__ = ["GAME_FILE", "SavedQuarter", "Store", "Team"]
 
@@ -63,6 +76,19 @@ CREATE TABLE IF NOT EXISTS rows (
     weeks INTEGER NOT NULL,
     data BLOB NOT NULL,
     PRIMARY KEY (quarter, firm)
+);
+CREATE TABLE IF NOT EXISTS buffers (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS states (
+    sha256 TEXT PRIMARY KEY,
+    skeleton BLOB NOT NULL,
+    buffers TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    quarter INTEGER NOT NULL,
+    industry INTEGER NOT NULL,
+    week INTEGER NOT NULL,
+    sha256 TEXT NOT NULL REFERENCES states (sha256),
+    PRIMARY KEY (quarter, industry)
 );
 """
 
@@ -99,6 +125,8 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        # The SHA-256s of the arrays already stored (saved once, whichever state has them).
+        self._buffers = {row[0] for row in self._db.execute("SELECT sha256 FROM buffers")}
         # It holds the join codes and the facilitator's token, and so do its journal files.
         for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             if file.exists():
@@ -194,9 +222,11 @@ class Store:
         digest: str,
         when: str,
         fill: Mapping[str, Mapping[str, Any]] = {},
+        checkpoints: Mapping[int, Checkpoint] = {},
     ) -> None:
         """Save a boundary in one transaction, with the decisions it was played with for
-        firms that had none saved (``fill``: preset rivals, teams that did not submit)."""
+        firms that had none saved (``fill``: preset rivals, teams that did not submit) and
+        each industry's market state (``checkpoints``; none from an engine without)."""
         tables = []
         for firm, frame in rows.items():
             numbers = frame.select_dtypes("number")
@@ -204,6 +234,14 @@ class Store:
             tables.append(
                 (quarter, firm, json.dumps(list(map(str, numbers.columns))), len(frame), data)
             )
+        states: dict[int, tuple[str, bytes, str]] = {}  # id of a state -> sha, skeleton, buffers
+        buffers: dict[str, bytes] = {}  # new buffers: sha -> compressed bytes
+        saved = []
+        for industry, checkpoint in checkpoints.items():
+            if id(checkpoint.state) not in states:
+                states[id(checkpoint.state)] = self._pack(checkpoint.state, buffers)
+            sha = states[id(checkpoint.state)][0]
+            saved.append((quarter, industry, checkpoint.week, sha))
         with self._transaction() as db:
             played = db.execute("SELECT COALESCE(MAX(quarter), 0) FROM quarters").fetchone()[0]
             if quarter != played + 1:
@@ -216,6 +254,53 @@ class Store:
             db.execute("INSERT INTO quarters VALUES (?, ?, ?)", (quarter, digest, when))
             db.execute("DELETE FROM rows WHERE quarter < ?", (quarter,))
             db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", tables)
+            db.executemany("INSERT OR IGNORE INTO buffers VALUES (?, ?)", buffers.items())
+            db.executemany("INSERT OR IGNORE INTO states VALUES (?, ?, ?)", states.values())
+            db.executemany("INSERT INTO checkpoints VALUES (?, ?, ?, ?)", saved)
+        self._buffers.update(buffers)
+
+    def _pack(self, state: Any, new: dict[str, bytes]) -> tuple[str, bytes, str]:
+        """A state as (its SHA-256, the pickle without its arrays, the arrays' SHA-256s);
+        arrays not yet stored are compressed into ``new``."""
+        out_of_band: list[pickle.PickleBuffer] = []
+        skeleton = pickle.dumps(state, protocol=5, buffer_callback=out_of_band.append)
+        names = []
+        for buffer in out_of_band:
+            raw = buffer.raw()
+            sha = hashlib.sha256(raw).hexdigest()
+            if sha not in self._buffers and sha not in new:
+                new[sha] = zlib.compress(raw, 1)
+            names.append(sha)
+        listed = json.dumps(names)
+        sha = hashlib.sha256(skeleton + listed.encode()).hexdigest()
+        return sha, skeleton, listed
+
+    def checkpoints(self, quarter: int) -> dict[int, Checkpoint]:
+        """Each industry's market state at the end of ``quarter`` (1-based); empty if none
+        was saved. Industries that shared a state get the same object."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT c.industry, c.week, c.sha256, s.skeleton, s.buffers FROM checkpoints c "
+                "JOIN states s ON s.sha256 = c.sha256 WHERE c.quarter = ?",
+                (quarter,),
+            ).fetchall()
+            loaded: dict[str, Checkpoint] = {}
+            out = {}
+            for industry, week, sha, skeleton, listed in found:
+                if sha not in loaded:
+                    arrays = [self._buffer(name) for name in json.loads(listed)]
+                    loaded[sha] = Checkpoint(week, pickle.loads(skeleton, buffers=arrays))
+                out[industry] = loaded[sha]
+        return out
+
+    def _buffer(self, sha: str) -> bytearray:
+        """An array's bytes, checked against their SHA-256; writable, and a copy of its
+        own for each state (a resumed run may not share memory with another)."""
+        row = self._db.execute("SELECT data FROM buffers WHERE sha256 = ?", (sha,)).fetchone()
+        raw = bytearray(zlib.decompress(row[0])) if row is not None else None
+        if raw is None or hashlib.sha256(raw).hexdigest() != sha:
+            raise ValueError(f"{self.path}: a saved market state is missing or damaged")
+        return raw
 
     def played(self) -> int:
         with self._lock:

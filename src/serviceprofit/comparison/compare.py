@@ -30,16 +30,19 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from serviceprofit.backends.batch import Job, run_jobs
-from serviceprofit.model.outcomes import OUTCOMES
+from serviceprofit.model.outcomes import MARKET_OUTCOMES, OUTCOMES
 from serviceprofit.model.scenario import Scenario, ScenarioError, load_scenario
 from serviceprofit.model.seeds import replicate_seeds
 from serviceprofit.provenance import record
+
+if TYPE_CHECKING:
+    from serviceprofit.comparison.market import MarketComparison
 
 __all__ = [
     "CONFIDENCE",
@@ -83,11 +86,20 @@ class Comparison:
     """With a posterior: where it came from; replicate i ran posterior draw ``draws[i]``."""
     draws: list[int] | None = None
     seeds_per_draw: int = 0
+    market: MarketComparison | None = None
+    """Comparing markets: the focal firm, its rivals, shares and switching
+    (:mod:`serviceprofit.comparison.market`); the scenarios are then the focal firm as it
+    stands in each market, named after the market."""
 
     @property
     def names(self) -> list[str]:
         """Scenario names, baseline first, then in the order given."""
         return [s.name for s in self.scenarios]
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """The outcomes compared: the registry's, and a market's figures when comparing markets."""
+        return (*OUTCOMES, *MARKET_OUTCOMES) if self.market is not None else OUTCOMES
 
     @property
     def replicates(self) -> int:
@@ -192,7 +204,9 @@ def _resolve(
     return [s for s, _ in loaded], seen
 
 
-def _statistics(runs: pd.DataFrame, names: list[str], baseline: str) -> pd.DataFrame:
+def _statistics(
+    runs: pd.DataFrame, names: list[str], baseline: str, outcomes: Sequence[str] = OUTCOMES
+) -> pd.DataFrame:
     """The tidy table: each scenario's mean and interval; paired differences from baseline.
 
     A summary field a run could not measure (``None``: see
@@ -204,7 +218,7 @@ def _statistics(runs: pd.DataFrame, names: list[str], baseline: str) -> pd.DataF
     base = runs[runs.scenario == baseline].set_index("replicate")
     for name in names:
         own = runs[runs.scenario == name].set_index("replicate")
-        for outcome in OUTCOMES:
+        for outcome in outcomes:
             values = own[outcome].astype(float).dropna().to_numpy()
             mean, sd, half = t_interval(values)
             rows += [
@@ -239,6 +253,7 @@ def compare(
     progress: Callable[[int, int], None] | None = None,
     posterior: str | Path | None = None,
     seeds_per_draw: int = 2,
+    firm: str | None = None,
 ) -> Comparison:
     """Run every scenario ``replicates`` times under common random numbers and compare.
 
@@ -257,8 +272,14 @@ def compare(
     the calibration left open, and the table adds the split of the spread into
     simulation noise and parameter uncertainty and the posterior probability that each
     scenario beats the baseline (:mod:`serviceprofit.calibration.uncertainty`).
+
+    Market files (or :class:`~serviceprofit.model.market.Market` objects), every one of
+    them, are compared through their focal ``firm``
+    (:func:`serviceprofit.comparison.market.compare_markets`); ``firm`` on scenarios, a
+    mix of markets and scenarios, or markets without ``firm`` raise ScenarioError.
     """
     from serviceprofit.backends import BACKENDS, resolve_backend
+    from serviceprofit.comparison.market import compare_markets, market_inputs
 
     backend = resolve_backend(backend)
     if backend not in BACKENDS:
@@ -268,6 +289,18 @@ def compare(
     if replicates < 2:
         raise ScenarioError(
             "--replicates", str(replicates), "need at least 2 replicates for an interval"
+        )
+    if market_inputs(scenarios):
+        if posterior is not None:
+            raise ScenarioError(
+                "--posterior", str(posterior), "applies to single-firm scenarios, not markets"
+            )
+        return compare_markets(
+            scenarios, firm, replicates, backend, seed, baseline, overrides, workers, progress
+        )
+    if firm is not None:
+        raise ScenarioError(
+            "--firm", firm, "chooses the focal firm of market files; these are scenarios"
         )
     overrides = dict(overrides or {})
     loaded, sources = _resolve(scenarios, baseline, overrides)

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from serviceprofit.model.outcomes import OUTCOMES, SUMMARY, WEEKLY
+from serviceprofit.model.outcomes import outcome as declared
 
 if TYPE_CHECKING:
     from serviceprofit.comparison.compare import Comparison
     from serviceprofit.comparison.crossing import Crossing
+    from serviceprofit.comparison.market import MarketComparison
 
 __all__ = [
     "CHAIN_SERIES",
@@ -27,7 +29,10 @@ __all__ = [
     "figure_churn_satisfaction",
     "figure_cumulative_profit",
     "figure_differences",
+    "figure_market_flows",
+    "figure_market_shares",
     "figure_staff",
+    "firm_colours",
     "outcome_scale",
     "outcome_unit",
     "scenario_colours",
@@ -36,12 +41,12 @@ __all__ = [
 
 def outcome_unit(outcome: str, currency: str) -> str:
     """The unit people read ``outcome`` in, with ``money`` as the scenario's currency."""
-    return SUMMARY[outcome].unit_in(currency)
+    return declared(outcome).unit_in(currency)
 
 
 def outcome_scale(outcome: str) -> float:
     """The factor from the model's value of ``outcome`` to the value people read."""
-    return SUMMARY[outcome].scale
+    return declared(outcome).scale
 
 
 # The chain read from staff to profit: (column, panel title); each panel's axis reads
@@ -259,4 +264,108 @@ def figure_differences(comparison: Comparison) -> bytes | None:
     ax.set_xlabel(f"difference from {comparison.baseline}, % of its mean (95% interval)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=9, loc="lower right")
+    return _png(fig)
+
+
+def firm_colours(names: list[str]) -> dict[str, str]:
+    """One colour per firm of the compared markets, the same in every market's panel."""
+    palette = ["#1b7837", "#b2182b", "#2166ac", "#e08214", "#762a83", "#8c510a", "#4d4d4d"]
+    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
+
+
+def _market(comparison: Comparison) -> MarketComparison:
+    if comparison.market is None:
+        raise ValueError("a market figure needs a market comparison (compare --firm)")
+    return comparison.market
+
+
+def _market_firms(comparison: Comparison) -> list[str]:
+    """Every firm of the compared markets, the focal firm first, then in file order."""
+    market = _market(comparison)
+    names = [market.firm]
+    for m in market.markets:
+        names += [f for f in m.firms if f not in names]
+    return names
+
+
+def figure_market_shares(comparison: Comparison) -> bytes:
+    """Each firm's market share over time, one panel per compared market (mean over
+    replicates, band: their range); the focal firm drawn thicker."""
+    market = _market(comparison)
+    plt = _pyplot()
+    colours = firm_colours(_market_firms(comparison))
+    n = len(comparison.names)
+    columns = min(n, 3)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(4.8 * columns, 3.4 * rows), squeeze=False,
+        constrained_layout=True, sharey=True,
+    )  # fmt: skip
+    for k, name in enumerate(comparison.names):
+        ax = axes[k // columns][k % columns]
+        own = market.weekly[market.weekly.scenario == name]
+        for firm in dict.fromkeys(own["firm"]):
+            table = own[own.firm == firm].pivot(
+                index="week", columns="replicate", values="market_share"
+            )
+            weeks = table.index.to_numpy()
+            ax.fill_between(
+                weeks, 100 * table.min(axis=1), 100 * table.max(axis=1),
+                color=colours[firm], alpha=0.15, lw=0,
+            )  # fmt: skip
+            ax.plot(
+                weeks, 100 * table.mean(axis=1), color=colours[firm],
+                lw=2.6 if firm == market.firm else 1.4, label=firm,
+            )  # fmt: skip
+        _panel(ax, name, "market share (%)")
+        ax.legend(fontsize=8, loc="best")
+    for k in range(n, rows * columns):
+        axes[k // columns][k % columns].set_visible(False)
+    return _png(fig)
+
+
+def figure_market_flows(comparison: Comparison) -> bytes:
+    """The focal firm's customers won and lost per year, by where they came from and went
+    (mean over replicates), one group of bars per compared market and year."""
+    market = _market(comparison)
+    plt = _pyplot()
+    parts = (
+        ("won_from_prospects", "won from prospects", "#a6d96a", 1),
+        ("won_from_rivals", "won from rivals", "#1a9641", 1),
+        ("lost_to_rivals", "lost to rivals", "#d7191c", -1),
+        ("lost_to_outside", "left the category", "#fdae61", -1),
+    )
+    focal = market.weekly[market.weekly.firm == market.firm].copy()
+    focal["year"] = (focal["week"] - focal["week"].min()) // 52 + 1  # as switching_table
+    per_year = focal.groupby(["scenario", "replicate", "year"])[[p[0] for p in parts]].sum()
+    mean = per_year.groupby(["scenario", "year"]).mean()
+    labels, groups, x = [], [], 0.0
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(mean) + 2), 3.8), constrained_layout=True)
+    for name in comparison.names:
+        start = x
+        for year in mean.loc[name].index:
+            row = mean.loc[(name, year)]
+            up = down = 0.0
+            for column, label, colour, sign in parts:
+                value = float(row[column])
+                bottom = up if sign > 0 else down
+                ax.bar(x, sign * value, bottom=bottom, color=colour, width=0.7,
+                       label=label if not labels else None)  # fmt: skip
+                if sign > 0:
+                    up += value
+                else:
+                    down -= value
+            labels.append((x, str(year)))
+            x += 1.0
+        groups.append(((start + x - 1.0) / 2, name))
+        x += 0.8
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks([p for p, _ in labels], [t for _, t in labels], fontsize=8)
+    ax.set_xlabel("year of the run")
+    for centre, name in groups:  # each market's name over its years
+        ax.text(centre, 1.01, name, transform=ax.get_xaxis_transform(), ha="center",
+                va="bottom", fontsize=9)  # fmt: skip
+    ax.set_ylabel(f"{market.firm}'s customers per year")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4)
     return _png(fig)

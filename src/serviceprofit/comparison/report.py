@@ -21,15 +21,18 @@ from serviceprofit.comparison.compare import CONFIDENCE
 from serviceprofit.comparison.crossing import Crossing, find_crossing
 from serviceprofit.comparison.figures import currency, outcome_scale, outcome_unit
 from serviceprofit.model.keys import flatten
-from serviceprofit.model.outcomes import INFO, MAXIMIZE, OUTCOMES, SUMMARY
+from serviceprofit.model.outcomes import INFO, MAXIMIZE
+from serviceprofit.model.outcomes import outcome as declared
 from serviceprofit.provenance import reproduce_html, write_record
 
 if TYPE_CHECKING:
     from serviceprofit.comparison.compare import Comparison
 
 __all__ = [
+    "format_market_table",
     "format_table",
     "lead_differences",
+    "market_section",
     "reading",
     "render_html",
     "scenario_differences",
@@ -114,7 +117,7 @@ class _Rows:
         return value if statistic == "n" else value * outcome_scale(outcome)
 
     def decimals(self, outcome: str) -> int:
-        if SUMMARY[outcome].unit == "customers":
+        if declared(outcome).unit == "customers":
             return 0
         sizes = [abs(self.get(n, outcome, "mean")) for n in self.c.names]
         return _decimals(max((x for x in sizes if math.isfinite(x)), default=0.0))
@@ -126,7 +129,24 @@ class _Rows:
 
     def label(self, outcome: str) -> str:
         """The outcome's label with its unit, e.g. "total profit (EUR)"."""
-        return f"{SUMMARY[outcome].label} ({outcome_unit(outcome, self.money)})"
+        return f"{declared(outcome).label} ({outcome_unit(outcome, self.money)})"
+
+
+def _size(comparison: Comparison) -> str:
+    """How big the runs are, for a sentence: the firm's people, or the market's."""
+    first = comparison.scenarios[0]
+    if comparison.market is None:
+        return (
+            f"{first.population.customers:,} customers, "
+            f"{first.population.staff:,} staff at the start"
+        )
+    market = comparison.market.markets[0]
+    return (
+        f"{market.market.customers:,} customers in the market and "
+        f"{market.market.prospects.initial:,} prospects at the start, "
+        f"{first.population.customers:,} of them {comparison.market.firm}'s, "
+        f"with {first.population.staff:,} staff"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -145,7 +165,7 @@ def format_table(comparison: Comparison) -> str:
     for name in others:
         header += [name, f"Δ {name}"]
     body: list[list[str]] = []
-    for outcome in OUTCOMES:
+    for outcome in comparison.outcomes:
         d = rows.decimals(outcome)
         line = [f"{outcome} [{outcome_unit(outcome, rows.money)}]"]
         for name in comparison.names:
@@ -192,7 +212,10 @@ def format_table(comparison: Comparison) -> str:
 
 def scenario_differences(comparison: Comparison) -> list[tuple[str, list[Any]]]:
     """Dotted keys whose resolved values differ between the scenarios, with each value."""
-    flat = [flatten(s.to_dict()) for s in comparison.scenarios]
+    if comparison.market is not None:  # every firm's settings and the market's, by dotted key
+        flat = [flatten(m.to_dict()) for m in comparison.market.markets]
+    else:
+        flat = [flatten(s.to_dict()) for s in comparison.scenarios]
     keys: list[str] = []
     for f in flat:
         keys += [k for k in f if k not in keys]
@@ -238,7 +261,7 @@ def _describe_difference(rows: _Rows, name: str, outcome: str) -> str:
         rows.get(name, outcome, stat) for stat in ("diff_mean", "diff_ci_low", "diff_ci_high")
     )
     return (
-        f"{SUMMARY[outcome].label} {_plain(outcome, diff, d, rows.money, sign=True)} "
+        f"{declared(outcome).label} {_plain(outcome, diff, d, rows.money, sign=True)} "
         f"(95% interval {_plain(outcome, low, d, rows.money, sign=True)} to "
         f"{_plain(outcome, high, d, rows.money, sign=True)})"
     )
@@ -248,7 +271,7 @@ def _verdict(rows: _Rows, name: str, outcome: str) -> str:
     """``better``, ``worse`` or ``different`` for a clear difference; ``unclear`` otherwise."""
     if not rows.clear(name, outcome):
         return "unclear"
-    good = SUMMARY[outcome].direction
+    good = declared(outcome).direction
     if good == INFO:
         return "different"
     return "better" if (rows.get(name, outcome, "diff_mean") > 0) == (good == MAXIMIZE) else "worse"
@@ -303,8 +326,8 @@ def lead_differences(comparison: Comparison, name: str, count: int = LEAD) -> li
         diff = abs(rows.get(name, outcome, "diff_mean"))
         return diff / level if level > 1e-12 else math.inf
 
-    clear = [o for o in OUTCOMES if rows.clear(name, o)]
-    return sorted(clear, key=lambda o: (SUMMARY[o].group, -relative(o)))[:count]
+    clear = [o for o in comparison.outcomes if rows.clear(name, o)]
+    return sorted(clear, key=lambda o: (declared(o).group, -relative(o)))[:count]
 
 
 def _transition_sentence(comparison: Comparison) -> str | None:
@@ -340,8 +363,7 @@ def reading(comparison: Comparison, crossing: Crossing | None = None) -> list[st
     first = comparison.scenarios[0]
     paragraphs = [
         f"Each of the {len(comparison.names)} scenarios was run {comparison.replicates} times "
-        f"for {first.weeks} weeks ({first.population.customers:,} customers, "
-        f"{first.population.staff:,} staff at the start, {comparison.backend} backend), "
+        f"for {first.weeks} weeks ({_size(comparison)}, {comparison.backend} backend), "
         f"replicate i of every scenario on the same seed, so each difference from {base} "
         f"is measured pair by pair. {_noise_note(comparison)}"
     ]
@@ -352,7 +374,7 @@ def reading(comparison: Comparison, crossing: Crossing | None = None) -> list[st
         if name == base:
             continue
         lead = lead_differences(comparison, name)
-        clear = sum(rows.clear(name, o) for o in OUTCOMES)
+        clear = sum(rows.clear(name, o) for o in comparison.outcomes)
         if not lead:
             paragraphs.append(
                 f"Compared with {base}, {name} shows no clear difference in any outcome "
@@ -368,7 +390,7 @@ def reading(comparison: Comparison, crossing: Crossing | None = None) -> list[st
             f"{_describe_difference(rows, name, o)}, {said[_verdict(rows, name, o)]}" for o in lead
         )
         text = f"Compared with {base}, {name} differs most in: {described}."
-        rest, unclear = clear - len(lead), len(OUTCOMES) - clear
+        rest, unclear = clear - len(lead), len(comparison.outcomes) - clear
         more = []
         if rest:
             more.append(f"the other {rest} clear difference{'s' if rest != 1 else ''}")
@@ -423,7 +445,7 @@ def _results_table(comparison: Comparison) -> str:
     for name in others:
         head += f"<th>{_e(name)}</th><th>difference from {_e(base)}</th>"
     body = []
-    for outcome in OUTCOMES:
+    for outcome in comparison.outcomes:
         d = rows.decimals(outcome)
         cells = [f'<td title="{_e(outcome)}">{_e(rows.label(outcome))}</td>']
         for name in comparison.names:
@@ -507,9 +529,14 @@ def render_html(comparison: Comparison, question: str | None = None) -> str:
         asked = ""
     asked += f"<p>Which of {_e(', '.join(names))} is better, by how much, and how sure are we?</p>"
     first = comparison.scenarios[0]
+    heading = (
+        "Comparing strategies"
+        if comparison.market is None
+        else f"Comparing markets for {_e(comparison.market.firm)}"
+    )
     meta = (
         f"{comparison.replicates} replicates per scenario · {first.weeks} weeks · "
-        f"{first.population.customers:,} customers, {first.population.staff:,} staff · backend "
+        f"{_e(_size(comparison))} · backend "
         f"{_e(comparison.backend)} · seed {comparison.seed} · generated "
         f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}"
     )
@@ -566,12 +593,12 @@ def render_html(comparison: Comparison, question: str | None = None) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Comparison: {_e(title)}</title><style>{_CSS}</style></head>
 <body>
-<h1>Comparing strategies: {_e(title)}</h1>
+<h1>{heading}: {_e(title)}</h1>
 <p class="meta">{meta}</p>
 <h2>The question</h2>{asked}
 <h2>The scenarios</h2>{_scenarios_section(comparison)}
 <h2>What the numbers say</h2><div class="reading">{reading_html}</div>
-<h2>Results</h2>{_results_table(comparison)}{posterior_section}
+<h2>Results</h2>{_results_table(comparison)}{posterior_section}{market_section(comparison)}
 <h2>Figures</h2>{figure_html}
 <h2>How to read this</h2>
 <p>Every scenario was run {comparison.replicates} times. Replicate i of every scenario used the
@@ -591,7 +618,10 @@ the scenarios apart on that outcome. {_e(_noise_note(comparison))}</p>
 def write_comparison(
     comparison: Comparison, out_dir: str | Path, question: str | None = None
 ) -> dict[str, Path]:
-    """Write ``comparison.csv`` (tidy), ``runs.csv`` and ``report.html`` into ``out_dir``."""
+    """Write ``comparison.csv`` (tidy), ``runs.csv`` and ``report.html`` into ``out_dir``;
+    comparing markets, also ``firms.csv`` (every firm of every run), ``switching.csv`` (who
+    went where per year, per run) and ``market_weekly.csv`` (every firm's share and flows
+    per week)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -603,4 +633,140 @@ def write_comparison(
     comparison.runs.to_csv(paths["runs"], index=False)
     paths["report"].write_text(render_html(comparison, question), encoding="utf-8")
     paths["provenance"] = write_record(comparison.provenance, out / "provenance.json")
+    if comparison.market is not None:
+        market = comparison.market
+        paths["firms"] = out / "firms.csv"
+        market.firms.to_csv(paths["firms"], index=False)
+        paths["switching"] = out / "switching.csv"
+        market.switching.to_csv(paths["switching"], index=False)
+        paths["shares"] = out / "market_weekly.csv"
+        market.weekly.to_csv(paths["shares"], index=False)
     return paths
+
+
+# ---------------------------------------------------------------------------
+# Markets: the rivals alongside, shares over time, who went where
+
+
+def _firm_rows(comparison: Comparison) -> list[tuple[str, str, dict[str, tuple[float, float]]]]:
+    """(market, firm, {outcome: (mean, half-width)}) in the units people read, focal first."""
+    from serviceprofit.comparison.compare import t_interval
+    from serviceprofit.comparison.market import RIVAL_OUTCOMES
+
+    market = comparison.market
+    if market is None:
+        return []
+    out = []
+    for m in market.markets:
+        order = [market.firm, *[f for f in m.firms if f != market.firm]]
+        rows = market.firms[market.firms.scenario == m.name]
+        for firm in order:
+            own = rows[rows.firm == firm]
+            figures = {}
+            for name in RIVAL_OUTCOMES:
+                mean, _, half = t_interval(own[name].astype(float).dropna().to_numpy())
+                scale = declared(name).scale
+                figures[name] = (mean * scale, half * scale)
+            out.append((m.name, firm, figures))
+    return out
+
+
+def format_market_table(comparison: Comparison) -> str:
+    """Every firm of every compared market (the focal firm marked), mean ± half-width of
+    its final customers and share, its customers won and lost, its profit."""
+    from serviceprofit.comparison.market import RIVAL_OUTCOMES
+
+    if comparison.market is None:
+        return ""
+    money = currency(comparison)
+    header = ["market", "firm", *(f"{o} [{outcome_unit(o, money)}]" for o in RIVAL_OUTCOMES)]
+    body = []
+    for market, firm, figures in _firm_rows(comparison):
+        mark = " (focal)" if firm == comparison.market.firm else ""
+        line = [market, firm + mark]
+        for name in RIVAL_OUTCOMES:
+            mean, half = figures[name]
+            d = 1 if outcome_unit(name, money) == "%" else 0
+            line.append(f"{_number(mean, d)} ± {_number(half, d)}")
+        body.append(line)
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    lines = [
+        "  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+                  + [c.rjust(w) for c, w in zip(r[2:], widths[2:], strict=True)])
+        for r in [header, *body]
+    ]  # fmt: skip
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append(
+        f"every firm of every market, mean ± half-width of the {CONFIDENCE:.0%} t-interval over "
+        f"{comparison.replicates} replicates; the table above compares "
+        f"{comparison.market.firm} between markets"
+    )
+    return "\n".join(lines)
+
+
+def _flows_html(comparison: Comparison, name: str) -> str:
+    """Who went where in market ``name``, per year: mean people over the replicates."""
+    market = comparison.market
+    if market is None:
+        return ""
+    table = market.flows(name)
+    if table.empty:
+        return "<p>No one changed firm or left the category.</p>"
+    head = "<th>year</th><th>from</th>" + "".join(f"<th>to {_e(c)}</th>" for c in table.columns)
+    body = "".join(
+        f"<tr><td>{year}</td><td>{_e(origin)}</td>"
+        + "".join(f"<td>{_number(float(v), 0)}</td>" for v in row)
+        + "</tr>"
+        for (year, origin), row in zip(table.index, table.to_numpy(), strict=True)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def market_section(comparison: Comparison) -> str:
+    """The report's market section: the rivals alongside, every firm's share over time,
+    where the focal firm's customers came from and went, and who went where per year."""
+    from serviceprofit.comparison import figures as figs
+    from serviceprofit.comparison.market import RIVAL_OUTCOMES
+
+    market = comparison.market
+    if market is None:
+        return ""
+    money = currency(comparison)
+    head = "<th>market</th><th>firm</th>" + "".join(
+        f"<th>{_e(declared(o).label)} ({_e(outcome_unit(o, money))})</th>" for o in RIVAL_OUTCOMES
+    )
+    body = []
+    for name, firm, figures in _firm_rows(comparison):
+        focal = firm == market.firm
+        cells = "".join(
+            f"<td>{_number(figures[o][0], 1 if outcome_unit(o, money) == '%' else 0)} ± "
+            f"{_number(figures[o][1], 1 if outcome_unit(o, money) == '%' else 0)}</td>"
+            for o in RIVAL_OUTCOMES
+        )
+        label = f"<b>{_e(firm)}</b> (focal)" if focal else _e(firm)
+        body.append(f"<tr><td>{_e(name)}</td><td>{label}</td>{cells}</tr>")
+    flows = "".join(
+        f"<h3>Who went where in {_e(name)}</h3>{_flows_html(comparison, name)}"
+        for name in comparison.names
+    )
+    shares = _img(figs.figure_market_shares(comparison), "market shares over time")
+    moves = _img(figs.figure_market_flows(comparison), "customers won and lost per year")
+    return f"""
+<h2>The market: {_e(market.firm)} and its rivals</h2>
+<p>The results above compare {_e(market.firm)} between the markets. Here are its rivals
+alongside: every firm's figures in every market (mean ± half-width of the
+{CONFIDENCE:.0%} interval over {comparison.replicates} replicates). A customer a firm wins
+from a rival is one that rival lost; a customer who leaves the category goes to no firm.</p>
+<table id="rivals"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
+<figure><h3>Market shares over time</h3>{shares}<figcaption>Each firm's share of all the
+firms' customers, week by week, one panel per market ({_e(market.firm)} drawn thicker).
+Line: mean over replicates; band: range of the replicates.</figcaption></figure>
+<figure><h3>Where {_e(market.firm)}'s customers came from and went</h3>{moves}
+<figcaption>Customers won (above zero: from the prospects, from rivals) and lost (below:
+to rivals, out of the category) per year, mean over replicates.</figcaption></figure>
+{flows}
+<p class="meta">Who went where: people per year, mean over replicates, from a firm (or the
+prospects, people in the category who were no firm's customers) to a firm (or out of the
+category). The runs' flows are in <code>switching.csv</code>, every firm's summary in
+<code>firms.csv</code> and every firm's weekly share in <code>market_weekly.csv</code>.</p>
+"""

@@ -26,11 +26,13 @@ from serviceprofit.demo.charts import (
     FIRM_COLOURS,
     chart_spec,
     population_spec,
+    rivals_spec,
     waffle_unit,
 )
 from serviceprofit.demo.classroom import Classroom
 from serviceprofit.demo.controls import Control, controls
 from serviceprofit.demo.export import FORMATS, charts_image, weekly_csv
+from serviceprofit.demo.rivals import firm_key, run_rivals, switching_rows
 from serviceprofit.demo.server import STOPPING, DemoConfig, firm_scenarios
 from serviceprofit.model.scenario import ScenarioError, load_scenario
 
@@ -77,6 +79,7 @@ def Page() -> None:
     edits = solara.use_reactive(0)
     message = solara.use_reactive("")
     show_levers = solara.use_reactive(True)
+    rivals = solara.use_reactive(False)
 
     def redraw() -> None:
         tick.value += 1
@@ -118,6 +121,19 @@ def Page() -> None:
 
     play = solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=True)
     solara.lab.use_task(apply_edits, dependencies=[edits.value], prefer_threaded=True)
+
+    def run_market() -> Any:
+        return run_rivals(room) if rivals.value else None
+
+    # The rivals' market runs again when the switch, the seed, a scenario or a change
+    # made in class changes: the whole horizon at once, in a worker thread.
+    market_key = (
+        rivals.value,
+        room.epoch,
+        room.seed,
+        tuple((f.base.name, repr(sorted(f.changes.items()))) for f in room.firms),
+    )
+    market = solara.lab.use_task(run_market, dependencies=[repr(market_key)], prefer_threaded=True)
 
     def edit(firm: int, key: str, value: Any) -> None:
         edits.value = room.request(firm, key, value)
@@ -201,6 +217,8 @@ def Page() -> None:
             )
             # On a projector the levers fill the first screen: hide them to show the charts.
             solara.Switch(label="Show levers", value=show_levers)
+            # Rivals: the two firms share one market (customers can switch between them).
+            solara.Switch(label="Rivals in one market", value=rivals)
         if message.value:
             solara.Warning(message.value)
 
@@ -254,6 +272,9 @@ def Page() -> None:
                     Section(chart.title, chart.caption)
                     VegaLite.element(spec=chart_spec(chart, histories, room.weeks))
 
+        if rivals.value:
+            RivalsSection(room_weeks=room.weeks, labels=[f.label for f in room.firms], task=market)
+
         Section(
             "Take it home",
             "The five charts as they stand, as an image, and both firms' weeks so far as a "
@@ -264,6 +285,48 @@ def Page() -> None:
         with solara.Row(classes=["sp-export"]):
             for label, filename, mime_type, data in session.downloads:
                 solara.FileDownload(data, filename=filename, label=label, mime_type=mime_type)
+
+
+@solara.component
+def RivalsSection(room_weeks: int, labels: list[str], task: Any) -> None:
+    """The two firms as rivals in one market: shares, customers, who went where."""
+    Section(
+        "The two firms as rivals in one market",
+        "Above, each firm has its own customers and a customer who leaves is gone. Here the "
+        "same two firms (with every change made in class) share one market: the customers "
+        "of both, plus people in the category who are no one's customers yet. A customer "
+        "who leaves one firm may go to the other, newcomers choose between them, and one "
+        "firm's critics are heard by the other's customers. This run covers all "
+        f"{room_weeks} weeks at once, from the same seed.",
+    )
+    if task.pending:
+        solara.Info("running the market (the first run loads the compiled model: a few seconds)…")
+        return
+    if task.error:
+        solara.Warning(f"the firms cannot share one market: {task.exception}")
+        return
+    result = task.value
+    if result is None:
+        return
+    names = {firm_key(label): label for label in labels}
+    weekly = {names[name]: run.timeseries.to_dict("records") for name, run in result.firms.items()}
+    VegaLite.element(spec=rivals_spec(weekly, room_weeks))
+    table = switching_rows(result, names)
+    moves = table[table["from"] != table["to"]]
+    rows = "".join(
+        f"<tr><td>{r['year']}</td><td>{escape(r['from'])}</td><td>{escape(r['to'])}</td>"
+        f"<td>{r['people']:,}</td></tr>"
+        for r in moves.to_dict("records")
+    )
+    solara.HTML(
+        tag="div",
+        classes=["sp-switching"],
+        unsafe_innerHTML=(
+            "<p class='sp-caption'>Who went where, per year (people):</p><table>"
+            "<tr><th>year</th><th>from</th><th>to</th><th>people</th></tr>"
+            f"{rows}</table>"
+        ),
+    )
 
 
 @solara.component
@@ -373,4 +436,7 @@ CSS = """
 .sp-week { font-size: 20px; font-weight: bold; margin-left: 16px; }
 .sp-firm { padding: 4px 16px 8px 16px; }
 .sp-chart { min-height: 260px; }
+.sp-switching table { border-collapse: collapse; font-size: 13px; }
+.sp-switching td, .sp-switching th { padding: 2px 10px; border-bottom: 1px solid #eee;
+                                     text-align: right; }
 """

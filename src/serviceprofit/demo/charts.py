@@ -32,6 +32,7 @@ __all__ = [
     "chart_spec",
     "measure_series",
     "population_spec",
+    "rivals_spec",
     "waffle_unit",
     "x_domain",
     "y_domain",
@@ -334,5 +335,64 @@ def population_spec(
             },
         },
         "config": {"view": {"stroke": None}, "legend": {"orient": "bottom"}},
+        "usermeta": EMBED,
+    }
+
+
+def rivals_spec(
+    weekly: Mapping[str, Sequence[Mapping[str, float]]], weeks: int, width: int = 600
+) -> dict[str, Any]:
+    """The firms as rivals: each one's market share and its customers, week by week.
+
+    ``weekly`` holds, per firm label, its market run's weekly rows (``market_share``,
+    ``customers_active``, ``won_from_rivals``, ``lost_to_rivals``); the firm colours are
+    those of every other chart.
+    """
+    firms = list(weekly)
+    panels = []
+    for column, title, fmt in (
+        ("market_share", "Market share (% of both firms' customers)", ".0%"),
+        ("customers_active", "Customers", ",.0f"),
+        ("won_from_rivals", "Won from the rival (4-week average)", ",.1f"),
+    ):
+        values = []
+        for firm in firms:
+            series = [float(row[column]) for row in weekly[firm]]
+            if column == "won_from_rivals":
+                series = _rolling(series, 4)
+            values += [{"week": i + 1, "firm": firm, "value": v} for i, v in enumerate(series)]
+        panels.append(
+            {
+                "title": {"text": title, "fontSize": 12},
+                "width": max(120, (width - 180) // 3),
+                "height": 140,
+                "data": {"values": values},
+                "mark": {"type": "line", "strokeWidth": 2},
+                "encoding": {
+                    "x": {
+                        "field": "week",
+                        "type": "quantitative",
+                        "scale": {"domain": x_domain(weeks, [r["week"] for r in values])},
+                        "axis": {"title": "week", "tickCount": 4},
+                    },
+                    "y": {
+                        "field": "value",
+                        "type": "quantitative",
+                        "scale": {"zero": True, "nice": True},
+                        "axis": {"title": None, "format": fmt},
+                    },
+                    "color": _firm_colour(firms),
+                    "tooltip": [
+                        {"field": "firm", "type": "nominal"},
+                        {"field": "week", "type": "quantitative"},
+                        {"field": "value", "type": "quantitative", "format": fmt},
+                    ],
+                },
+            }
+        )
+    return {
+        "$schema": SCHEMA,
+        "hconcat": panels,
+        "config": {"view": {"stroke": "#ddd"}, "legend": {"orient": "bottom"}},
         "usermeta": EMBED,
     }

@@ -70,6 +70,7 @@ __all__ = [
     "Prospects",
     "is_market",
     "load_market",
+    "load_resolved_market",
 ]
 
 MAX_FIRMS = 16
@@ -184,6 +185,15 @@ class Market(_Strict):
     def to_dict(self) -> dict[str, Any]:
         """Plain data, the form YAML and overrides work on."""
         return self.model_dump(mode="json")
+
+    def with_overrides(self, overrides: dict[str, Any], source: str = "overrides") -> Market:
+        """A new market with dotted-key overrides applied and validated, as
+        :func:`load_market` applies them (``firms.NAME.strategy.process``,
+        ``market.network.average_degree``); errors name ``source``."""
+        try:
+            return load_resolved_market(self.to_dict(), overrides)
+        except ScenarioError as exc:
+            raise ScenarioError(source, exc.key, exc.problem) from None
 
     def people(self) -> int:
         """Everyone with an id at week 0: customers and prospects (the network's nodes)."""
@@ -366,6 +376,15 @@ def load_market(
     described = ", ".join(f"{k}={_shown(v)}" for k, v in overrides.items())
     where = f"{source} (with --set {described})"
     for dotted in overrides:
+        parts = dotted.split(".")
+        if parts[0] == "firms" and len(parts) > 1 and parts[1] not in market.firms:
+            firm = parts[1]
+            raise ScenarioError(
+                where,
+                ".".join(parts[:2]),
+                f"unknown key: no firm {firm!r}{nearest(firm, market.firms)}"
+                f" (firms: {', '.join(market.firms)})",
+            )
         if dotted.split(".")[0] == "firms" and dotted.split(".")[2:] in (
             ["weeks"],
             ["population", "customers"],
@@ -381,3 +400,15 @@ def load_market(
     except ScenarioError as exc:
         raise ScenarioError(where, exc.key, exc.problem) from None
     return _validate_market(changed, where, None)
+
+
+def load_resolved_market(data: dict[str, Any], overrides: dict[str, Any] | None = None) -> Market:
+    """A market again from its resolved form (:meth:`Market.to_dict`, as provenance and a
+    sweep's manifest store it), overrides applied: each firm's ``weeks`` and customers are
+    the market's, so they are left for :func:`load_market` to set."""
+    data = {**data, "firms": {name: dict(firm) for name, firm in data["firms"].items()}}
+    for firm in data["firms"].values():
+        firm.pop("weeks", None)
+        if isinstance(firm.get("population"), dict):
+            firm["population"] = {k: v for k, v in firm["population"].items() if k != "customers"}
+    return load_market(data, overrides)

@@ -26,6 +26,8 @@ from typing import Literal
 
 __all__ = [
     "INFO",
+    "MARKET",
+    "MARKET_OUTCOMES",
     "MAXIMIZE",
     "MINIMIZE",
     "OUTCOMES",
@@ -108,6 +110,19 @@ SUMMARY_FIELDS: tuple[str, ...] = tuple(SUMMARY)
 #: The summary fields that are outcomes (numbers that differ between runs).
 OUTCOMES: tuple[str, ...] = tuple(f for f in SUMMARY if f not in RUN_FIELDS)
 
+#: What a firm's summary adds in a market
+#: (:func:`serviceprofit.backends.market_run.add_market_columns`): read by a market
+#: comparison's table and a market sweep's rows.
+MARKET: dict[str, Outcome] = _registry(
+    Outcome("market_share_final", "market share at the end", "%", 100.0, MAXIMIZE, 1),
+    Outcome("won_from_rivals_total", "customers won from rivals", "customers", 1.0, MAXIMIZE, 1),
+    Outcome("lost_to_rivals_total", "customers lost to rivals", "customers", 1.0, MINIMIZE, 1),
+    Outcome(
+        "lost_to_outside_total", "customers who left the category", "customers", 1.0, MINIMIZE, 1
+    ),
+)
+MARKET_OUTCOMES: tuple[str, ...] = tuple(MARKET)
+
 WEEKLY: dict[str, Outcome] = _registry(
     Outcome("week", "week", "week", aggregate="last"),
     Outcome("customers_active", "active customers", "customers", 1.0, MAXIMIZE, 1, "last"),
@@ -143,8 +158,8 @@ WEEKLY_METRICS: tuple[str, ...] = tuple(WEEKLY)
 
 
 def outcome(name: str) -> Outcome:
-    """The declaration of a summary field or weekly metric (summary first)."""
-    found = SUMMARY.get(name) or WEEKLY.get(name)
+    """The declaration of a summary field, a market figure or a weekly metric (in that order)."""
+    found = SUMMARY.get(name) or MARKET.get(name) or WEEKLY.get(name)
     if found is None:
         raise KeyError(f"unknown outcome {name!r}")
     return found

@@ -58,7 +58,8 @@ FIXED_POINT = 4294967296.0  # 2**32: served customers' satisfaction summed in in
 SERVER_SKILL = 0
 SERVER_SATISFACTION = 1
 SERVER_TIME_TAKEN = 2
-SERVER_COLUMNS = 4  # padded to 32 bytes a row
+SERVER_RESOLUTION = 3  # the server's part of the resolution index (fill_server)
+SERVER_COLUMNS = 4  # 32 bytes a row
 
 # ---------------------------------------------------------------------------
 # The week's tallies: counts (integers) ...
@@ -121,6 +122,19 @@ class Tally:
         self.counts = [0] * N_COUNTS
         self.sums = [0.0] * N_SUMS
         self.load = np.zeros((MAX_DEPARTMENTS, MAX_NEW_HANDOFFS), np.int64)
+
+
+@register_jitable(inline="always")
+def happens(dice, stream, uid, probability):
+    """Whether an event of ``probability`` befalls agent ``uid``: ``roll(dice, stream,
+    uid) < probability``, without the draw when the answer is certain (a draw is in
+    [0, 1), so a probability of 1 or more always happens and one of 0 or less never
+    does). The draw keeps its key, so skipping it changes no other draw."""
+    if probability >= 1.0:
+        return True
+    if probability <= 0.0:
+        return False
+    return roll(dice, stream, uid) < probability
 
 
 @register_jitable(inline="always")
@@ -188,23 +202,49 @@ def customer_issue(p, dice, uid, flags, department, issue_age, handoffs, chance,
         flags = (flags | OPEN | FRESH) & ~(HOPPED | COMPLAINED | MOMENT_OF_TRUTH)
         issue_age = 0
         handoffs = 0
-        if roll(dice, Stream.CRITICALITY, uid) < p.moment_of_truth_share:
+        if happens(dice, Stream.CRITICALITY, uid, p.moment_of_truth_share):
             flags |= MOMENT_OF_TRUTH
-        department = int(roll(dice, Stream.DEPARTMENT, uid) * p.departments)
-        if flags & MOMENT_OF_TRUTH == 0 and roll(dice, Stream.SELF_SERVICE, uid) < p.self_service:
+        department = 0  # int(u * 1) of any draw u when there is one department
+        if p.departments > 1:
+            department = int(roll(dice, Stream.DEPARTMENT, uid) * p.departments)
+        if flags & MOMENT_OF_TRUTH == 0 and happens(dice, Stream.SELF_SERVICE, uid, p.self_service):
             t.counts[C_SELF_SERVICE_USES] += 1
-            if roll(dice, Stream.SELF_SERVICE_OK, uid) < p.self_service_success:
+            if happens(dice, Stream.SELF_SERVICE_OK, uid, p.self_service_success):
                 return flags & ~OPEN, department, issue_age, handoffs, new_handoffs
             issue_age = 1  # a failed self-service attempt costs a week
-    if roll(dice, Stream.MISROUTE, uid) < p.misroute_probability:
+    if happens(dice, Stream.MISROUTE, uid, p.misroute_probability):
         new_handoffs += 1  # wrong department, or escalation to a specialist
-    if flags & HOPPED and roll(dice, Stream.HOP, uid) >= p.one_view:
+    if flags & HOPPED and not happens(dice, Stream.HOP, uid, p.one_view):
         new_handoffs += 1  # a new channel without one view: the story again
     flags &= ~HOPPED
     if department > p.departments - 1:
         department = p.departments - 1
     t.load[department, new_handoffs] += 1
     return flags, department, issue_age, handoffs, new_handoffs
+
+
+@register_jitable
+def fill_server(p, servers, row, skill, satisfaction, time_taken):
+    """Row ``row`` of the servers table: what a contact reads of its server, with the
+    server's part of the resolution index (``rules.server_resolution_index``), which is
+    the same for all the server's contacts of the week.
+
+    Not inlined by numba (``inline="always"``): inlined into ``kernel.advance`` it made
+    numba lose what the week's contacts left on their servers (numba 0.68; found by
+    ``test_float64_state_gives_the_mesa_run_bit_for_bit``). Called once per server and
+    week, the call costs nothing measurable."""
+    servers[row, SERVER_SKILL] = skill
+    servers[row, SERVER_SATISFACTION] = satisfaction
+    servers[row, SERVER_TIME_TAKEN] = time_taken
+    servers[row, SERVER_RESOLUTION] = rules.server_resolution_index(
+        skill,
+        satisfaction,
+        time_taken / p.reference_handle_time,
+        p.resolution_base,
+        p.resolution_skill,
+        p.resolution_staff_satisfaction,
+        p.resolution_time,
+    )
 
 
 @register_jitable
@@ -217,11 +257,11 @@ def routed_load(p, load, department):
 
 
 @register_jitable(inline="always")
-def pick_server(pool_start, pool_len, n_servers, department, u):
-    """Row of the servers table that serves a contact: one of the department's staff, or
-    of everyone when the department has none."""
-    if pool_len[department] > 0:
-        return pool_start[department] + int(u * pool_len[department])
+def pick_server(first, size, n_servers, u):
+    """Row of the servers table that serves a contact: one of the department's ``size``
+    staff from row ``first`` on, or of everyone when the department has none."""
+    if size > 0:
+        return first + int(u * size)
     return int(u * n_servers)
 
 
@@ -266,11 +306,16 @@ def customer_service(
     and ``contact`` its satisfaction after the contact in fixed point, for the server's
     satisfaction mirror.
     """
+    # the department's pool read first, as numbers: compiled code then holds no
+    # reference to the pool arrays past this point (counting references to an array
+    # costs atomic operations per contact)
+    pool_first = pool_start[department]
+    pool_size = pool_len[department]
     moment = flags & MOMENT_OF_TRUTH != 0
     weight = rules.criticality_weight(moment, p.moment_of_truth_weight)
     work = 1.0 + p.handoff_time_share * new_handoffs
     t.sums[S_DEMAND_HOURS] += p.handle_time * work
-    if roll(dice, Stream.SERVED, uid) >= share:
+    if not happens(dice, Stream.SERVED, uid, share):
         satisfaction = rules.wait_satisfaction(satisfaction, weight, p.wait_penalty)
         flags, issue_age, outcome, outcome_week = _age_issue(
             p, flags, issue_age, outcome, outcome_week, week
@@ -280,22 +325,16 @@ def customer_service(
     fresh = flags & FRESH != 0
     handoffs += new_handoffs
     server = pick_server(
-        pool_start, pool_len, servers.shape[0], department, roll(dice, Stream.STAFF_PICK, uid)
+        pool_first, pool_size, servers.shape[0], roll(dice, Stream.STAFF_PICK, uid)
     )
     taken = servers[server, SERVER_TIME_TAKEN]
-    chance = rules.resolution_probability(
-        servers[server, SERVER_SKILL],
-        servers[server, SERVER_SATISFACTION],
-        taken / p.reference_handle_time,
+    chance = rules.resolution_from_server(
+        servers[server, SERVER_RESOLUTION],
         p.empowerment,
         p.one_view,
         handoffs,
         moment,
         p.scripts,
-        p.resolution_base,
-        p.resolution_skill,
-        p.resolution_staff_satisfaction,
-        p.resolution_time,
         p.resolution_empowerment,
         p.resolution_one_view,
         p.handoff_resolution_penalty,
@@ -336,7 +375,7 @@ def customer_service(
         outcome = RESOLVED_FIRST if fresh else RESOLVED_LATER
         outcome_week = week
     else:
-        if roll(dice, Stream.HOP_CHANNEL, uid) < p.hop_probability:
+        if happens(dice, Stream.HOP_CHANNEL, uid, p.hop_probability):
             flags |= HOPPED
             channel = pick(
                 p.channel_cumulative, len(p.contact_cost), roll(dice, Stream.CHANNEL, uid)
@@ -370,11 +409,11 @@ def customer_complaint(p, dice, uid, flags, segment, satisfaction, expectation, 
         p.segment_complaint[segment], flags & MOMENT_OF_TRUTH != 0, p.complaint_severity_multiplier
     )
     flags |= COMPLAINED  # the chance to complain about this issue is spent
-    if roll(dice, Stream.COMPLAINT, uid) >= chance:
+    if not happens(dice, Stream.COMPLAINT, uid, chance):
         return flags, satisfaction
     flags |= EVER_COMPLAINED
     t.counts[C_COMPLAINTS] += 1
-    if roll(dice, Stream.RECOVERY, uid) < p.empowerment * p.recovery_success:
+    if happens(dice, Stream.RECOVERY, uid, p.empowerment * p.recovery_success):
         satisfaction = rules.recover_satisfaction(satisfaction, expectation, p.recovery_boost)
     return flags, satisfaction
 

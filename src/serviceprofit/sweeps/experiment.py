@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     Discriminator,
@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from serviceprofit.model.keys import nearest
-from serviceprofit.model.outcomes import OUTCOMES
+from serviceprofit.model.outcomes import MARKET_OUTCOMES, OUTCOMES
 from serviceprofit.model.safe_yaml import clip
 from serviceprofit.model.scenario import (
     Scenario,
@@ -41,10 +41,14 @@ from serviceprofit.model.scenario import (
     Text,
     _Strict,
     first_problem,
+    is_market,
     load_scenario,
     read_mapping,
 )
 from serviceprofit.model.shipped import locate, not_found
+
+if TYPE_CHECKING:
+    from serviceprofit.model.market import Market
 
 __all__ = [
     "Experiment",
@@ -280,7 +284,10 @@ class Experiment(_Strict):
 
     name: Text
     description: Annotated[str, Field(max_length=2000)] = ""
-    scenario: Text = Field(description="base scenario, relative to the experiment file")
+    scenario: Text = Field(description="base scenario or market, relative to the experiment file")
+    firm: Annotated[str, Field(max_length=40)] | None = None
+    """With a market as the base: the focal firm, whose outcomes the runs' outcome columns
+    hold (every firm's market figures come as ``firms.NAME.OUTCOME`` columns)."""
     set: Annotated[dict[str, Any], Field(max_length=200)] = Field(default_factory=dict)
     factors: Annotated[dict[str, Factor], Field(min_length=1, max_length=MAX_FACTORS)]
     design: Design
@@ -292,7 +299,7 @@ class Experiment(_Strict):
         default_factory=lambda: list(OUTCOMES)
     )
 
-    _base: Scenario | None = PrivateAttr(default=None)
+    _base: Scenario | Market | None = PrivateAttr(default=None)
 
     @field_validator("factors", mode="before")
     @classmethod
@@ -320,10 +327,11 @@ class Experiment(_Strict):
     @field_validator("outcomes")
     @classmethod
     def _known_outcomes(cls, names: list[str]) -> list[str]:
+        allowed = (*OUTCOMES, *MARKET_OUTCOMES)  # market figures: checked against the base
         for name in names:
-            if name not in OUTCOMES:
-                extra = nearest(name, OUTCOMES)
-                raise ValueError(f"unknown outcome {name!r}{extra} Allowed: {', '.join(OUTCOMES)}")
+            if name not in allowed:
+                extra = nearest(name, allowed)
+                raise ValueError(f"unknown outcome {name!r}{extra} Allowed: {', '.join(allowed)}")
         if len(set(names)) != len(names):
             raise ValueError("outcomes must not repeat")
         return names
@@ -377,8 +385,8 @@ class Experiment(_Strict):
         return list(self.factors)
 
     @property
-    def base(self) -> Scenario:
-        """The base scenario with ``set`` applied (resolved when loaded)."""
+    def base(self) -> Scenario | Market:
+        """The base scenario (or market) with ``set`` applied (resolved when loaded)."""
         if self._base is None:
             raise ExperimentError(self.name, "scenario", "experiment was not loaded from a file")
         return self._base
@@ -400,7 +408,7 @@ class Experiment(_Strict):
 
 _DESIGNS = ("grid", "latin_hypercube", "sobol", "morris")
 _ALLOWED_KEYS = (
-    "name, description, scenario, set, factors, design, replicates, backend, seed,"
+    "name, description, scenario, firm, set, factors, design, replicates, backend, seed,"
     " common_random_numbers, outcomes"
 )
 
@@ -436,7 +444,7 @@ def _probes(factor: Range | Levels | Distribution) -> list[Any]:
     return [_plain(v) for v in factor.values([0.0, 0.37, 1.0])]
 
 
-def _check_factors(experiment: Experiment, base: Scenario, source: str) -> None:
+def _check_factors(experiment: Experiment, base: Scenario | Market, source: str) -> None:
     """Apply each factor's reachable values, then all factors at both ends together.
 
     ``apply_overrides`` creates keys that do not exist, so a misspelt factor is caught
@@ -478,6 +486,30 @@ def _integer_hint(factor: Any, problem: str) -> str:
     return ""
 
 
+def check_focal_firm(experiment: Experiment, base: Scenario | Market, source: str) -> None:
+    """A market base needs ``firm:``, one of its firms; a scenario base takes neither a
+    firm nor a market figure among its outcomes."""
+    if isinstance(base, Scenario):
+        if experiment.firm is not None:
+            raise ExperimentError(
+                source, "firm", "chooses the focal firm of a market; the base is a scenario"
+            )
+        market_only = [o for o in experiment.outcomes if o in MARKET_OUTCOMES]
+        if market_only:
+            raise ExperimentError(
+                source, "outcomes", f"{market_only[0]} is a market figure; the base is a scenario"
+            )
+        return
+    if experiment.firm not in base.firms:
+        given = "" if experiment.firm is None else f"no firm {experiment.firm!r}; "
+        raise ExperimentError(
+            source,
+            "firm",
+            f"{given}a market base needs firm: NAME, the firm whose outcomes the runs"
+            f" record; its firms: {', '.join(base.firms)}",
+        )
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file, resolving its base scenario.
 
@@ -501,8 +533,18 @@ def load_experiment(path: str | Path) -> Experiment:
         raise ExperimentError(source, "scenario", "must be a file name, e.g. baseline.yaml")
     base_path = locate(experiment.scenario, "scenarios", path.parent).resolve()
     if not base_path.is_file():
-        raise ExperimentError(source, "scenario", f"no such scenario file: {base_path}")
-    base = load_scenario(base_path)
+        market_path = locate(experiment.scenario, "markets", path.parent).resolve()
+        if not (market_path.is_file() and is_market(market_path)):
+            raise ExperimentError(source, "scenario", f"no such scenario file: {base_path}")
+        base_path = market_path
+    base: Scenario | Market
+    if is_market(base_path):
+        from serviceprofit.model.market import load_market
+
+        base = load_market(base_path)
+    else:
+        base = load_scenario(base_path)
+    check_focal_firm(experiment, base, source)
     if experiment.set:
         try:
             base = base.with_overrides(experiment.set, source=source)

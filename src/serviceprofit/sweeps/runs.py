@@ -12,6 +12,13 @@ never from which worker ran it or when, so results do not depend on where they r
 A run's row carries what it takes to run it again alone, with the manifest's base
 scenario: ``run_id``, ``seed``, ``backend`` and ``overrides`` (the dotted overrides
 applied to the base, as JSON text, in the order they were applied).
+
+With a market as the base, each run is one market run (``firms.NAME.strategy...`` and
+``market...`` factors reach any firm's lever and the market itself). Its row holds the
+*focal* firm's summary (the experiment's ``firm:``) under the outcome names, with its
+market figures (``market_share_final``, ``won_from_rivals_total``, ...), so analysis
+reads a market sweep as it reads any other; and every firm's final customers, share and
+profit as ``firms.NAME.OUTCOME`` columns, so the rivals can be read alongside.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from serviceprofit.backends.batch import Job
+    from serviceprofit.backends.market_run import MarketResult
+    from serviceprofit.model.market import Market
     from serviceprofit.model.result import RunResult
     from serviceprofit.model.scenario import Scenario
 
@@ -49,10 +58,11 @@ class RunSpec:
 class Batch:
     """Runs sent to a worker together, so scheduling costs are paid once per batch."""
 
-    base: Scenario
+    base: Scenario | Market
     backend: str
     runs: tuple[RunSpec, ...]
     keep_timeseries: bool = False
+    firm: str | None = None  # with a market base: the focal firm (see the module docstring)
 
 
 @dataclass
@@ -107,6 +117,40 @@ def _simulate(
     return results
 
 
+#: Every firm's figures a market sweep's row carries, as ``firms.NAME.OUTCOME``.
+FIRM_COLUMNS = ("customers_final", "market_share_final", "profit_total")
+
+
+def _simulate_markets(
+    jobs: list[Any], backend: str, failed: list[tuple[int, str]], ids: list[int]
+) -> list[MarketResult | None]:
+    """The batch's market runs one at a time (each already uses every core); a run that
+    raises is reported with its message and the others go on."""
+    from serviceprofit.backends.batch import run_market_jobs
+
+    results: list[MarketResult | None] = []
+    for run_id, job in zip(ids, jobs, strict=True):
+        try:
+            results.append(run_market_jobs([job], backend, workers=1)[0])
+        except Exception as exc:  # a failed run is reported, not fatal: the sweep goes on
+            failed.append((run_id, f"{type(exc).__name__}: {exc}"))
+            results.append(None)
+    return results
+
+
+def _focal(batch: Batch, run: Any) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A run's summary and weekly series: a market run's focal firm's, every firm's
+    figures added as ``firms.NAME.OUTCOME``; a single firm's as they are."""
+    if batch.firm is None:
+        return run.summary, run.timeseries
+    summary = dict(run.firms[batch.firm].summary)
+    summary.pop("firm", None)
+    for name, firm in run.firms.items():
+        for column in FIRM_COLUMNS:
+            summary[f"firms.{name}.{column}"] = firm.summary[column]
+    return summary, run.firms[batch.firm].timeseries
+
+
 def run_batch(batch: Batch) -> BatchResult:
     """Run every run of ``batch`` (one call of :func:`serviceprofit.backends.batch.run_jobs`: an
     ensemble on numba); one row per finished run (see ``store``).
@@ -123,17 +167,21 @@ def run_batch(batch: Batch) -> BatchResult:
     result = BatchResult()
     series: list[pd.DataFrame] = []
     specs: list[RunSpec] = []
-    jobs: list[Job] = []
+    jobs: list[Any] = []
+    from serviceprofit.backends.batch import MarketJob
+
+    market = batch.firm is not None
     for spec in batch.runs:
         try:
-            scenario = batch.base.with_overrides(spec.overrides, source=f"run {spec.run_id}")
+            changed = batch.base.with_overrides(spec.overrides, source=f"run {spec.run_id}")
         except Exception as exc:  # a bad design point is reported, not fatal
             result.failures.append((spec.run_id, f"{type(exc).__name__}: {exc}"))
             continue
         specs.append(spec)
-        jobs.append(Job(scenario, spec.seed))
+        jobs.append(MarketJob(changed, spec.seed) if market else Job(changed, spec.seed))  # type: ignore[arg-type]
     began, began_cpu = time.perf_counter(), time.process_time()
-    runs = _simulate(jobs, batch.backend, result.failures, [s.run_id for s in specs])
+    simulate = _simulate_markets if market else _simulate
+    runs = simulate(jobs, batch.backend, result.failures, [s.run_id for s in specs])
     result.model_seconds = time.perf_counter() - began
     result.model_cpu_seconds = time.process_time() - began_cpu
     result.failures.sort()
@@ -145,13 +193,14 @@ def run_batch(batch: Batch) -> BatchResult:
         row["replicate"] = spec.replicate
         row["seed"] = spec.seed
         row.update(spec.labels)
-        row.update({k: v for k, v in run.summary.items() if k != "seed"})
+        summary, timeseries = _focal(batch, run)
+        row.update({k: v for k, v in summary.items() if k != "seed"})
         row["backend"] = batch.backend
         row["overrides"] = overrides_text(spec.overrides)
         row["run_seconds"] = result.model_seconds / finished
         result.rows.append(row)
         if batch.keep_timeseries:
-            weekly = run.timeseries.reset_index(drop=True)
+            weekly = timeseries.reset_index(drop=True)
             weekly.insert(0, "run_id", spec.run_id)
             series.append(weekly)
     if batch.keep_timeseries and series:

@@ -110,7 +110,6 @@ class SweepReport:
 
 def _manifest(experiment: Experiment, design_points: int, keep_timeseries: bool) -> dict[str, Any]:
     from serviceprofit import __version__
-    from serviceprofit.provenance import record
 
     return {
         "experiment_hash": experiment.fingerprint(),
@@ -121,10 +120,25 @@ def _manifest(experiment: Experiment, design_points: int, keep_timeseries: bool)
         "runs_total": design_points * experiment.replicates,
         "serviceprofit_version": __version__,
         # not part of the fingerprint: a resume from another commit or host still matches
-        "provenance": record(
-            scenarios=[experiment.base], backend=experiment.backend, seeds=experiment.seed
-        ),
+        "provenance": _provenance(experiment),
     }
+
+
+def _provenance(experiment: Experiment) -> dict[str, Any]:
+    """The sweep's provenance: its base scenario, or its base market's firms and the market."""
+    from serviceprofit.model.scenario import Scenario
+    from serviceprofit.provenance import record
+
+    base = experiment.base
+    if isinstance(base, Scenario):
+        return record(scenarios=[base], backend=experiment.backend, seeds=experiment.seed)
+    return record(
+        scenarios=list(base.firms.values()),
+        backend=experiment.backend,
+        seeds=experiment.seed,
+        market=base.to_dict(),
+        firm=experiment.firm,
+    )
 
 
 def _batch_size(todo: int, workers: int, requested: int | None) -> int:
@@ -169,6 +183,7 @@ def _batches(
             backend=experiment.backend,
             runs=tuple(specs),
             keep_timeseries=keep_timeseries,
+            firm=experiment.firm,
         )
 
 

@@ -32,9 +32,6 @@ from serviceprofit.model.week import (
     N_SUMS,
     S_STAFF_SATISFACTION,
     SERVER_COLUMNS,
-    SERVER_SATISFACTION,
-    SERVER_SKILL,
-    SERVER_TIME_TAKEN,
     Tally,
 )
 
@@ -264,9 +261,7 @@ class ServiceProfitModel(mesa.Model):
         self.servers = [s for pool in self.dept_staff for s in pool]
         table = np.zeros((len(self.servers), SERVER_COLUMNS))
         for row, member in enumerate(self.servers):
-            table[row, SERVER_SKILL] = member.skill
-            table[row, SERVER_SATISFACTION] = member.satisfaction
-            table[row, SERVER_TIME_TAKEN] = member.time_taken
+            week.fill_server(p, table, row, member.skill, member.satisfaction, member.time_taken)
         sizes = [len(pool) for pool in self.dept_staff]
         starts = [sum(sizes[:d]) for d in range(len(sizes))]
         return table, (starts, sizes)

@@ -46,9 +46,6 @@ from serviceprofit.model.week import (
     OPEN,
     S_STAFF_SATISFACTION,
     SERVER_COLUMNS,
-    SERVER_SATISFACTION,
-    SERVER_SKILL,
-    SERVER_TIME_TAKEN,
     TALLY_DTYPE,
 )
 
@@ -643,9 +640,7 @@ def week_front(c, s, counters, firm_state, pending, history, pressure, week_tall
     servers = np.zeros((n_staff, SERVER_COLUMNS))
     for row in range(n_staff):
         j = members[row]
-        servers[row, SERVER_SKILL] = s.skill[j]
-        servers[row, SERVER_SATISFACTION] = s.satisfaction[j]
-        servers[row, SERVER_TIME_TAKEN] = s.time_taken[j]
+        week.fill_server(p, servers, row, s.skill[j], s.satisfaction[j], s.time_taken[j])
 
     # 5-9. Service, complaint, churn, revenue, word of mouth
     pools = (pool_start, pool_len)
