@@ -15,6 +15,7 @@ from serviceprofit.model.choice import (
     choose,
     contagion_multiplier,
     decay_exposure,
+    decay_table,
     exposure_at,
     firm_value,
     logit_probabilities_array,
@@ -187,7 +188,9 @@ def test_lazy_exposure_equals_weekly_decay():
     weekly = 1.7
     for week in range(1, 30):
         weekly = decay_exposure(weekly, 5.0)
-        assert exposure_at(1.7, 0, week, 5.0) == pytest.approx(weekly, rel=1e-12)
+        decay = decay_table(5.0, 40)
+        assert exposure_at(1.7, 0, week, decay) == pytest.approx(weekly, rel=1e-12)
+        assert exposure_at(1.7, week - 1, week, decay) == 1.7 * 2 ** (-1 / 5.0)
 
 
 def _star():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from serviceprofit import simulate_market
-from serviceprofit.backends.numba.market_model import MarketCheckpoint
+from serviceprofit.backends.market_run import MarketCheckpoint
 
 from .test_market_run import assert_same_run, small_market
 

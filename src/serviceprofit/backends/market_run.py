@@ -25,7 +25,14 @@ from serviceprofit.model.params import ParamSchedule
 from serviceprofit.model.result import RunResult
 from serviceprofit.model.rng import Stream, draw, run_key
 
-__all__ = ["MARKET_COLUMNS", "MarketResult", "MarketSetup", "prepare", "switching_table"]
+__all__ = [
+    "MARKET_COLUMNS",
+    "MarketCheckpoint",
+    "MarketResult",
+    "MarketSetup",
+    "prepare",
+    "switching_table",
+]
 
 MARKET_COLUMNS = ("market_share", "won_from_rivals", "lost_to_rivals", "lost_to_outside")
 SETUP_WEEK = 65535
@@ -49,6 +56,7 @@ class MarketSetup:
     initial: list[np.ndarray]  # each firm's people at week 0, in id order
     network: CustomerNetwork
     constants: np.ndarray  # choice.N_CHOICE_CONSTANTS float64
+    decay: np.ndarray  # choice.decay_table of the contagion's half-life, weeks + 1
 
     def new_people(self) -> tuple[np.ndarray, ...]:
         """The people's state at week 0 (``choice.market_phase``'s tuple): status, segment,
@@ -136,25 +144,44 @@ def prepare(market: Market, seed: int, network: CustomerNetwork | None = None) -
     constants[choice.K_CHURNER_SEARCH] = c.churner_search
     return MarketSetup(
         market, seed, names, key, firm_keys, schedules, capacity, arrived, segment, initial,
-        network, constants,
+        network, constants, choice.decay_table(c.contagion_half_life_weeks, market.weeks),
     )  # fmt: skip
 
 
 def firm_view(setup: MarketSetup, records: list[Any], arrived: int) -> tuple[np.ndarray, ...]:
-    """The firms as choosers see them in a week: each firm's chance of a person's
-    attention (its marketing spend per person in the category, ``choice.attention``), its
-    price to each segment and each segment's mean price over the firms. ``records`` are
-    the firms' parameter records of the week."""
+    """The firms as choosers see them in a week (``choice.firm_offers``): attention,
+    price per segment, each segment's mean price. ``records`` are the firms' parameter
+    records of the week."""
     c = setup.market.market.choice
     n_firms = len(records)
-    attention = np.zeros(n_firms)
-    price = np.ones((n_firms, max(r.n_segments for r in records)))
+    width = max(r.n_segments for r in records)
+    segment_spend = np.ones((n_firms, width))
     for f, p in enumerate(records):
-        attention[f] = choice.attention(
-            p.marketing_spend / max(arrived, 1), c.cost_per_impression, c.attention_floor
-        )
-        price[f, : p.n_segments] = p.segment_spend[: p.n_segments]
-    return attention, price, price.mean(axis=0)
+        segment_spend[f, : p.n_segments] = p.segment_spend[: p.n_segments]
+    attention = np.zeros(n_firms)
+    price = np.ones((n_firms, width))
+    reference = np.ones(width)
+    choice.firm_offers(
+        np.array([p.marketing_spend for p in records], np.float64),
+        np.array([p.n_segments for p in records], np.int64),
+        segment_spend, arrived, c.cost_per_impression, c.attention_floor,
+        attention, price, reference,
+    )  # fmt: skip
+    return attention, price, reference
+
+
+@dataclass
+class MarketCheckpoint:
+    """A numba market run stopped at the start of week ``week``: every state array, the
+    metrics so far, the network and what the run was made from (seed, each firm's
+    parameter records in force before ``week``), as numpy arrays; picklable.
+
+    Pass it to ``simulate_market(..., resume=checkpoint)`` to run on: the market may
+    differ from the checkpoint's only by events at weeks ``>= week``.
+    """
+
+    week: int
+    arrays: dict[str, np.ndarray]
 
 
 @dataclass
@@ -170,9 +197,9 @@ class MarketResult:
     contagion: np.ndarray = field(default_factory=lambda: np.zeros(6))
     """``choice.tally_contagion`` over the run: customers with a recently churned
     neighbour (decisions, churns, sum of hazard multipliers), then the others."""
-    checkpoint: Any = None
-    """Where the run stopped, to resume from (numba, with ``stop`` or ``resume`` given:
-    a ``MarketCheckpoint``); else None."""
+    checkpoint: MarketCheckpoint | None = None
+    """Where the run stopped, to resume from (numba, with ``stop`` or ``resume`` given);
+    else None."""
 
     def contagion_ratio(self) -> tuple[float, float]:
         """(churn rate of customers with a recently churned neighbour over the others',

@@ -10,8 +10,7 @@ from serviceprofit.backends import get_backend
 from serviceprofit.model.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:  # pandas: imported by the backends when a run is made, not before
-    from serviceprofit.backends.market_run import MarketResult
-    from serviceprofit.backends.numba.market_model import MarketCheckpoint
+    from serviceprofit.backends.market_run import MarketCheckpoint, MarketResult
     from serviceprofit.model.market import Market
     from serviceprofit.model.result import RunResult
 

@@ -164,44 +164,64 @@ def _resolve(
     """Load the scenarios, put the baseline first, and check that names are distinct."""
     if not scenarios:
         raise ScenarioError("", "scenarios", "give at least one scenario to compare")
-    loaded = [_load(s, overrides) for s in scenarios]
+    return resolve_compared(
+        scenarios,
+        baseline,
+        lambda item: _load(item, overrides),
+        Scenario,
+        "scenario",
+        lambda item: Path(item).exists(),
+    )
+
+
+def resolve_compared(
+    items: Sequence[Any],
+    baseline: Any,
+    load: Callable[[Any], tuple[Any, Path | None]],
+    kind: type,
+    noun: str,
+    loadable: Callable[[Any], bool],
+) -> tuple[list[Any], dict[str, Path | None]]:
+    """Load what is compared (scenarios or markets: ``kind``, named ``noun``), put the
+    baseline first (one of them by name, object or file, or loaded besides), and check
+    that names are distinct: one rule for both, each name in its own words."""
+    loaded = [load(item) for item in items]
     if baseline is not None:
         index = next(
             (
                 i
-                for i, (s, src) in enumerate(loaded)
-                if (isinstance(baseline, Scenario) and s.name == baseline.name)
-                or (isinstance(baseline, str) and s.name == baseline)
-                or (not isinstance(baseline, Scenario) and _same_file(src, Path(baseline)))
+                for i, (x, src) in enumerate(loaded)
+                if (isinstance(baseline, kind) and x.name == baseline.name)
+                or (isinstance(baseline, str) and x.name == baseline)
+                or (not isinstance(baseline, kind) and _same_file(src, Path(baseline)))
             ),
             None,
         )
         if index is None:
-            if isinstance(baseline, str) and not Path(baseline).exists():
-                names = ", ".join(s.name for s, _ in loaded)
+            if isinstance(baseline, str | Path) and not loadable(baseline):
+                names = ", ".join(x.name for x, _ in loaded)
                 raise ScenarioError(
                     "--baseline",
                     str(baseline),
-                    f"neither a scenario file nor one of the compared scenarios ({names})",
+                    f"neither a {noun} file nor one of the compared {noun}s ({names})",
                 )
-            loaded.insert(0, _load(baseline, overrides))
+            loaded.insert(0, load(baseline))
         else:
             loaded.insert(0, loaded.pop(index))
     seen: dict[str, Path | None] = {}
-    for scenario, src in loaded:
-        if scenario.name in seen:
-            where = str(src or seen[scenario.name] or "")
+    for x, src in loaded:
+        if x.name in seen:
             raise ScenarioError(
-                where,
+                str(src or seen[x.name] or ""),
                 "name",
-                f"two compared scenarios are both named {scenario.name!r}; each needs its own name",
+                f"two compared {noun}s are both named {x.name!r}; each needs its own name",
             )
-        seen[scenario.name] = src
+        seen[x.name] = src
     if len(loaded) < 2:
         raise ScenarioError(
-            str(loaded[0][1] or ""), "scenarios", "give at least two scenarios to compare"
+            str(loaded[0][1] or ""), "scenarios", f"give at least two {noun}s to compare"
         )
-    return [s for s, _ in loaded], seen
+    return [x for x, _ in loaded], seen
 
 
 def _statistics(

@@ -126,50 +126,12 @@ def _resolve(
     items: Sequence[Any], baseline: Any, overrides: dict[str, Any]
 ) -> tuple[list[Market], dict[str, Path | None]]:
     """Load the markets, the baseline first, names distinct (as scenarios are)."""
+    from serviceprofit.comparison.compare import resolve_compared
     from serviceprofit.model.market import Market
 
-    loaded = [_load(item, overrides) for item in items]
-    if baseline is not None:
-        index = next(
-            (
-                i
-                for i, (m, src) in enumerate(loaded)
-                if (isinstance(baseline, Market) and m.name == baseline.name)
-                or (isinstance(baseline, str) and m.name == baseline)
-                or (
-                    not isinstance(baseline, Market)
-                    and src is not None
-                    and Path(baseline).exists()
-                    and src.resolve() == Path(baseline).resolve()
-                )
-            ),
-            None,
-        )
-        if index is None:
-            if isinstance(baseline, str | Path) and not _is_market(baseline):
-                names = ", ".join(m.name for m, _ in loaded)
-                raise ScenarioError(
-                    "--baseline",
-                    str(baseline),
-                    f"neither a market file nor one of the compared markets ({names})",
-                )
-            loaded.insert(0, _load(baseline, overrides))
-        else:
-            loaded.insert(0, loaded.pop(index))
-    seen: dict[str, Path | None] = {}
-    for market, src in loaded:
-        if market.name in seen:
-            raise ScenarioError(
-                str(src or seen[market.name] or ""),
-                "name",
-                f"two compared markets are both named {market.name!r}; each needs its own name",
-            )
-        seen[market.name] = src
-    if len(loaded) < 2:
-        raise ScenarioError(
-            str(loaded[0][1] or ""), "scenarios", "give at least two markets to compare"
-        )
-    return [m for m, _ in loaded], seen
+    return resolve_compared(
+        items, baseline, lambda item: _load(item, overrides), Market, "market", _is_market
+    )
 
 
 def _check_firm(markets: list[Market], firm: str | None, sources: dict[str, Path | None]) -> str:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 from numba.extending import register_jitable
 
 from serviceprofit.model.rng import Stream, poisson, poisson_by_inversion, uniform
@@ -52,7 +53,9 @@ __all__ = [
     "choose",
     "contagion_multiplier",
     "decay_exposure",
+    "decay_table",
     "exposure_at",
+    "firm_offers",
     "firm_value",
     "logit_probabilities",
     "logit_probabilities_array",
@@ -130,6 +133,30 @@ def attention(spend_per_person, cost_per_impression, floor):
     attention, and attention is not a customer.
     """
     return 1.0 - (1.0 - floor) * math.exp(-spend_per_person / cost_per_impression)
+
+
+@register_jitable
+def firm_offers(marketing_spend, n_segments, segment_spend, arrived, cost_per_impression,
+                attention_floor, attention_, price, reference_price):  # fmt: skip
+    """The firms as choosers see them in a week, into ``attention_``, ``price`` and
+    ``reference_price``: each firm's chance of a person's attention (:func:`attention`
+    of its marketing spend per person in the category, ``arrived`` people), its price
+    to each segment (``segment_spend[f, g]`` for its ``n_segments[f]`` segments, 1
+    beyond) and each segment's mean price over the firms, added in firm order."""
+    n_firms = attention_.size
+    width = 0
+    for f in range(n_firms):
+        attention_[f] = attention(
+            marketing_spend[f] / max(arrived, 1), cost_per_impression, attention_floor
+        )
+        for g in range(price.shape[1]):
+            price[f, g] = segment_spend[f, g] if g < n_segments[f] else 1.0
+        width = max(width, n_segments[f])
+    for g in range(width):
+        total = price[0, g]
+        for f in range(1, n_firms):
+            total += price[f, g]
+        reference_price[g] = total / n_firms
 
 
 @register_jitable
@@ -219,15 +246,29 @@ def logit_probabilities_array(
     )
 
 
+@njit(cache=True)
+def decay_table(half_life_weeks, weeks):
+    """``table[d] = 2 ** (-d / half_life_weeks)`` for ``d`` in ``0..weeks``: the decay of
+    an exposure over ``d`` weeks, computed once per run (compiled, so both backends read
+    the very same numbers) instead of once per customer and week."""
+    table = np.empty(weeks + 1)
+    for d in range(weeks + 1):
+        table[d] = 2.0 ** (-d / half_life_weeks)
+    return table
+
+
 @register_jitable
-def exposure_at(exposure, since_week, week, half_life_weeks):
+def exposure_at(exposure, since_week, week, decay):
     """The exposure in ``week`` of one last set to ``exposure`` in ``since_week``.
 
     The lazy form of :func:`decay_exposure`: a customer stores the exposure and the week
     it was last changed (the contagion clock), so no week sweeps every customer; the
-    value is the same as decaying it week by week.
+    value is the same as decaying it week by week. ``decay`` is the run's
+    :func:`decay_table`. No exposure stays none.
     """
-    return exposure * 2.0 ** (-(week - since_week) / half_life_weeks)
+    if exposure == 0.0:
+        return 0.0
+    return exposure * decay[week - since_week]
 
 
 @register_jitable
@@ -305,12 +346,11 @@ _NO_OUTSIDE = -math.inf
 
 
 @register_jitable
-def contagion_factor(exposure, since, person, week, half_life, uplift):
+def contagion_factor(exposure, since, person, week, decay, uplift):
     """Factor on ``person``'s churn hazard in ``week``: :func:`contagion_multiplier` of
-    the exposure read through its clock (:func:`exposure_at`)."""
-    return contagion_multiplier(
-        exposure_at(exposure[person], since[person], week, half_life), uplift
-    )
+    the exposure read through its clock (:func:`exposure_at`, ``decay`` the run's
+    :func:`decay_table`)."""
+    return contagion_multiplier(exposure_at(exposure[person], since[person], week, decay), uplift)
 
 
 @register_jitable
@@ -334,18 +374,18 @@ within a half-life, or several before) in the contagion tally."""
 
 
 @register_jitable
-def tally_contagion(people, person, week, constants, churned, tally):
+def tally_contagion(people, person, week, decay, uplift, churned, tally):
     """Count a customer who went through this week's churn decision in the contagion
     tally: ``tally[0:3]`` customers with a recently churned neighbour (exposure at least
     :data:`RECENT_EXPOSURE`), how many churned, the sum of their hazard multipliers;
     ``tally[3:6]`` the same for the others. The claim that churn clusters on the network
-    reads it."""
+    reads it. ``decay`` is the run's :func:`decay_table`, ``uplift`` the contagion's."""
     exposure, since = people[6], people[7]
-    x = exposure_at(exposure[person], since[person], week, constants[K_HALF_LIFE])
+    x = exposure_at(exposure[person], since[person], week, decay)
     row = 0 if x >= RECENT_EXPOSURE else 3
     tally[row] += 1.0
     tally[row + 1] += 1.0 if churned else 0.0
-    tally[row + 2] += contagion_multiplier(x, constants[K_UPLIFT])
+    tally[row + 2] += contagion_multiplier(x, uplift)
 
 
 @register_jitable
@@ -373,18 +413,23 @@ def decide(people, person, indptr, indices, reputation, attention_, price, refer
     considered = scratch[0]
     any_rival = False
     for g in range(n_firms):
-        u = uniform(
-            key, np.uint64(Stream.CONSIDERATION), np.uint64(week), np.uint64(person * n_firms + g)
-        )
-        seen = u < attention_[g]
-        if current == CHURNER:  # one who leaves is shopping
-            seen = u < max(attention_[g], constants[K_CHURNER_SEARCH])
         if current == CHURNER and g == old:
             seen = False  # the firm just left is never reconsidered this week
         elif current == PROSPECT and g == old:
             seen = True  # a former customer knows the firm
         elif g == current:
             seen = False
+        else:  # only a firm that may be considered draws (the draw is keyed, not a sequence)
+            chance = attention_[g]
+            if current == CHURNER:  # one who leaves is shopping
+                chance = max(chance, constants[K_CHURNER_SEARCH])
+            u = uniform(
+                key,
+                np.uint64(Stream.CONSIDERATION),
+                np.uint64(week),
+                np.uint64(person * n_firms + g),
+            )
+            seen = u < chance
         considered[g] = 1.0 if seen else 0.0
         any_rival = any_rival or seen
     if not any_rival:
@@ -463,7 +508,7 @@ def arrive(status, arrived, capacity, key, week, arrivals_per_week):
 @register_jitable
 def market_phase(people, arrived, indptr, indices, reputation, attention_, price,
                  reference_price, reviews, promoter_threshold, constants, key, week,
-                 flows, joiners):  # fmt: skip
+                 flows, joiners, decay):  # fmt: skip
     """Step 10 of a market's week for the first ``arrived`` people: contagion along the
     ties of this week's churners, then every chooser's decision, then the moves.
 
@@ -475,9 +520,9 @@ def market_phase(people, arrived, indptr, indices, reputation, attention_, price
     (origin 0 a prospect, 1 + f firm f; destination 0 the outside option, 1 + g firm g)
     and lists the people who join a firm in ``joiners`` (person order); a joiner's
     ``sat`` is then their starting satisfaction if they return to a former firm, else
-    NaN. Returns the number of joiners.
+    NaN. ``decay`` is the run's :func:`decay_table`. Returns the number of joiners.
     """
-    spread_contagion(people, arrived, indptr, indices, constants, week)
+    spread_contagion(people, arrived, indptr, indices, decay, week)
     decision = np.empty(arrived, np.int8)
     scratch = np.zeros((5, reputation.size))
     for i in range(arrived):  # b-e. decisions, from the state of step 9 only
@@ -488,16 +533,15 @@ def market_phase(people, arrived, indptr, indices, reputation, attention_, price
 
 
 @register_jitable
-def spread_contagion(people, arrived, indptr, indices, constants, week):
+def spread_contagion(people, arrived, indptr, indices, decay, week):
     """Step 10a: each of this week's churners' ties hears of it (their exposure, read
     through its clock, gains 1)."""
     status, exposure, since = people[0], people[6], people[7]
-    half_life = constants[K_HALF_LIFE]
     for i in range(arrived):
         if status[i] == CHURNER:
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
-                exposure[j] = exposure_at(exposure[j], since[j], week, half_life) + 1.0
+                exposure[j] = exposure_at(exposure[j], since[j], week, decay) + 1.0
                 since[j] = week
 
 

@@ -34,8 +34,8 @@ class MarketFirm(ServiceProfitModel):
         super().__init__(scenario, seed, key=key, people=(persons, people[1]))
 
     def churn_multiplier(self, uid: int) -> float:
-        exposure, since, half_life, uplift = self.contagion
-        return choice.contagion_factor(exposure, since, uid, self.week, half_life, uplift)
+        exposure, since, decay, uplift = self.contagion
+        return choice.contagion_factor(exposure, since, uid, self.week, decay, uplift)
 
     def retire(self, customer: Customer) -> None:
         self.churned.append((customer.uid, customer.satisfaction))
@@ -49,7 +49,8 @@ def run_market(market: Market, seed: int = 0) -> MarketResult:
     weeks = market.weeks
     people = setup.new_people()
     constants = setup.constants
-    contagion = (people[6], people[7], constants[choice.K_HALF_LIFE], constants[choice.K_UPLIFT])
+    uplift = constants[choice.K_UPLIFT]
+    contagion = (people[6], people[7], setup.decay, uplift)
     firms = [
         MarketFirm(
             market.firms[name], seed, setup.firm_keys[f], setup.initial[f], people, contagion
@@ -73,13 +74,17 @@ def run_market(market: Market, seed: int = 0) -> MarketResult:
             reviews = np.zeros((n_firms, 2))
             for f, x in enumerate(firms):
                 for c in x.customers:
-                    choice.tally_contagion(people, c.uid, now, constants, False, contagion_tally)
+                    choice.tally_contagion(
+                        people, c.uid, now, setup.decay, uplift, False, contagion_tally
+                    )
                     choice.show_customer(
                         people, c.uid, f, c.satisfaction, reviews,
                         x.params.detractor_threshold, c.ever_complained,
                     )  # fmt: skip
                 for uid, satisfaction in x.churned:
-                    choice.tally_contagion(people, uid, now, constants, True, contagion_tally)
+                    choice.tally_contagion(
+                        people, uid, now, setup.decay, uplift, True, contagion_tally
+                    )
                     if status[uid] == f:
                         choice.show_churner(people, uid, f, satisfaction)
             records = [x.params for x in firms]
@@ -88,7 +93,7 @@ def run_market(market: Market, seed: int = 0) -> MarketResult:
             n_joiners = choice.market_phase(
                 people, arrived, indptr, indices, reputation, attention, price, reference,
                 reviews, records[0].promoter_threshold, constants, setup.key, np.int64(now),
-                flows[now], joiners,
+                flows[now], joiners, setup.decay,
             )  # fmt: skip
             for f, x in enumerate(firms):
                 for c in list(x.customers):

@@ -158,10 +158,10 @@ def _serve_range(
 ):  # fmt: skip
     """Steps 5-9 for the customers in slots ``lo..hi``: service (``week.customer_service``)
     for those with a routed issue, then churn, spend and word of mouth for everyone
-    (``week.customer_settle``). ``contagion`` is (exposure, since, half-life, uplift) per
+    (``week.customer_settle``). ``contagion`` is (exposure, since, decay table, uplift) per
     person of a market (:func:`choice.contagion_factor`); empty arrays for a firm alone."""
     p = records[r]
-    exposure, since, half_life, uplift = contagion
+    exposure, since, decay, uplift = contagion
     contagious = exposure.size > 0
     t = tallies[k]
     pool_start, pool_len = pools
@@ -234,7 +234,7 @@ def _serve_range(
                 bound = bound_table[segment, b]
         multiplier = 1.0
         if contagious:
-            multiplier = choice.contagion_factor(exposure, since, uid, week_, half_life, uplift)
+            multiplier = choice.contagion_factor(exposure, since, uid, week_, decay, uplift)
         flags, satisfaction, tenure, revenue, survivors = week.customer_settle(
             p,
             dice,
@@ -579,7 +579,7 @@ def week_front(c, s, counters, firm_state, pending, history, pressure, week_tall
                index, bounds, bound_expectation, key, now, contagion, threads):  # fmt: skip
     """Steps 1-9 of a firm's week ``now`` (docs/ODD.md, process overview): the owner,
     the staff, the customers' issues, the capacity plan, service, churn, spend and word
-    of mouth. ``contagion`` is (exposure, since, half-life, uplift) per person of a
+    of mouth. ``contagion`` is (exposure, since, decay table, uplift) per person of a
     market (:func:`choice.contagion_factor`), empty arrays for a firm alone. The week's
     tallies are left in ``week_tally[0]`` (zeroed here). With ``threads`` above 1 the
     customer passes of large runs run in parallel over chunks. Returns the (possibly
@@ -708,7 +708,7 @@ def advance(c, s, counters, firm_state, pending, history, totals, pressure, week
     customer and staff arrays. ``totals`` is (counts, sums) summed over the weeks;
     ``week_tally`` one row of ``TALLY_DTYPE`` for the week's tally (a record points into
     it: the caller holds it, so it outlives the loop)."""
-    alone = (np.zeros(0), np.zeros(0, np.int32), 1.0, 0.0)  # no contagion: a firm alone
+    alone = (np.zeros(0), np.zeros(0, np.int32), np.ones(1), 0.0)  # no contagion: alone
     for now in range(start, stop):
         s = week_front(c, s, counters, firm_state, pending, history, pressure, week_tally,
                        records, index, bounds, bound_expectation, key, now, alone,

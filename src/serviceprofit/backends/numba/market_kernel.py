@@ -61,7 +61,7 @@ def start_firm(c, s, counters, records, index, key, scratch, persons, segment_of
 
 
 @njit(cache=True)
-def show_firm(c, counters, f, people, reviews, detractor_threshold, now, constants, tally):
+def show_firm(c, counters, f, people, reviews, detractor_threshold, now, decay, uplift, tally):
     """Tell the market what its people see of firm ``f``'s customers after step 9
     (``choice.show_customer``) and who churned this week (``choice.show_churner``)."""
     status = people[0]
@@ -69,12 +69,12 @@ def show_firm(c, counters, f, people, reviews, detractor_threshold, now, constan
         flags = c.flags[i]
         person = c.uid[i]
         if flags & ACTIVE:
-            choice.tally_contagion(people, person, now, constants, False, tally)
+            choice.tally_contagion(people, person, now, decay, uplift, False, tally)
             choice.show_customer(people, person, f, np.float64(c.satisfaction[i]), reviews,
                                  detractor_threshold, flags & EVER_COMPLAINED != 0)  # fmt: skip
         elif flags & GONE == 0:
             c.flags[i] = flags | GONE
-            choice.tally_contagion(people, person, now, constants, True, tally)
+            choice.tally_contagion(people, person, now, decay, uplift, True, tally)
             if status[person] == f:
                 choice.show_churner(people, person, f, np.float64(c.satisfaction[i]))
 
@@ -134,31 +134,27 @@ def _decisions(people, arrived, indptr, indices, reputation, attention_, price,
 
 @njit(cache=True)
 def firm_view(records, index, now, arrived, view, attention_, price, reference_price):
-    """The firms as choosers see them in week ``now`` (``market_run.firm_view``, the
-    same arithmetic): each firm's chance of a person's attention, its price to each
-    segment (1 beyond its segments) and each segment's mean price over the firms.
-    ``view`` is (cost per impression, attention floor)."""
+    """``choice.firm_offers`` of the firms' records in week ``now``; ``view`` is (cost
+    per impression, attention floor)."""
     n_firms = attention_.size
-    price[:, :] = 1.0
-    width = 0
+    spend = np.zeros(n_firms)
+    n_segments = np.zeros(n_firms, np.int64)
+    segment_spend = np.ones((n_firms, MAX_SEGMENTS))
     for f in range(n_firms):
         p = records[index[f, now]]
-        attention_[f] = choice.attention(p.marketing_spend / max(arrived, 1), view[0], view[1])
+        spend[f] = p.marketing_spend
+        n_segments[f] = p.n_segments
         for g in range(p.n_segments):
-            price[f, g] = p.segment_spend[g]
-        width = max(width, p.n_segments)
-    for g in range(width):
-        total = price[0, g]
-        for f in range(1, n_firms):
-            total += price[f, g]
-        reference_price[g] = total / n_firms
+            segment_spend[f, g] = p.segment_spend[g]
+    choice.firm_offers(spend, n_segments, segment_spend, arrived, view[0], view[1],
+                       attention_, price, reference_price)  # fmt: skip
 
 
 @njit(cache=True)
 def advance_market(cs, ss, counters, firm_states, pendings, histories, totals, pressures,
                    week_tallies, records, index, bounds, expectations, keys, people, arrived,
-                   indptr, indices, constants, view, key, arrivals, flows, contagion_tally,
-                   start, stop, threads):  # fmt: skip
+                   indptr, indices, constants, decay, view, key, arrivals, flows,
+                   contagion_tally, start, stop, threads):  # fmt: skip
     """Weeks ``start..stop`` of a market (docs/ODD.md, 7.2), every firm and the market
     phase, in one call. Firm ``f``'s customer and staff arrays are ``cs[f]``, ``ss[f]``
     (typed lists: a firm's arrays may be replaced as they grow), its other state the
@@ -169,7 +165,8 @@ def advance_market(cs, ss, counters, firm_states, pendings, histories, totals, p
     n_firms = keys.size
     status = people[0]
     capacity = status.size
-    contagion = (people[6], people[7], constants[choice.K_HALF_LIFE], constants[choice.K_UPLIFT])
+    uplift = constants[choice.K_UPLIFT]
+    contagion = (people[6], people[7], decay, uplift)
     joiners = np.empty(capacity, np.int64)
     decision = np.empty(capacity, np.int8)
     attention_ = np.zeros(n_firms)
@@ -186,13 +183,13 @@ def advance_market(cs, ss, counters, firm_states, pendings, histories, totals, p
         reviews = np.zeros((n_firms, 2))
         for f in range(n_firms):
             show_firm(cs[f], counters[f], f, people, reviews,
-                      records[index[f, now]].detractor_threshold, now, constants,
+                      records[index[f, now]].detractor_threshold, now, decay, uplift,
                       contagion_tally)  # fmt: skip
         # step 10: the market phase (choice.market_phase, its decisions in parallel)
         firm_view(records, index, now, arrived, view, attention_, price, reference_price)
         for f in range(n_firms):
             reputation[f] = firm_states[f, firm.F_REPUTATION]
-        choice.spread_contagion(people, arrived, indptr, indices, constants, now)
+        choice.spread_contagion(people, arrived, indptr, indices, decay, now)
         promoter_threshold = records[index[0, now]].promoter_threshold
         if threads > 1:
             _decisions(people, arrived, indptr, indices, reputation, attention_, price,

@@ -12,13 +12,17 @@ the classroom advances a game a quarter at a time without re-running from week 0
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import numba
 import numpy as np
 from numba.typed import List
 
-from serviceprofit.backends.market_run import MarketResult, add_market_columns, prepare
+from serviceprofit.backends.market_run import (
+    MarketCheckpoint,
+    MarketResult,
+    add_market_columns,
+    prepare,
+)
 from serviceprofit.backends.numba import kernel as k
 from serviceprofit.backends.numba import market_kernel as mk
 from serviceprofit.backends.numba.model import churn_tables, timeseries
@@ -30,7 +34,7 @@ from serviceprofit.model.params import stack_records
 from serviceprofit.model.result import summarise
 from serviceprofit.model.week import MAX_DEPARTMENTS, N_COUNTS, N_SUMS, TALLY_DTYPE
 
-__all__ = ["MarketCheckpoint", "run_market"]
+__all__ = ["run_market"]
 
 # The stacked state of a market run (one row per firm where it is per firm), by name.
 _STACKED = (
@@ -46,20 +50,6 @@ _STACKED = (
     "contagion_tally",
 )
 _PEOPLE = ("status", "segment", "satisfaction", "review", "former", "memory", "exposure", "since")
-
-
-@dataclass
-class MarketCheckpoint:
-    """A numba market run stopped at the start of week ``week``: every state array, the
-    metrics so far, the network and what the run was made from (seed, each firm's
-    parameter records in force before ``week``), as numpy arrays; picklable.
-
-    Pass it to ``simulate_market(..., resume=checkpoint)`` to run on: the market may
-    differ from the checkpoint's only by events at weeks ``>= week``.
-    """
-
-    week: int
-    arrays: dict[str, np.ndarray]
 
 
 class _MarketState:
@@ -242,7 +232,7 @@ def run_market(
         (state.totals_counts, state.totals_sums), state.pressures, state.week_tallies,
         records, index.astype(np.int64), bounds, expectations, np.array(setup.firm_keys),
         state.people, np.int64(state.arrived), setup.network.indptr, setup.network.indices,
-        setup.constants,
+        setup.constants, setup.decay,
         np.array([spec.choice.cost_per_impression, spec.choice.attention_floor]),
         setup.key, float(spec.prospects.arrivals_per_week), state.flows,
         state.contagion_tally, start, end, numba.get_num_threads(),
