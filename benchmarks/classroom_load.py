@@ -138,6 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quarters", type=int, default=12)
     parser.add_argument("--real", default=None, help="a market for the real market run")
     parser.add_argument("--limit", type=float, default=600.0, help="stop after this many s")
+    parser.add_argument(
+        "--join-seconds",
+        type=float,
+        default=0.0,
+        help="wait this long before the teams join, as a class takes minutes to (the server"
+        " warms its market run meanwhile)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         process, url, token = start_server(args, Path(folder) / "game")
@@ -148,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         facilitator = {"X-Facilitator-Token": token}
         advances: list[float] = []
         try:
+            time.sleep(args.join_seconds)
             teams = client.call("facilitator", facilitator)["teams"]
             threads = [
                 threading.Thread(
@@ -188,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         else "fake (tests/classroom_fake_engine.py)",
         "advance_seconds_median": statistics.median(advances) if advances else None,
         "advance_seconds_max": max(advances) if advances else None,
+        "advance_seconds": [round(a, 2) for a in advances],
         "server_peak_rss_mib": round(memory, 1),
         "requests": client.requests,
         "failed": len(client.failures),
