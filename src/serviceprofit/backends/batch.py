@@ -66,14 +66,10 @@ def _run_here(
     """Every job in this process: numba in ensemble calls, any other backend in turn."""
     from serviceprofit.backends.simulate import simulate_many
 
+    if backend != "numba":
+        return _in_turn(_run_one, [(j.scenario, backend, j.seed) for j in jobs], progress)
     results: list[RunResult] = []
     total = len(jobs)
-    if backend != "numba":
-        for job in jobs:
-            results.append(_run_one(job.scenario, backend, job.seed))
-            if progress is not None:
-                progress(len(results), total)
-        return results
     for group in _groups(total, progress is not None):
         part = [jobs[i] for i in group]
         results += simulate_many([j.scenario for j in part], [j.seed for j in part], backend)
@@ -82,20 +78,33 @@ def _run_here(
     return results
 
 
+def _in_turn(
+    run: Callable[..., Any],
+    tasks: Sequence[tuple[Any, ...]],
+    progress: Callable[[int, int], None] | None,
+) -> list[Any]:
+    """``run(*task)`` for every task, here, one after another; results in task order."""
+    results: list[Any] = []
+    for task in tasks:
+        results.append(run(*task))
+        if progress is not None:
+            progress(len(results), len(tasks))
+    return results
+
+
 def _run_pool(
-    jobs: Sequence[Job],
-    backend: str,
+    run: Callable[..., Any],
+    tasks: Sequence[tuple[Any, ...]],
     workers: int,
     progress: Callable[[int, int], None] | None,
-) -> list[RunResult]:
-    """One job per task on a spawned process pool; results in job order."""
-    total = len(jobs)
+) -> list[Any]:
+    """``run(*task)``, one task per process of a spawned pool; results in task order.
+    ``run`` is a module-level function, so the pool can pickle it."""
+    total = len(tasks)
     results: list[Any] = [None] * total
     pool = ProcessPoolExecutor(max_workers=min(workers, total), mp_context=get_context("spawn"))
     try:
-        futures = {
-            pool.submit(_run_one, job.scenario, backend, job.seed): i for i, job in enumerate(jobs)
-        }
+        futures = {pool.submit(run, *task): i for i, task in enumerate(tasks)}
         for done, future in enumerate(as_completed(futures), start=1):
             results[futures[future]] = future.result()
             if progress is not None:
@@ -125,7 +134,7 @@ def run_jobs(
     workers = default_workers() if workers is None else workers
     if backend == "numba" or workers <= 1 or len(jobs) <= 1:
         return _run_here(jobs, backend, progress)
-    return _run_pool(jobs, backend, workers, progress)
+    return _run_pool(_run_one, [(j.scenario, backend, j.seed) for j in jobs], workers, progress)
 
 
 @dataclass(frozen=True)
@@ -158,25 +167,7 @@ def run_market_jobs(
     from serviceprofit.sweeps.evaluators import default_workers
 
     workers = default_workers() if workers is None else workers
-    total = len(jobs)
-    if backend == "numba" or workers <= 1 or total <= 1:
-        results = []
-        for job in jobs:
-            results.append(_run_market_one(job.market, backend, job.seed))
-            if progress is not None:
-                progress(len(results), total)
-        return results
-    out: list[Any] = [None] * total
-    pool = ProcessPoolExecutor(max_workers=min(workers, total), mp_context=get_context("spawn"))
-    try:
-        futures = {
-            pool.submit(_run_market_one, job.market, backend, job.seed): i
-            for i, job in enumerate(jobs)
-        }
-        for done, future in enumerate(as_completed(futures), start=1):
-            out[futures[future]] = future.result()
-            if progress is not None:
-                progress(done, total)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return out
+    tasks = [(job.market, backend, job.seed) for job in jobs]
+    if backend == "numba" or workers <= 1 or len(tasks) <= 1:
+        return _in_turn(_run_market_one, tasks, progress)
+    return _run_pool(_run_market_one, tasks, workers, progress)
