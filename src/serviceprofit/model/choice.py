@@ -264,10 +264,11 @@ def exposure_at(exposure, since_week, week, decay):
     The lazy form of :func:`decay_exposure`: a customer stores the exposure and the week
     it was last changed (the contagion clock), so no week sweeps every customer; the
     value is the same as decaying it week by week. ``decay`` is the run's
-    :func:`decay_table`. No exposure stays none.
+    :func:`decay_table`. No exposure stays none (zero times a finite decay).
+
+    Without a branch: a compiled function called per customer that reads an array on
+    one branch only costs a reference count per call (numba 0.6x cannot prune it).
     """
-    if exposure == 0.0:
-        return 0.0
     return exposure * decay[week - since_week]
 
 
@@ -354,18 +355,20 @@ def contagion_factor(exposure, since, person, week, decay, uplift):
 
 
 @register_jitable
-def show_customer(people, person, firm, satisfaction, reviews, detractor_threshold, complained):
+def show_customer(sat, review, person, firm, satisfaction, reviews, detractor_threshold,
+                  complained):  # fmt: skip
     """What the market sees of a customer of ``firm`` after step 9: their satisfaction
-    (friends read it) and, for a detractor who has complained, a standing review of the
-    firm (``reviews[firm]`` gets its count and satisfaction sum)."""
-    _status, _segment, sat, review, _former, _memory, _exposure, _since = people
+    (friends read it, in ``sat``) and, for a detractor who has complained, a standing
+    review of the firm (``review[person]``; ``reviews[firm]`` gets its count and
+    satisfaction sum). ``sat`` and ``review`` are the people's arrays: a function called
+    per customer takes arrays, not the people's tuple, whose unpacking costs compiled
+    code a reference count per array and call."""
+    reviewing = complained & (satisfaction < detractor_threshold)
     sat[person] = satisfaction
-    if complained and satisfaction < detractor_threshold:
-        review[person] = firm
-        reviews[firm, 0] += 1.0
-        reviews[firm, 1] += satisfaction
-    else:
-        review[person] = -1
+    review[person] = firm if reviewing else -1
+    # every array written on every path: see :func:`exposure_at`
+    reviews[firm, 0] += 1.0 if reviewing else 0.0
+    reviews[firm, 1] += satisfaction if reviewing else 0.0
 
 
 RECENT_EXPOSURE = 0.5
@@ -374,13 +377,13 @@ within a half-life, or several before) in the contagion tally."""
 
 
 @register_jitable
-def tally_contagion(people, person, week, decay, uplift, churned, tally):
+def tally_contagion(exposure, since, person, week, decay, uplift, churned, tally):
     """Count a customer who went through this week's churn decision in the contagion
     tally: ``tally[0:3]`` customers with a recently churned neighbour (exposure at least
     :data:`RECENT_EXPOSURE`), how many churned, the sum of their hazard multipliers;
     ``tally[3:6]`` the same for the others. The claim that churn clusters on the network
-    reads it. ``decay`` is the run's :func:`decay_table`, ``uplift`` the contagion's."""
-    exposure, since = people[6], people[7]
+    reads it. ``exposure`` and ``since`` are the people's contagion clocks, ``decay`` the
+    run's :func:`decay_table`, ``uplift`` the contagion's."""
     x = exposure_at(exposure[person], since[person], week, decay)
     row = 0 if x >= RECENT_EXPOSURE else 3
     tally[row] += 1.0
@@ -401,39 +404,81 @@ def show_churner(people, person, firm, satisfaction):
 
 
 @register_jitable
-def decide(people, person, indptr, indices, reputation, attention_, price, reference_price,
-            reviews, promoter_threshold, constants, key, week, scratch):  # fmt: skip
-    """The decision of one person this week (:data:`STAY`, :data:`OUTSIDE` or a firm)."""
-    status, segment, sat, review, former, memory, _exposure, _since = people
-    n_firms = reputation.size
-    current = np.int64(status[person])
-    if current in (DORMANT, LEFT):
-        return STAY
-    old = np.int64(former[person])
-    considered = scratch[0]
-    any_rival = False
+def considered_rivals(current, old, person, n_firms, attention_, churner_search, key, week):
+    """The firms other than their current one that ``person`` considers this week, as
+    bits (bit ``g`` for firm ``g``). A churner never reconsiders the firm just left and
+    shops each rival with a chance of at least ``churner_search``; a prospect knows a
+    former firm; any other firm enters with its attention (:func:`attention`). Only a
+    firm that may be considered draws (the draw is keyed, not a sequence, so skipping
+    one moves no other)."""
+    rivals = 0
     for g in range(n_firms):
         if current == CHURNER and g == old:
-            seen = False  # the firm just left is never reconsidered this week
-        elif current == PROSPECT and g == old:
-            seen = True  # a former customer knows the firm
-        elif g == current:
-            seen = False
-        else:  # only a firm that may be considered draws (the draw is keyed, not a sequence)
-            chance = attention_[g]
-            if current == CHURNER:  # one who leaves is shopping
-                chance = max(chance, constants[K_CHURNER_SEARCH])
-            u = uniform(
-                key,
-                np.uint64(Stream.CONSIDERATION),
-                np.uint64(week),
-                np.uint64(person * n_firms + g),
-            )
-            seen = u < chance
-        considered[g] = 1.0 if seen else 0.0
-        any_rival = any_rival or seen
-    if not any_rival:
-        return OUTSIDE if current == CHURNER else STAY
+            continue  # the firm just left is never reconsidered this week
+        if current == PROSPECT and g == old:
+            rivals |= 1 << g  # a former customer knows the firm
+            continue
+        if g == current:
+            continue
+        chance = attention_[g]
+        if current == CHURNER:  # one who leaves is shopping
+            chance = max(chance, churner_search)
+        u = uniform(
+            key, np.uint64(Stream.CONSIDERATION), np.uint64(week), np.uint64(person * n_firms + g)
+        )
+        if u < chance:
+            rivals |= 1 << g
+    return rivals
+
+
+@register_jitable
+def decide_range(people, lo, hi, indptr, indices, reputation, attention_, price,
+                 reference_price, reviews, promoter_threshold, constants, key, week, scratch,
+                 decision):  # fmt: skip
+    """Step 10b-e: the decision of each person ``lo..hi`` this week (:data:`STAY`,
+    :data:`OUTSIDE` or a firm, plus :data:`RETURNING` for a former firm) into
+    ``decision[person]``.
+
+    Most people consider no rival in a week and are decided here, on their status, their
+    former firm and one draw per rival; the others weigh the firms they consider
+    (:func:`weigh_firms`). One loop over a range, not a function per person: compiled,
+    a function taking the people's arrays costs a reference count per array and call,
+    several times the decision itself."""
+    status = people[0]
+    former = people[4]
+    n_firms = reputation.size
+    churner_search = constants[K_CHURNER_SEARCH]
+    for person in range(lo, hi):
+        current = np.int64(status[person])
+        if current in (DORMANT, LEFT):
+            decision[person] = STAY
+            continue
+        old = np.int64(former[person])
+        rivals = considered_rivals(
+            current, old, person, n_firms, attention_, churner_search, key, week
+        )
+        if rivals == 0:
+            decision[person] = OUTSIDE if current == CHURNER else STAY
+        else:
+            decision[person] = weigh_firms(people, person, current, old, rivals, indptr,
+                                           indices, reputation, price, reference_price,
+                                           reviews, promoter_threshold, constants, key, week,
+                                           scratch)  # fmt: skip
+
+
+@register_jitable
+def weigh_firms(people, person, current, old, rivals, indptr, indices, reputation, price,
+                reference_price, reviews, promoter_threshold, constants, key, week,
+                scratch):  # fmt: skip
+    """The choice of ``person``, who considers the firms ``rivals`` (bits, see
+    :func:`considered_rivals`) besides their current one: a logit (:func:`choose`) over
+    the considered firms' perceived values (:func:`firm_value`), and the outside option
+    for those without a firm."""
+    status, segment, sat, review, _former, memory, _exposure, _since = people
+    n_firms = reputation.size
+    considered = scratch[0]
+    for g in range(n_firms):
+        considered[g] = 1.0 if (rivals >> g) & 1 else 0.0
     if current >= 0:
         considered[current] = 1.0
     observed_sum = scratch[1]
@@ -525,10 +570,10 @@ def market_phase(people, arrived, indptr, indices, reputation, attention_, price
     spread_contagion(people, arrived, indptr, indices, decay, week)
     decision = np.empty(arrived, np.int8)
     scratch = np.zeros((5, reputation.size))
-    for i in range(arrived):  # b-e. decisions, from the state of step 9 only
-        decision[i] = decide(people, i, indptr, indices, reputation, attention_, price,
-                             reference_price, reviews, promoter_threshold, constants, key,
-                             week, scratch)  # fmt: skip
+    # b-e. decisions, from the state of step 9 only
+    decide_range(people, 0, arrived, indptr, indices, reputation, attention_, price,
+                 reference_price, reviews, promoter_threshold, constants, key, week, scratch,
+                 decision)  # fmt: skip
     return apply_moves(people, arrived, decision, flows, joiners)
 
 

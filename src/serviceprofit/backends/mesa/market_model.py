@@ -64,7 +64,7 @@ def run_market(market: Market, seed: int = 0) -> MarketResult:
     contagion_tally = np.zeros(6)
     arrivals = market.market.prospects.arrivals_per_week
     indptr, indices = setup.network.indptr, setup.network.indices
-    status = people[0]
+    status, _segment, sat, review, _former, _memory, exposure, since = people
     with np.errstate(over="ignore"):  # the counter-based draws wrap in uint64 on purpose
         for now in range(weeks):
             arrived = choice.arrive(people[0], arrived, setup.capacity, setup.key, now, arrivals)
@@ -75,15 +75,15 @@ def run_market(market: Market, seed: int = 0) -> MarketResult:
             for f, x in enumerate(firms):
                 for c in x.customers:
                     choice.tally_contagion(
-                        people, c.uid, now, setup.decay, uplift, False, contagion_tally
+                        exposure, since, c.uid, now, setup.decay, uplift, False, contagion_tally
                     )
                     choice.show_customer(
-                        people, c.uid, f, c.satisfaction, reviews,
+                        sat, review, c.uid, f, c.satisfaction, reviews,
                         x.params.detractor_threshold, c.ever_complained,
                     )  # fmt: skip
                 for uid, satisfaction in x.churned:
                     choice.tally_contagion(
-                        people, uid, now, setup.decay, uplift, True, contagion_tally
+                        exposure, since, uid, now, setup.decay, uplift, True, contagion_tally
                     )
                     if status[uid] == f:
                         choice.show_churner(people, uid, f, satisfaction)

@@ -64,17 +64,18 @@ def start_firm(c, s, counters, records, index, key, scratch, persons, segment_of
 def show_firm(c, counters, f, people, reviews, detractor_threshold, now, decay, uplift, tally):
     """Tell the market what its people see of firm ``f``'s customers after step 9
     (``choice.show_customer``) and who churned this week (``choice.show_churner``)."""
-    status = people[0]
+    status, _segment, sat, review, _former, _memory, exposure, since = people
     for i in range(counters[k.K_STORED]):
         flags = c.flags[i]
         person = c.uid[i]
         if flags & ACTIVE:
-            choice.tally_contagion(people, person, now, decay, uplift, False, tally)
-            choice.show_customer(people, person, f, np.float64(c.satisfaction[i]), reviews,
-                                 detractor_threshold, flags & EVER_COMPLAINED != 0)  # fmt: skip
+            choice.tally_contagion(exposure, since, person, now, decay, uplift, False, tally)
+            choice.show_customer(sat, review, person, f, np.float64(c.satisfaction[i]),
+                                 reviews, detractor_threshold,
+                                 flags & EVER_COMPLAINED != 0)  # fmt: skip
         elif flags & GONE == 0:
             c.flags[i] = flags | GONE
-            choice.tally_contagion(people, person, now, decay, uplift, True, tally)
+            choice.tally_contagion(exposure, since, person, now, decay, uplift, True, tally)
             if status[person] == f:
                 choice.show_churner(people, person, f, np.float64(c.satisfaction[i]))
 
@@ -120,16 +121,15 @@ PEOPLE_CHUNK = 16384
 def _decisions(people, arrived, indptr, indices, reputation, attention_, price,
                reference_price, reviews, promoter_threshold, constants, key, week,
                decision):  # fmt: skip
-    """Step 10b-e, ``choice.decide`` for every arrived person, in parallel over chunks of
+    """Step 10b-e, ``choice.decide_range`` for every arrived person, in parallel over chunks of
     people: each decision reads only the state left by step 9 and writes its own slot,
     so the decisions are the same on any number of threads."""
     n_firms = reputation.size
     for q in prange((arrived + PEOPLE_CHUNK - 1) // PEOPLE_CHUNK):
-        scratch = np.zeros((5, n_firms))
-        for i in range(q * PEOPLE_CHUNK, min((q + 1) * PEOPLE_CHUNK, arrived)):
-            decision[i] = choice.decide(people, i, indptr, indices, reputation, attention_,
-                                        price, reference_price, reviews, promoter_threshold,
-                                        constants, key, week, scratch)  # fmt: skip
+        choice.decide_range(people, q * PEOPLE_CHUNK, min((q + 1) * PEOPLE_CHUNK, arrived),
+                            indptr, indices, reputation, attention_, price, reference_price,
+                            reviews, promoter_threshold, constants, key, week,
+                            np.zeros((5, n_firms)), decision)  # fmt: skip
 
 
 @njit(cache=True)
@@ -196,12 +196,10 @@ def advance_market(cs, ss, counters, firm_states, pendings, histories, totals, p
                        reference_price, reviews, promoter_threshold, constants, key, now,
                        decision)  # fmt: skip
         else:
-            scratch = np.zeros((5, n_firms))
-            for i in range(arrived):
-                decision[i] = choice.decide(people, i, indptr, indices, reputation,
-                                            attention_, price, reference_price, reviews,
-                                            promoter_threshold, constants, key, now,
-                                            scratch)  # fmt: skip
+            choice.decide_range(people, 0, arrived, indptr, indices, reputation, attention_,
+                                price, reference_price, reviews, promoter_threshold,
+                                constants, key, now, np.zeros((5, n_firms)),
+                                decision)  # fmt: skip
         n_joiners = choice.apply_moves(people, arrived, decision, flows[now], joiners)
         for f in range(n_firms):  # steps 10 (joiners, leavers) to 12 of every firm
             cs[f], _left = firm_back(cs[f], ss[f], counters[f], firm_states[f], histories[f],
