@@ -43,7 +43,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from serviceprofit.model.rng import Stream, poisson, poisson_by_inversion, uniform
+from serviceprofit.model.rng import Stream, poisson, poisson_at, uniform
 
 __all__ = [
     "CONTAGION_HALF_LIFE_WEEKS",
@@ -496,13 +496,9 @@ def weigh_firms(people, person, current, old, rivals, indptr, indices, reputatio
         if considered[g] == 0.0:
             continue
         if current < 0 and reviews[g, 0] > 0.0:  # reviews reach those looking from outside
-            u = uniform(
-                key,
-                np.uint64(Stream.REVIEW_REACH),
-                np.uint64(week),
-                np.uint64(person * n_firms + g),
-            )
-            seen_reviews = poisson_by_inversion(u, constants[K_REVIEW_REACH] * reviews[g, 0])
+            seen_reviews = poisson_at((key, np.uint64(week)), Stream.REVIEW_REACH,
+                                      constants[K_REVIEW_REACH] * reviews[g, 0],
+                                      person * n_firms + g, status.size * n_firms)  # fmt: skip
             observed_sum[g] += seen_reviews * (reviews[g, 1] / reviews[g, 0])
             observed_count[g] += seen_reviews
         known = 0.0
@@ -529,7 +525,7 @@ def weigh_firms(people, person, current, old, rivals, indptr, indices, reputatio
         )
     outside = _NO_OUTSIDE if current >= 0 else constants[K_OUTSIDE_VALUE]
     u = uniform(key, np.uint64(Stream.CHOICE), np.uint64(week), np.uint64(person))
-    chosen = choose(values, considered > 0.0, outside, u)
+    chosen = choose(values, considered, outside, u)
     if current >= 0 and chosen == current:
         return STAY
     if current == PROSPECT and chosen == OUTSIDE:

@@ -35,6 +35,7 @@ __all__ = [
     "draw",
     "normal_pair",
     "poisson",
+    "poisson_at",
     "poisson_by_inversion",
     "roll",
     "run_key",
@@ -244,10 +245,21 @@ def poisson(dice, stream, mean):
     generating Poisson random variables"), attempt ``i`` using draws ``2i`` and
     ``2i + 1``: the number of draws varies, the draws themselves never do.
     """
+    return poisson_at(dice, stream, mean, 0, 1)
+
+
+@register_jitable
+def poisson_at(dice, stream, mean, agent, stride):
+    """:func:`poisson` for one agent of many: inversion with draw ``agent``, attempt
+    ``i`` of the rejection with draws ``agent + 2i * stride`` and ``agent + (2i + 1) *
+    stride``. With ``stride`` above every agent id of the stream, no agent's draws meet
+    another's; ``poisson`` is agent 0 with stride 1. (Inversion alone would not do for
+    large means: ``exp(-mean)`` underflows to zero above a mean of about 745, and the
+    count with it.)"""
     if mean <= 0.0:
         return 0
     if mean < POISSON_INVERSION_BELOW:
-        return poisson_by_inversion(roll(dice, stream, 0), mean)
+        return poisson_by_inversion(roll(dice, stream, agent), mean)
     slam = math.sqrt(mean)
     loglam = math.log(mean)
     b = 0.931 + 2.53 * slam
@@ -256,8 +268,8 @@ def poisson(dice, stream, mean):
     vr = 0.9277 - 3.6224 / (b - 2.0)
     attempt = 0
     while True:
-        u = roll(dice, stream, 2 * attempt) - 0.5
-        v = roll(dice, stream, 2 * attempt + 1)
+        u = roll(dice, stream, agent + 2 * attempt * stride) - 0.5
+        v = roll(dice, stream, agent + (2 * attempt + 1) * stride)
         attempt += 1
         us = 0.5 - abs(u)
         k = float(math.floor((2.0 * a / us + b) * u + mean + 0.43)) if us > 0.0 else -1.0
