@@ -29,6 +29,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from serviceprofit.backends.numba.prefetch import prefetch
 from serviceprofit.backends.numba.state import Customers, Staff
 from serviceprofit.model import choice, firm, rules, week
 from serviceprofit.model.week import (
@@ -55,6 +56,8 @@ CHUNK = 8192  # customers per chunk: the unit of work and of deterministic reduc
 PARALLEL_FROM_CHUNKS = 3
 # Compact the customer arrays once more than this share of their slots is churned.
 COMPACT_AT_CHURNED_SHARE = 0.25
+# Customers ahead whose people's arrays a market's passes ask the cache for (prefetch).
+PREFETCH_AHEAD = 16
 GROWTH = 1.25  # capacity is multiplied by at least this when newcomers do not fit
 
 # The run's counters (one int64 array).
@@ -173,6 +176,10 @@ def _serve_range(
     n_contacts = 0
     survivors = week.NO_SURVIVORS
     for i in range(lo, hi):
+        if contagious and i + PREFETCH_AHEAD < hi:  # a market's contagion clocks
+            ahead = np.intp(c.uid[i + PREFETCH_AHEAD])
+            prefetch(exposure, ahead)
+            prefetch(since, ahead)
         flags = np.int64(c.flags[i])
         if flags & ACTIVE == 0:
             continue

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from serviceprofit.backends.numba import kernel as k
+from serviceprofit.backends.numba.prefetch import prefetch
 from serviceprofit.model import choice, firm, week
 from serviceprofit.model.params import MAX_SEGMENTS
 from serviceprofit.model.week import (
@@ -65,7 +66,14 @@ def show_firm(c, counters, f, people, reviews, detractor_threshold, now, decay, 
     """Tell the market what its people see of firm ``f``'s customers after step 9
     (``choice.show_customer``) and who churned this week (``choice.show_churner``)."""
     status, _segment, sat, review, _former, _memory, exposure, since = people
-    for i in range(counters[k.K_STORED]):
+    stored = counters[k.K_STORED]
+    for i in range(stored):
+        if i + k.PREFETCH_AHEAD < stored:
+            ahead = np.intp(c.uid[i + k.PREFETCH_AHEAD])
+            prefetch(sat, ahead)
+            prefetch(review, ahead)
+            prefetch(exposure, ahead)
+            prefetch(since, ahead)
         flags = c.flags[i]
         person = c.uid[i]
         if flags & ACTIVE:
