@@ -355,18 +355,24 @@ def contagion_factor(exposure, since, person, week, decay, uplift):
 
 
 @register_jitable
-def show_customer(sat, review, person, firm, satisfaction, reviews, detractor_threshold,
-                  complained):  # fmt: skip
+def show_customer(sat, review, person, firm, satisfaction, detractor_threshold, complained):
     """What the market sees of a customer of ``firm`` after step 9: their satisfaction
     (friends read it, in ``sat``) and, for a detractor who has complained, a standing
-    review of the firm (``review[person]``; ``reviews[firm]`` gets its count and
-    satisfaction sum). ``sat`` and ``review`` are the people's arrays: a function called
-    per customer takes arrays, not the people's tuple, whose unpacking costs compiled
-    code a reference count per array and call."""
+    review of the firm (``review[person]``). Returns whether the customer reviews the
+    firm (:func:`tally_review` counts it). ``sat`` and ``review`` are the people's
+    arrays: a function called per customer takes arrays, not the people's tuple, whose
+    unpacking costs compiled code a reference count per array and call."""
     reviewing = complained & (satisfaction < detractor_threshold)
     sat[person] = satisfaction
-    review[person] = firm if reviewing else -1
-    # every array written on every path: see :func:`exposure_at`
+    review[person] = firm if reviewing else -1  # written on every path: see exposure_at
+    return reviewing
+
+
+@register_jitable
+def tally_review(reviews, firm, reviewing, satisfaction):
+    """Add a customer shown by :func:`show_customer` to ``reviews[firm]`` (the count and
+    satisfaction sum of the firm's standing reviews). The tallies of the show are added
+    in the order of the firm's customers, so that both backends sum alike."""
     reviews[firm, 0] += 1.0 if reviewing else 0.0
     reviews[firm, 1] += satisfaction if reviewing else 0.0
 
@@ -377,18 +383,24 @@ within a half-life, or several before) in the contagion tally."""
 
 
 @register_jitable
-def tally_contagion(exposure, since, person, week, decay, uplift, churned, tally):
-    """Count a customer who went through this week's churn decision in the contagion
-    tally: ``tally[0:3]`` customers with a recently churned neighbour (exposure at least
-    :data:`RECENT_EXPOSURE`), how many churned, the sum of their hazard multipliers;
-    ``tally[3:6]`` the same for the others. The claim that churn clusters on the network
-    reads it. ``exposure`` and ``since`` are the people's contagion clocks, ``decay`` the
-    run's :func:`decay_table`, ``uplift`` the contagion's."""
+def contagion_seen(exposure, since, person, week, decay, uplift):
+    """Where a customer who went through this week's churn decision counts in the
+    contagion tally (:func:`tally_contagion`): row 0 with a recently churned neighbour
+    (exposure at least :data:`RECENT_EXPOSURE`), else row 3; and their hazard
+    multiplier. ``exposure`` and ``since`` are the people's contagion clocks, ``decay``
+    the run's :func:`decay_table`, ``uplift`` the contagion's."""
     x = exposure_at(exposure[person], since[person], week, decay)
-    row = 0 if x >= RECENT_EXPOSURE else 3
+    return (0 if x >= RECENT_EXPOSURE else 3), contagion_multiplier(x, uplift)
+
+
+@register_jitable
+def tally_contagion(tally, row, churned, multiplier):
+    """Count a customer in the contagion tally at ``row`` of :func:`contagion_seen`:
+    ``tally[row:row + 3]`` are the customers, how many churned, the sum of their hazard
+    multipliers. The claim that churn clusters on the network reads it."""
     tally[row] += 1.0
     tally[row + 1] += 1.0 if churned else 0.0
-    tally[row + 2] += contagion_multiplier(x, uplift)
+    tally[row + 2] += multiplier
 
 
 @register_jitable

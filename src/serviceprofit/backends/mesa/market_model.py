@@ -74,17 +74,20 @@ def run_market(market: Market, seed: int = 0) -> MarketResult:
             reviews = np.zeros((n_firms, 2))
             for f, x in enumerate(firms):
                 for c in x.customers:
-                    choice.tally_contagion(
-                        exposure, since, c.uid, now, setup.decay, uplift, False, contagion_tally
+                    row, multiplier = choice.contagion_seen(
+                        exposure, since, c.uid, now, setup.decay, uplift
                     )
-                    choice.show_customer(
-                        sat, review, c.uid, f, c.satisfaction, reviews,
-                        x.params.detractor_threshold, c.ever_complained,
+                    choice.tally_contagion(contagion_tally, row, False, multiplier)
+                    reviewing = choice.show_customer(
+                        sat, review, c.uid, f, c.satisfaction, x.params.detractor_threshold,
+                        c.ever_complained,
                     )  # fmt: skip
+                    choice.tally_review(reviews, f, reviewing, c.satisfaction)
                 for uid, satisfaction in x.churned:
-                    choice.tally_contagion(
-                        exposure, since, uid, now, setup.decay, uplift, True, contagion_tally
+                    row, multiplier = choice.contagion_seen(
+                        exposure, since, uid, now, setup.decay, uplift
                     )
+                    choice.tally_contagion(contagion_tally, row, True, multiplier)
                     if status[uid] == f:
                         choice.show_churner(people, uid, f, satisfaction)
             records = [x.params for x in firms]

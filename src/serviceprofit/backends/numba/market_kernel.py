@@ -61,14 +61,19 @@ def start_firm(c, s, counters, records, index, key, scratch, persons, segment_of
     return s
 
 
+# What a slot showed the market this week (``show_firm``'s first pass), for its tallies.
+SHOWN_NOTHING, SHOWN_ACTIVE, SHOWN_REVIEWING, SHOWN_CHURNED = range(4)
+
+
 @njit(cache=True)
-def show_firm(c, counters, f, people, reviews, detractor_threshold, now, decay, uplift, tally):
-    """Tell the market what its people see of firm ``f``'s customers after step 9
-    (``choice.show_customer``) and who churned this week (``choice.show_churner``)."""
+def _show_range(c, lo, hi, f, people, detractor_threshold, now, decay, uplift, shown):
+    """``show_firm``'s first pass for slots ``lo..hi``: each writes only its own person's
+    entries of the people's arrays and its own slot of ``shown`` (kind, contagion row,
+    hazard multiplier), so chunks may run in any order."""
     status, _segment, sat, review, _former, _memory, exposure, since = people
-    stored = counters[k.K_STORED]
-    for i in range(stored):
-        if i + k.PREFETCH_AHEAD < stored:
+    kind, row, multiplier = shown
+    for i in range(lo, hi):
+        if i + k.PREFETCH_AHEAD < hi:
             ahead = np.intp(c.uid[i + k.PREFETCH_AHEAD])
             prefetch(sat, ahead)
             prefetch(review, ahead)
@@ -76,16 +81,54 @@ def show_firm(c, counters, f, people, reviews, detractor_threshold, now, decay, 
             prefetch(since, ahead)
         flags = c.flags[i]
         person = c.uid[i]
+        kind[i] = SHOWN_NOTHING
         if flags & ACTIVE:
-            choice.tally_contagion(exposure, since, person, now, decay, uplift, False, tally)
-            choice.show_customer(sat, review, person, f, np.float64(c.satisfaction[i]),
-                                 reviews, detractor_threshold,
-                                 flags & EVER_COMPLAINED != 0)  # fmt: skip
+            row[i], multiplier[i] = choice.contagion_seen(exposure, since, person, now, decay,
+                                                          uplift)  # fmt: skip
+            reviewing = choice.show_customer(sat, review, person, f,
+                                             np.float64(c.satisfaction[i]), detractor_threshold,
+                                             flags & EVER_COMPLAINED != 0)  # fmt: skip
+            kind[i] = SHOWN_REVIEWING if reviewing else SHOWN_ACTIVE
         elif flags & GONE == 0:
             c.flags[i] = flags | GONE
-            choice.tally_contagion(exposure, since, person, now, decay, uplift, True, tally)
+            row[i], multiplier[i] = choice.contagion_seen(exposure, since, person, now, decay,
+                                                          uplift)  # fmt: skip
+            kind[i] = SHOWN_CHURNED
             if status[person] == f:
                 choice.show_churner(people, person, f, np.float64(c.satisfaction[i]))
+
+
+@njit(cache=True, parallel=True)
+def _show_parallel(c, stored, f, people, detractor_threshold, now, decay, uplift, shown):
+    for q in prange(k.n_chunks(stored)):
+        lo = q * k.CHUNK
+        _show_range(c, lo, min(lo + k.CHUNK, stored), f, people, detractor_threshold, now,
+                    decay, uplift, shown)  # fmt: skip
+
+
+@njit(cache=True)
+def show_firm(c, counters, f, people, reviews, detractor_threshold, now, decay, uplift, tally,
+              shown, threads):  # fmt: skip
+    """Tell the market what its people see of firm ``f``'s customers after step 9
+    (``choice.show_customer``) and who churned this week (``choice.show_churner``), then
+    add them to the contagion tally and the firm's reviews in slot order, the order of
+    the firm's customers: the same sums on any number of threads. ``shown`` is (kind,
+    row, multiplier), arrays of at least the firm's stored slots. With ``threads``
+    above 1 the first pass over a large firm runs in parallel over chunks."""
+    stored = counters[k.K_STORED]
+    if threads > 1 and k.n_chunks(stored) >= k.PARALLEL_FROM_CHUNKS:
+        _show_parallel(c, stored, f, people, detractor_threshold, now, decay, uplift, shown)
+    else:
+        _show_range(c, 0, stored, f, people, detractor_threshold, now, decay, uplift, shown)
+    kind, row, multiplier = shown
+    for i in range(stored):
+        shown_as = kind[i]
+        if shown_as == SHOWN_NOTHING:
+            continue
+        choice.tally_contagion(tally, row[i], shown_as == SHOWN_CHURNED, multiplier[i])
+        if shown_as != SHOWN_CHURNED:
+            choice.tally_review(reviews, f, shown_as == SHOWN_REVIEWING,
+                                np.float64(c.satisfaction[i]))  # fmt: skip
 
 
 @njit(cache=True)
@@ -181,6 +224,7 @@ def advance_market(cs, ss, counters, firm_states, pendings, histories, totals, p
     price = np.ones((n_firms, MAX_SEGMENTS))
     reference_price = np.ones(MAX_SEGMENTS)
     reputation = np.zeros(n_firms)
+    shown = (np.empty(0, np.int8), np.empty(0, np.int8), np.empty(0))  # show_firm's slots
     for now in range(start, stop):
         arrived = choice.arrive(status, arrived, capacity, key, now, arrivals)
         for f in range(n_firms):  # steps 1-9 of every firm
@@ -189,10 +233,16 @@ def advance_market(cs, ss, counters, firm_states, pendings, histories, totals, p
                                  index[f], bounds, expectations, keys[f], now, contagion,
                                  threads)  # fmt: skip
         reviews = np.zeros((n_firms, 2))
+        slots = 0
+        for f in range(n_firms):
+            slots = max(slots, counters[f][k.K_STORED])
+        if shown[0].size < slots:
+            room = slots + slots // 8
+            shown = (np.empty(room, np.int8), np.empty(room, np.int8), np.empty(room))
         for f in range(n_firms):
             show_firm(cs[f], counters[f], f, people, reviews,
                       records[index[f, now]].detractor_threshold, now, decay, uplift,
-                      contagion_tally)  # fmt: skip
+                      contagion_tally, shown, threads)  # fmt: skip
         # step 10: the market phase (choice.market_phase, its decisions in parallel)
         firm_view(records, index, now, arrived, view, attention_, price, reference_price)
         for f in range(n_firms):
