@@ -43,6 +43,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from serviceprofit.model.hints import prefetch
 from serviceprofit.model.rng import Stream, poisson, poisson_at, uniform
 
 __all__ = [
@@ -293,6 +294,11 @@ def neighbour_view(
     observed_sum[:] = 0.0
     observed_count[:] = 0.0
     promoters[:] = 0.0
+    for k in range(indptr[person], indptr[person + 1]):  # ask for them all, then read
+        j = indices[k]
+        prefetch(firm, j)
+        prefetch(satisfaction, j)
+        prefetch(review_firm, j)
     for k in range(indptr[person], indptr[person + 1]):
         j = indices[k]
         f = firm[j]
@@ -369,12 +375,13 @@ def show_customer(sat, review, person, firm, satisfaction, detractor_threshold, 
 
 
 @register_jitable
-def tally_review(reviews, firm, reviewing, satisfaction):
-    """Add a customer shown by :func:`show_customer` to ``reviews[firm]`` (the count and
-    satisfaction sum of the firm's standing reviews). The tallies of the show are added
-    in the order of the firm's customers, so that both backends sum alike."""
-    reviews[firm, 0] += 1.0 if reviewing else 0.0
-    reviews[firm, 1] += satisfaction if reviewing else 0.0
+def tally_review(reviews, reviewing, satisfaction):
+    """Add a customer shown by :func:`show_customer` to a firm's ``reviews`` (the count
+    and satisfaction sum of its standing reviews, a pair); returns the pair. The tallies
+    of the show are added in the order of the firm's customers, so that both backends
+    sum alike; as tuples, compiled code keeps them in registers over a pass."""
+    count, total = reviews
+    return count + (1.0 if reviewing else 0.0), total + (satisfaction if reviewing else 0.0)
 
 
 RECENT_EXPOSURE = 0.5
@@ -395,12 +402,17 @@ def contagion_seen(exposure, since, person, week, decay, uplift):
 
 @register_jitable
 def tally_contagion(tally, row, churned, multiplier):
-    """Count a customer in the contagion tally at ``row`` of :func:`contagion_seen`:
-    ``tally[row:row + 3]`` are the customers, how many churned, the sum of their hazard
-    multipliers. The claim that churn clusters on the network reads it."""
-    tally[row] += 1.0
-    tally[row + 1] += 1.0 if churned else 0.0
-    tally[row + 2] += multiplier
+    """Count a customer in the contagion tally (six sums, a tuple) at ``row`` of
+    :func:`contagion_seen`: ``tally[row:row + 3]`` are the customers, how many churned,
+    the sum of their hazard multipliers; returns the tally. The claim that churn
+    clusters on the network reads it."""
+    near, near_churned, near_multiplier, far, far_churned, far_multiplier = tally
+    left = 1.0 if churned else 0.0
+    if row == 0:
+        return (near + 1.0, near_churned + left, near_multiplier + multiplier, far,
+                far_churned, far_multiplier)  # fmt: skip
+    return (near, near_churned, near_multiplier, far + 1.0, far_churned + left,
+            far_multiplier + multiplier)  # fmt: skip
 
 
 @register_jitable

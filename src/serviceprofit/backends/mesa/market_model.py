@@ -73,23 +73,27 @@ def run_market(market: Market, seed: int = 0) -> MarketResult:
                 x.step_front()
             reviews = np.zeros((n_firms, 2))
             for f, x in enumerate(firms):
+                sums = tuple(contagion_tally)
+                seen = (reviews[f, 0], reviews[f, 1])
                 for c in x.customers:
                     row, multiplier = choice.contagion_seen(
                         exposure, since, c.uid, now, setup.decay, uplift
                     )
-                    choice.tally_contagion(contagion_tally, row, False, multiplier)
+                    sums = choice.tally_contagion(sums, row, False, multiplier)
                     reviewing = choice.show_customer(
                         sat, review, c.uid, f, c.satisfaction, x.params.detractor_threshold,
                         c.ever_complained,
                     )  # fmt: skip
-                    choice.tally_review(reviews, f, reviewing, c.satisfaction)
+                    seen = choice.tally_review(seen, reviewing, c.satisfaction)
                 for uid, satisfaction in x.churned:
                     row, multiplier = choice.contagion_seen(
                         exposure, since, uid, now, setup.decay, uplift
                     )
-                    choice.tally_contagion(contagion_tally, row, True, multiplier)
+                    sums = choice.tally_contagion(sums, row, True, multiplier)
                     if status[uid] == f:
                         choice.show_churner(people, uid, f, satisfaction)
+                contagion_tally[:] = sums
+                reviews[f] = seen
             records = [x.params for x in firms]
             attention, price, reference = firm_view(setup, records, arrived)
             reputation = np.array([x.owner.state[firm.F_REPUTATION] for x in firms])

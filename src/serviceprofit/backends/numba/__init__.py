@@ -41,15 +41,15 @@ def _ensure_fresh_cache() -> None:
     global _checked_cache
     if _checked_cache:
         return
-    from serviceprofit.backends.numba import kernel, market_kernel, prefetch, state
+    from serviceprofit.backends.numba import kernel, market_kernel, state
     from serviceprofit.backends.numba.compile_cache import drop_stale
-    from serviceprofit.model import choice, firm, params, rng, rules, week
+    from serviceprofit.model import choice, firm, hints, params, rng, rules, week
 
     # every cached kernel of this folder (the market's inline the firm's and choice.py)
     drop_stale(
         kernel.CACHE_PROBE,
         "",
-        [rules, rng, week, firm, params, state, choice, prefetch, kernel, market_kernel],
+        [rules, rng, hints, week, firm, params, state, choice, kernel, market_kernel],
     )
     _checked_cache = True
 

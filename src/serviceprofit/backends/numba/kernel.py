@@ -29,9 +29,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from serviceprofit.backends.numba.prefetch import prefetch
 from serviceprofit.backends.numba.state import Customers, Staff
 from serviceprofit.model import choice, firm, rules, week
+from serviceprofit.model.hints import prefetch
 from serviceprofit.model.week import (
     ACTIVE,
     C_ACQUIRED,

@@ -19,8 +19,8 @@ import numpy as np
 from numba import njit, prange
 
 from serviceprofit.backends.numba import kernel as k
-from serviceprofit.backends.numba.prefetch import prefetch
 from serviceprofit.model import choice, firm, week
+from serviceprofit.model.hints import prefetch
 from serviceprofit.model.params import MAX_SEGMENTS
 from serviceprofit.model.week import (
     ACTIVE,
@@ -121,14 +121,19 @@ def show_firm(c, counters, f, people, reviews, detractor_threshold, now, decay, 
     else:
         _show_range(c, 0, stored, f, people, detractor_threshold, now, decay, uplift, shown)
     kind, row, multiplier = shown
+    sums = (tally[0], tally[1], tally[2], tally[3], tally[4], tally[5])
+    seen = (reviews[f, 0], reviews[f, 1])
     for i in range(stored):
         shown_as = kind[i]
         if shown_as == SHOWN_NOTHING:
             continue
-        choice.tally_contagion(tally, row[i], shown_as == SHOWN_CHURNED, multiplier[i])
+        sums = choice.tally_contagion(sums, row[i], shown_as == SHOWN_CHURNED, multiplier[i])
         if shown_as != SHOWN_CHURNED:
-            choice.tally_review(reviews, f, shown_as == SHOWN_REVIEWING,
-                                np.float64(c.satisfaction[i]))  # fmt: skip
+            seen = choice.tally_review(seen, shown_as == SHOWN_REVIEWING,
+                                       np.float64(c.satisfaction[i]))  # fmt: skip
+    for m in range(6):
+        tally[m] = sums[m]
+    reviews[f, 0], reviews[f, 1] = seen
 
 
 @njit(cache=True)

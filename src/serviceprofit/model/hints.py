@@ -1,26 +1,40 @@
 """A hint to the processor to start loading an array element it will soon need.
 
-The market's passes over a firm's customers read people's arrays by person id
-(contagion clocks, what the market sees); once customers have moved between firms
-those ids are scattered over arrays far larger than the cache, and each read would wait
-for memory. Asking for the element a few customers ahead (LLVM's ``llvm.prefetch``)
-lets the wait overlap the work. A hint only: it changes no value.
+The market reads people's arrays by person id: a firm's passes over its customers
+(contagion clocks, what the market sees) and a chooser's look at their neighbours. Once
+customers have moved between firms, and always for neighbours, those ids are scattered
+over arrays far larger than the cache, and each read would wait for memory. Asking for
+an element early (LLVM's ``llvm.prefetch``) lets the waits overlap. A hint only: it
+changes no value, and in Python (the Mesa backend) it does nothing.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 __all__ = ["prefetch"]
 
 
+def prefetch(array, index) -> None:
+    """Ask for ``array[index]`` to be read soon (compiled code); nothing in Python."""
+
+
+@overload(prefetch, inline="always")
+def _prefetch_compiled(array, index):
+    def impl(array, index):
+        _llvm_prefetch(array, np.intp(index))
+
+    return impl
+
+
 @intrinsic
-def prefetch(typingctx, array, index):
-    """Prefetch ``array[index]`` for reading (compiled code only; no bounds check, and
-    none needed: a prefetch of any address is harmless)."""
+def _llvm_prefetch(typingctx, array, index):
+    """``llvm.prefetch`` of ``array[index]`` for reading (no bounds check, and none
+    needed: a prefetch of any address is harmless)."""
 
     def codegen(context, builder, signature, args):
         array_type = signature.args[0]
