@@ -147,7 +147,10 @@ def firm_back(c, s, counters, firm_state, history, totals, week_tally, records, 
     t = week_tally[0]
     status = people[0]
     left = 0
-    for i in range(counters[k.K_STORED]):
+    stored = counters[k.K_STORED]
+    for i in range(stored):
+        if i + k.PREFETCH_AHEAD < stored:
+            prefetch(status, c.uid[i + k.PREFETCH_AHEAD])
         flags = c.flags[i]
         if flags & ACTIVE and status[c.uid[i]] != f:
             c.flags[i] = (flags & ~ACTIVE) | GONE
