@@ -465,9 +465,10 @@ def customer_settle(
     Returns (flags, satisfaction, tenure, lifetime_revenue, survivors); a churned
     customer's flags lose ``ACTIVE``.
     """
-    tracked = outcome != 0 and week - outcome_week < DEFECTION_WINDOW_WEEKS
-    if tracked:
-        t.counts[C_AT_RISK + outcome] += 1
+    # counted without a branch (whether a customer is tracked is as good as random in
+    # customer order); an untracked customer adds 0
+    tracked = (outcome != 0) & (week - outcome_week < DEFECTION_WINDOW_WEEKS)
+    t.counts[C_AT_RISK + outcome] += tracked
     u = roll(dice, Stream.CHURN, uid)
     if u < bound * multiplier and u < (
         churn_hazard(p, satisfaction, expectation, tenure) * multiplier
@@ -505,13 +506,10 @@ def count_survivor(p, satisfaction, spend, survivors):
     customers; :func:`add_survivors` adds it to the week's tallies at the end.
     """
     revenue, total, promoters, detractors = survivors
-    kind = rules.nps_class(satisfaction, p.promoter_threshold, p.detractor_threshold)
-    return (
-        revenue + spend,
-        total + satisfaction,
-        promoters + (1 if kind == 1 else 0),
-        detractors + (1 if kind == -1 else 0),
+    promoter, detractor = rules.nps_flags(
+        satisfaction, p.promoter_threshold, p.detractor_threshold
     )
+    return revenue + spend, total + satisfaction, promoters + promoter, detractors + detractor
 
 
 @register_jitable
