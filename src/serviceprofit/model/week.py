@@ -506,9 +506,7 @@ def count_survivor(p, satisfaction, spend, survivors):
     customers; :func:`add_survivors` adds it to the week's tallies at the end.
     """
     revenue, total, promoters, detractors = survivors
-    promoter, detractor = rules.nps_flags(
-        satisfaction, p.promoter_threshold, p.detractor_threshold
-    )
+    promoter, detractor = rules.nps_flags(satisfaction, p.promoter_threshold, p.detractor_threshold)
     return revenue + spend, total + satisfaction, promoters + promoter, detractors + detractor
 
 
