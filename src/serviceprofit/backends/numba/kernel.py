@@ -125,26 +125,27 @@ def _issues_range(c, lo, hi, records, r, dice, chances, tallies, k):
     p = records[r]
     t = tallies[k]
     for i in range(lo, hi):
-        flags = np.int64(c.flags[i])
+        slot = np.uintp(i)  # unsigned: numba then tests no index for being negative
+        flags = np.int64(c.flags[slot])
         if flags & ACTIVE == 0:
             continue
         new = week.customer_issue(
             p,
             dice,
-            c.uid[i],
+            c.uid[slot],
             flags,
-            np.int64(c.department[i]),
-            np.int64(c.issue_age[i]),
-            np.int64(c.handoffs[i]),
-            chances[c.segment[i]],
+            np.int64(c.department[slot]),
+            np.int64(c.issue_age[slot]),
+            np.int64(c.handoffs[slot]),
+            chances[c.segment[slot]],
             t,
         )
         if new[0] != flags or new[0] & OPEN:
-            c.flags[i] = new[0]
-            c.department[i] = new[1]
-            c.issue_age[i] = new[2]
-            c.handoffs[i] = new[3]
-            c.new_handoffs[i] = new[4]
+            c.flags[slot] = new[0]
+            c.department[slot] = new[1]
+            c.issue_age[slot] = new[2]
+            c.handoffs[slot] = new[3]
+            c.new_handoffs[slot] = new[4]
 
 
 @njit(cache=True, parallel=True)
@@ -176,22 +177,23 @@ def _serve_range(
     n_contacts = 0
     survivors = week.NO_SURVIVORS
     for i in range(lo, hi):
+        slot = np.uintp(i)  # unsigned: numba then tests no index for being negative
         if contagious and i + PREFETCH_AHEAD < hi:  # a market's contagion clocks
             ahead = np.intp(c.uid[i + PREFETCH_AHEAD])
             prefetch(exposure, ahead)
             prefetch(since, ahead)
-        flags = np.int64(c.flags[i])
+        flags = np.int64(c.flags[slot])
         if flags & ACTIVE == 0:
             continue
-        uid = c.uid[i]
-        segment = np.int64(c.segment[i])
-        satisfaction = np.float64(c.satisfaction[i])
-        expectation = np.float64(c.expectation[i])
-        outcome = np.int64(c.outcome[i])
-        outcome_week = np.int64(c.outcome_week[i])
+        uid = c.uid[slot]
+        segment = np.int64(c.segment[slot])
+        satisfaction = np.float64(c.satisfaction[slot])
+        expectation = np.float64(c.expectation[slot])
+        outcome = np.int64(c.outcome[slot])
+        outcome_week = np.int64(c.outcome_week[slot])
         contacted = False
         if flags & OPEN:
-            department = np.int64(c.department[i])
+            department = np.int64(c.department[slot])
             (
                 flags,
                 channel,
@@ -209,11 +211,11 @@ def _serve_range(
                 week_,
                 flags,
                 segment,
-                np.int64(c.channel[i]),
+                np.int64(c.channel[slot]),
                 department,
-                np.int64(c.issue_age[i]),
-                np.int64(c.handoffs[i]),
-                np.int64(c.new_handoffs[i]),
+                np.int64(c.issue_age[slot]),
+                np.int64(c.handoffs[slot]),
+                np.int64(c.new_handoffs[slot]),
                 satisfaction,
                 expectation,
                 outcome,
@@ -224,21 +226,21 @@ def _serve_range(
                 pool_len,
                 t,
             )
-            c.channel[i] = channel
-            c.issue_age[i] = issue_age
-            c.handoffs[i] = handoffs
-            c.outcome[i] = outcome
-            c.outcome_week[i] = outcome_week
+            c.channel[slot] = channel
+            c.issue_age[slot] = issue_age
+            c.handoffs[slot] = handoffs
+            c.outcome[slot] = outcome
+            c.outcome_week[slot] = outcome_week
             if server >= 0:
                 contacted = True
                 contact_server[n_contacts] = server
                 contact_value[n_contacts] = contact
                 n_contacts += 1
         bound = 1.0  # evaluate the churn rule unless the bound rules it out
-        if c.expectation[i] == bound_expectation[segment]:
+        if c.expectation[slot] == bound_expectation[segment]:
             b = int(satisfaction * CHURN_BINS)
             if 0 <= b <= CHURN_BINS:
-                bound = bound_table[segment, b]
+                bound = bound_table[segment, np.uintp(b)]
         multiplier = 1.0
         if contagious:
             multiplier = choice.contagion_factor(exposure, since, uid, week_, decay, uplift)
@@ -249,10 +251,10 @@ def _serve_range(
             week_,
             flags,
             segment,
-            np.int64(c.tenure[i]),
+            np.int64(c.tenure[slot]),
             satisfaction,
             expectation,
-            np.float64(c.lifetime_revenue[i]),
+            np.float64(c.lifetime_revenue[slot]),
             outcome,
             outcome_week,
             contacted,
@@ -261,10 +263,10 @@ def _serve_range(
             survivors,
             t,
         )
-        c.flags[i] = flags
-        c.satisfaction[i] = satisfaction
-        c.tenure[i] = tenure
-        c.lifetime_revenue[i] = revenue
+        c.flags[slot] = flags
+        c.satisfaction[slot] = satisfaction
+        c.tenure[slot] = tenure
+        c.lifetime_revenue[slot] = revenue
     week.add_survivors(survivors, t)
     for j in range(n_contacts):
         served[contact_server[j], 0] += contact_value[j]
