@@ -189,6 +189,10 @@ def test_non_finite_result_is_an_error_not_zero():
         _check_finite("x", ts, {"profit_total": 1.0})
     with pytest.raises(NonFiniteResultError, match="profit_total"):
         _check_finite("x", ts.iloc[:1], {"profit_total": math.inf})
+    with_text = ts.assign(note=["a", "b"])  # a text column is not a number, nor an error
+    with pytest.raises(NonFiniteResultError, match=r"profit \(first in week 1\)"):
+        _check_finite("x", with_text, {"profit_total": 1.0})
+    _check_finite("x", with_text.iloc[:1], {"profit_total": 1.0})
 
 
 def test_budget_refuses_with_figure_and_way_out():

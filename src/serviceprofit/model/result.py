@@ -107,8 +107,8 @@ def summarise(
     # weekly rows are read as one float64 array (integer counts are exact as floats),
     # column by column contiguous: one pandas call where a column at a time cost about
     # 0.3 ms a run
-    rows = _weekly_rows(ts)
-    index = {name: i for i, name in enumerate(ts.columns)}
+    rows, names = _weekly_rows(ts)
+    index = {name: i for i, name in enumerate(names)}
     col = {
         name: rows[:, index[name]]
         for name in (
@@ -162,13 +162,17 @@ def summarise(
     for i, name in enumerate(OUTCOME_NAMES, start=1):
         hazard = _ratio(counts[C_DEFECTED + i], counts[C_AT_RISK + i])
         diagnostics[f"defection_26w_{name}"] = 1.0 - (1.0 - hazard) ** 26
-    _check_finite(scenario.name, ts, summary, rows)
+    _check_finite(scenario.name, ts, summary, (rows, names))
     return RunResult(ts, summary, diagnostics, customers, staff)
 
 
-def _weekly_rows(ts: pd.DataFrame) -> np.ndarray:
-    """A run's weekly series (numbers only) as one float64 array in column order."""
-    return np.asfortranarray(ts.to_numpy(dtype=np.float64))
+def _weekly_rows(ts: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """A run's weekly numbers as one float64 array (each column contiguous) and the
+    names of its columns: every column when all are numbers (one pandas call), else
+    the numeric ones (text is not a number)."""
+    numeric = [name for name, dtype in ts.dtypes.items() if dtype.kind in "biuf"]
+    frame = ts if len(numeric) == ts.shape[1] else ts[numeric]
+    return np.asfortranarray(frame.to_numpy(dtype=np.float64)), numeric
 
 
 class NonFiniteResultError(ValueError):
@@ -176,7 +180,10 @@ class NonFiniteResultError(ValueError):
 
 
 def _check_finite(
-    name: str, ts: pd.DataFrame, summary: dict[str, Any], rows: np.ndarray | None = None
+    name: str,
+    ts: pd.DataFrame,
+    summary: dict[str, Any],
+    rows: tuple[np.ndarray, list[str]] | None = None,
 ) -> None:
     """Fail a run whose weekly series ``ts`` (``rows``: :func:`_weekly_rows` of it, if
     already read) or summary holds NaN or infinity.
@@ -186,10 +193,11 @@ def _check_finite(
     read as floats, are always finite.)
     """
     bad = [k for k, v in summary.items() if isinstance(v, float) and not math.isfinite(v)]
-    finite = np.isfinite(_weekly_rows(ts) if rows is None else rows)
+    values, names = _weekly_rows(ts) if rows is None else rows
+    finite = np.isfinite(values)
     if not finite.all():
         week, column = np.argwhere(~finite)[0]
-        bad.append(f"{ts.columns[int(column)]} (first in week {int(week)})")
+        bad.append(f"{names[int(column)]} (first in week {int(week)})")
     if bad:
         raise NonFiniteResultError(
             f"scenario {name}: the run produced NaN or infinity in {', '.join(bad[:4])};"

@@ -523,11 +523,9 @@ def add_survivors(survivors, t):
 def tally_word_of_mouth(p, satisfaction, t):
     """An active customer's satisfaction and NPS class, for the week's averages."""
     t.sums[S_SATISFACTION] += satisfaction
-    kind = rules.nps_class(satisfaction, p.promoter_threshold, p.detractor_threshold)
-    if kind == 1:
-        t.counts[C_PROMOTERS] += 1
-    elif kind == -1:
-        t.counts[C_DETRACTORS] += 1
+    promoter, detractor = rules.nps_flags(satisfaction, p.promoter_threshold, p.detractor_threshold)
+    t.counts[C_PROMOTERS] += promoter
+    t.counts[C_DETRACTORS] += detractor
 
 
 # ---------------------------------------------------------------------------
