@@ -187,6 +187,23 @@ def issue_chances(p, surge, fixed_share, out):
 
 
 @register_jitable(inline="always")
+def new_issue(dice, uid, chance):
+    """Whether customer ``uid`` without an open issue meets a new one this week (step 3)."""
+    return roll(dice, Stream.ISSUE, uid) < chance
+
+
+@register_jitable(inline="always")
+def has_issue_work(dice, uid, flags, chance):
+    """Whether :func:`customer_issue` has anything to do for a customer: an active one
+    with an open issue, or with a new one. Written without branches (as 0 or 1), so that
+    compiled code can list these customers first and run :func:`customer_issue` for them
+    alone: whether a customer has a new issue is as good as random from one customer to
+    the next, and a branch on it is mispredicted about as often as issues arise."""
+    active = flags & ACTIVE != 0
+    return active & ((flags & OPEN != 0) | new_issue(dice, uid, chance))
+
+
+@register_jitable(inline="always")
 def customer_issue(p, dice, uid, flags, department, issue_age, handoffs, chance, t):
     """Steps 3-4: maybe a new issue, tried in self-service if routine; an open issue is
     routed to its department, counting this week's handoffs on the way.
@@ -197,7 +214,7 @@ def customer_issue(p, dice, uid, flags, department, issue_age, handoffs, chance,
     """
     new_handoffs = 0
     if flags & OPEN == 0:
-        if roll(dice, Stream.ISSUE, uid) >= chance:
+        if not new_issue(dice, uid, chance):
             return flags, department, issue_age, handoffs, new_handoffs
         flags = (flags | OPEN | FRESH) & ~(HOPPED | COMPLAINED | MOMENT_OF_TRUTH)
         issue_age = 0

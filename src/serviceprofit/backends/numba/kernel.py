@@ -121,14 +121,25 @@ def create_customers(c, start, count, first_uid, p, dice, initial, t):
 def _issues_range(c, lo, hi, records, r, dice, chances, tallies, k):
     """Steps 3-4 for the customers in slots ``lo..hi`` (``week.customer_issue``), read
     ``records[r]`` and tally into ``tallies[k]`` (rows, not records, cross into parallel
-    regions: numba's parallel loops run in turn when handed a record)."""
+    regions: numba's parallel loops run in turn when handed a record).
+
+    First the customers with something to do are listed (``week.has_issue_work``, without
+    a branch), then ``week.customer_issue`` runs for them alone: most customers have no
+    issue in a week, and which do is as good as random, so a branch per customer on it
+    would be mispredicted about as often as issues arise."""
     p = records[r]
     t = tallies[k]
+    busy = np.empty(hi - lo, np.int64)
+    n_busy = 0
     for i in range(lo, hi):
         slot = np.uintp(i)  # unsigned: numba then tests no index for being negative
+        busy[n_busy] = i
+        n_busy += week.has_issue_work(
+            dice, c.uid[slot], np.int64(c.flags[slot]), chances[c.segment[slot]]
+        )
+    for j in range(n_busy):
+        slot = np.uintp(busy[j])
         flags = np.int64(c.flags[slot])
-        if flags & ACTIVE == 0:
-            continue
         new = week.customer_issue(
             p,
             dice,
@@ -140,12 +151,11 @@ def _issues_range(c, lo, hi, records, r, dice, chances, tallies, k):
             chances[c.segment[slot]],
             t,
         )
-        if new[0] != flags or new[0] & OPEN:
-            c.flags[slot] = new[0]
-            c.department[slot] = new[1]
-            c.issue_age[slot] = new[2]
-            c.handoffs[slot] = new[3]
-            c.new_handoffs[slot] = new[4]
+        c.flags[slot] = new[0]
+        c.department[slot] = new[1]
+        c.issue_age[slot] = new[2]
+        c.handoffs[slot] = new[3]
+        c.new_handoffs[slot] = new[4]
 
 
 @njit(cache=True, parallel=True)
