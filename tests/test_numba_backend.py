@@ -9,6 +9,7 @@ import pytest
 
 from serviceprofit import load_scenario, simulate, simulate_many
 from serviceprofit.backends.numba import compile_cache, wait_passively
+from serviceprofit.backends.numba import model as numba_model
 from serviceprofit.backends.numba.kernel import CHURN_BINS
 from serviceprofit.backends.numba.state import bytes_per_customer
 from serviceprofit.model.params import Params, stack_records
@@ -50,6 +51,21 @@ def test_same_columns_and_fields_as_mesa(small):
     assert list(b.staff.columns) == list(a.staff.columns)
     for column in a.timeseries.columns:
         assert b.timeseries[column].dtype.kind == a.timeseries[column].dtype.kind, column
+
+
+def test_time_series_from_blocks_is_the_frame_built_column_by_column(small):
+    """The weekly frame built from its two blocks (pandas' create_dataframe_from_blocks)
+    equals the one pandas' public constructor builds: columns, dtypes, index, values;
+    and it owns its data (writing to it leaves the run's history alone)."""
+    result = simulate(small, backend="numba", seed=3)
+    history = result.timeseries.to_numpy(np.float64)
+    fast, slow = numba_model.timeseries(history), numba_model.timeseries_by_column(history)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert fast.index.equals(pd.RangeIndex(len(history)))
+    assert fast["customers_active"].dtype == np.int64 and fast["revenue"].dtype == np.float64
+    before = history.copy()
+    fast.iloc[0, 1] = -1
+    assert np.array_equal(history, before)
 
 
 def test_same_luck_gives_nearly_the_same_run(small):

@@ -79,8 +79,38 @@ def churn_tables(records: np.ndarray, precision: str) -> tuple[np.ndarray, np.nd
     return bounds, expectations
 
 
+try:  # pandas >= 3
+    from pandas.api.internals import create_dataframe_from_blocks
+except ImportError:  # pragma: no cover - older pandas: the frame is built column by column
+    create_dataframe_from_blocks = None
+
+_COLUMNS = pd.Index(METRICS)
+_COUNT_COLUMNS = np.array([i for i, name in enumerate(METRICS) if name in COUNT_METRICS])
+_FLOAT_COLUMNS = np.array([i for i, name in enumerate(METRICS) if name not in COUNT_METRICS])
+
+
 def timeseries(history: np.ndarray) -> pd.DataFrame:
-    """The metrics rows of a run's history as the time series both backends return."""
+    """The metrics rows of a run's history as the time series both backends return:
+    counts as int64, the rest float64, one row per week.
+
+    Built from its two blocks (counts, floats) with pandas' ``create_dataframe_from_blocks``,
+    which takes them as they are: about 25 us a run where ``pd.DataFrame`` of a dict of
+    columns spent about 330 us checking and gathering 28 columns, a cost every small
+    compiled run paid (a 2,000-customer, 156-week run takes about 13 ms).
+    ``tests/test_numba_backend.py`` checks that both ways give the same frame."""
+    if create_dataframe_from_blocks is None:
+        return timeseries_by_column(history)
+    counts = history[:, _COUNT_COLUMNS].T.astype(np.int64)  # (columns, weeks), as blocks are
+    floats = np.ascontiguousarray(history[:, _FLOAT_COLUMNS].T)
+    return create_dataframe_from_blocks(
+        [(counts, _COUNT_COLUMNS.copy()), (floats, _FLOAT_COLUMNS.copy())],
+        index=pd.RangeIndex(len(history)),
+        columns=_COLUMNS,
+    )
+
+
+def timeseries_by_column(history: np.ndarray) -> pd.DataFrame:
+    """:func:`timeseries` with pandas' public constructor, a column at a time."""
     return pd.DataFrame(
         {
             name: history[:, i].astype(np.int64) if name in COUNT_METRICS else history[:, i]
