@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from serviceprofit import load_scenario
-from serviceprofit.bench import TARGETS, _against_targets, describe, measure_run, sized
+from serviceprofit.bench import (
+    SHORT_RUN_REPEATS,
+    TARGETS,
+    _against_targets,
+    describe,
+    measure_run,
+    sized,
+)
 
 from .conftest import SCENARIOS
 
@@ -24,6 +31,9 @@ def test_a_timed_run_counts_customer_steps():
     assert run["threads"] == 1
     assert 8 * 2500 < run["customer_steps"] < 8 * 3500
     assert run["steps_per_second"] == run["customer_steps"] / run["seconds"]
+    # a run of milliseconds is repeated, and the median repeat counts
+    assert len(run["repeats"]) == SHORT_RUN_REPEATS
+    assert run["seconds"] == sorted(run["repeats"])[SHORT_RUN_REPEATS // 2]
     assert run["peak_memory_bytes"] > 0
     assert 0 < run["cores_used"] <= 1.5  # one thread (plus a little of the runtime's)
 
