@@ -86,6 +86,35 @@ def test_events_change_the_scenario_in_force(scenarios_dir):
     assert scenario.at_week(86).strategy.product.complexity == 1.0
 
 
+def test_the_schedule_reads_each_week_the_events_in_force(scenarios_dir):
+    """ParamSchedule keeps one record per distinct set of events in force, and each week
+    reads the record of that week's set, also where events overlap, start at week 0, or
+    are undone."""
+    from serviceprofit.model.params import Params, ParamSchedule
+    from serviceprofit.model.scenario import events_in_force
+
+    base = load_scenario(scenarios_dir / "baseline.yaml")
+    scenario = Scenario.model_validate(
+        {
+            **base.to_dict(),
+            "weeks": 60,
+            "events": [
+                {"week": 0, "until": 7, "set": {"strategy.product.complexity": 1.3}},
+                {"week": 5, "until": 40, "set": {"strategy.process.empowerment": 0.2}},
+                {"week": 20, "set": {"strategy.marketing.spend_per_week": 10.0}},
+                {"week": 30, "until": 35, "set": {"strategy.product.complexity": 1.5}},
+            ],
+        }
+    )
+    schedule = ParamSchedule(scenario)
+    sets = [tuple(events_in_force(scenario.events, week)) for week in range(scenario.weeks)]
+    assert len(schedule.records) == len(set(sets)) == 6  # (1, 2) twice: one record
+    for week in range(scenario.weeks):
+        assert schedule(week) == Params.from_scenario(scenario.at_week(week)), week
+        first = sets.index(sets[week])
+        assert schedule.index[week] == schedule.index[first], week
+
+
 @pytest.mark.parametrize(
     ("text", "key", "message"),
     [

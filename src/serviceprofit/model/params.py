@@ -13,13 +13,14 @@ distinct set of events in force and says which record each week reads.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
 from numba.extending import register_jitable
 
 from serviceprofit.model.rules import POLICY_CODES
-from serviceprofit.model.scenario import CHANNELS, Scenario, ScenarioError
+from serviceprofit.model.scenario import CHANNELS, Scenario, ScenarioError, events_in_force
 
 __all__ = ["MAX_SEGMENTS", "RECORD_DTYPE", "ParamSchedule", "Params", "params_of", "stack_records"]
 
@@ -236,6 +237,7 @@ def _cumulative(shares: list[float]) -> tuple[float, ...]:
     return tuple(float(x) for x in np.cumsum(array) / array.sum())
 
 
+@functools.cache
 def _kind(name: str) -> str:
     """'int', 'float' or 'table': the type a field of :class:`Params` is declared with."""
     declared = Params.__annotations__[name]
@@ -310,17 +312,20 @@ class ParamSchedule:
         self.scenario = scenario
         self.records: list[Params] = []
         seen: dict[tuple[int, ...], int] = {}
-        index = np.empty(scenario.weeks, np.int64)
-        for week in range(scenario.weeks):
-            active = tuple(
-                i
-                for i, e in enumerate(scenario.events)
-                if e.week <= week and (e.until is None or week < e.until)
-            )
+        weeks = scenario.weeks
+        index = np.empty(weeks, np.int64)
+        # the events in force change only where an event starts or is undone
+        starts = sorted(
+            {0}
+            | {e.week for e in scenario.events if e.week < weeks}
+            | {e.until for e in scenario.events if e.until is not None and e.until < weeks}
+        )
+        for start, stop in zip(starts, [*starts[1:], weeks], strict=True):
+            active = tuple(events_in_force(scenario.events, start))
             if active not in seen:
                 seen[active] = len(self.records)
-                self.records.append(Params.from_scenario(scenario.at_week(week)))
-            index[week] = seen[active]
+                self.records.append(Params.from_scenario(scenario.at_week(start)))
+            index[start:stop] = seen[active]
         self.index = index
 
     def __call__(self, week: int) -> Params:

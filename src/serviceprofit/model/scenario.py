@@ -564,7 +564,7 @@ class Scenario(_Strict):
 
     def at_week(self, week: int) -> Scenario:
         """The scenario in force in ``week``: events that have started and not ended."""
-        active = [self.events[i] for i in _active(self.events, week)]
+        active = [self.events[i] for i in events_in_force(self.events, week)]
         if not active:
             return self
         merged: dict[str, Any] = {}
@@ -791,7 +791,7 @@ def _check_events(scenario: Scenario, source: str) -> None:
         e.until for e in scenario.events if e.until is not None and e.until < scenario.weeks
     }
     for week in sorted(boundaries):
-        active = _active(scenario.events, week)
+        active = events_in_force(scenario.events, week)
         if len(active) < 2:
             continue
         try:
@@ -805,7 +805,7 @@ def _check_events(scenario: Scenario, source: str) -> None:
             ) from None
 
 
-def _active(events: list[Event], week: int) -> list[int]:
+def events_in_force(events: list[Event], week: int) -> list[int]:
     """Indices of the events in force in ``week``: started and not yet undone."""
     return [
         i for i, e in enumerate(events) if e.week <= week and (e.until is None or week < e.until)
