@@ -56,7 +56,8 @@ def test_same_columns_and_fields_as_mesa(small):
 def test_time_series_from_blocks_is_the_frame_built_column_by_column(small):
     """The weekly frame built from its two blocks (pandas' create_dataframe_from_blocks)
     equals the one pandas' public constructor builds: columns, dtypes, index, values;
-    and it owns its data (writing to it leaves the run's history alone)."""
+    and it owns its data and labels (writing to it leaves the run's history and the next
+    frame alone)."""
     result = simulate(small, backend="numba", seed=3)
     history = result.timeseries.to_numpy(np.float64)
     fast, slow = numba_model.timeseries(history), numba_model.timeseries_by_column(history)
@@ -65,7 +66,9 @@ def test_time_series_from_blocks_is_the_frame_built_column_by_column(small):
     assert fast["customers_active"].dtype == np.int64 and fast["revenue"].dtype == np.float64
     before = history.copy()
     fast.iloc[0, 1] = -1
+    fast.columns.name = "metric"
     assert np.array_equal(history, before)
+    assert numba_model.timeseries(history).columns.name is None
 
 
 def test_same_luck_gives_nearly_the_same_run(small):

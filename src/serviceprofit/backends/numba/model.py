@@ -105,7 +105,7 @@ def timeseries(history: np.ndarray) -> pd.DataFrame:
     return create_dataframe_from_blocks(
         [(counts, _COUNT_COLUMNS.copy()), (floats, _FLOAT_COLUMNS.copy())],
         index=pd.RangeIndex(len(history)),
-        columns=_COLUMNS,
+        columns=_COLUMNS.copy(),  # its own: a name given to one run's columns stays there
     )
 
 
