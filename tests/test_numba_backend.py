@@ -13,7 +13,7 @@ from serviceprofit.backends.numba import model as numba_model
 from serviceprofit.backends.numba.kernel import CHURN_BINS
 from serviceprofit.backends.numba.state import bytes_per_customer
 from serviceprofit.model.params import Params, stack_records
-from serviceprofit.model.result import SUMMARY_FIELDS
+from serviceprofit.model.result import SUMMARY_FIELDS, weekly_rows
 
 from .conftest import SCENARIOS, SMALL
 from .test_model import check_invariants
@@ -69,6 +69,24 @@ def test_time_series_from_blocks_is_the_frame_built_column_by_column(small):
     fast.columns.name = "metric"
     assert np.array_equal(history, before)
     assert numba_model.timeseries(history).columns.name is None
+
+
+def test_summary_from_the_history_is_the_summary_from_the_frame(small, monkeypatch):
+    """The weekly numbers the numba backend hands ``summarise`` from its history are, to
+    the bit, those ``summarise`` would read back from the frame; so is the summary."""
+    calls = []
+    real = numba_model.summarise
+    monkeypatch.setattr(numba_model, "summarise", lambda **kw: calls.append(kw) or real(**kw))
+    simulate(small, backend="numba", seed=5)
+    numba_model.run_many([small, small], [5, 6])
+    assert len(calls) == 3
+    for kw in calls:
+        given, names = kw["rows"]
+        read, read_names = weekly_rows(kw["timeseries"])
+        assert names == read_names and given.flags.f_contiguous
+        assert given.tobytes() == read.tobytes()
+        without = real(**{**kw, "rows": None})
+        assert repr(real(**kw).summary) == repr(without.summary)
 
 
 def test_same_luck_gives_nearly_the_same_run(small):

@@ -76,6 +76,7 @@ def summarise(
     sums: Sequence[float],
     customers: pd.DataFrame | None = None,
     staff: pd.DataFrame | None = None,
+    rows: tuple[np.ndarray, list[str]] | None = None,
 ) -> RunResult:
     """Reduce a run's weekly rows and totals to MODEL.md's summary record.
 
@@ -83,7 +84,10 @@ def summarise(
     :data:`MIN_WEEKS` of a shorter run, and ratios with nothing to measure (first-contact
     resolution without contacts, the complaint share without churners, lifetime value
     without churn). ``counts`` and ``sums`` are the run's tallies summed over the weeks,
-    indexed as in :mod:`serviceprofit.model.week`.
+    indexed as in :mod:`serviceprofit.model.week`. ``rows`` is ``timeseries`` as
+    :func:`weekly_rows` reads it, from a caller that has the numbers already (the numba
+    backend's history): reading them back from the frame costs more than the rest of the
+    summary (pandas builds a series of the columns' dtypes).
     """
     from serviceprofit.model.week import (
         C_AT_RISK,
@@ -107,7 +111,7 @@ def summarise(
     # weekly rows are read as one float64 array (integer counts are exact as floats),
     # column by column contiguous: one pandas call where a column at a time cost about
     # 0.3 ms a run
-    rows, names = _weekly_rows(ts)
+    rows, names = weekly_rows(ts) if rows is None else rows
     index = {name: i for i, name in enumerate(names)}
     col = {
         name: rows[:, index[name]]
@@ -166,10 +170,10 @@ def summarise(
     return RunResult(ts, summary, diagnostics, customers, staff)
 
 
-def _weekly_rows(ts: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+def weekly_rows(ts: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     """A run's weekly numbers as one float64 array (each column contiguous) and the
     names of its columns: every column when all are numbers (one pandas call), else
-    the numeric ones (text is not a number)."""
+    the numeric ones (text is not a number). :func:`summarise` reads them so."""
     numeric = [name for name, dtype in ts.dtypes.items() if dtype.kind in "biuf"]
     frame = ts if len(numeric) == ts.shape[1] else ts[numeric]
     return np.asfortranarray(frame.to_numpy(dtype=np.float64)), numeric
@@ -185,7 +189,7 @@ def _check_finite(
     summary: dict[str, Any],
     rows: tuple[np.ndarray, list[str]] | None = None,
 ) -> None:
-    """Fail a run whose weekly series ``ts`` (``rows``: :func:`_weekly_rows` of it, if
+    """Fail a run whose weekly series ``ts`` (``rows``: :func:`weekly_rows` of it, if
     already read) or summary holds NaN or infinity.
 
     Extreme (but allowed) parameters can overflow the model's arithmetic; reporting such
@@ -193,7 +197,7 @@ def _check_finite(
     read as floats, are always finite.)
     """
     bad = [k for k, v in summary.items() if isinstance(v, float) and not math.isfinite(v)]
-    values, names = _weekly_rows(ts) if rows is None else rows
+    values, names = weekly_rows(ts) if rows is None else rows
     finite = np.isfinite(values)
     if not finite.all():
         week, column = np.argwhere(~finite)[0]

@@ -109,6 +109,13 @@ def timeseries(history: np.ndarray) -> pd.DataFrame:
     )
 
 
+def history_rows(history: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The weekly numbers as ``result.weekly_rows`` reads them from :func:`timeseries`'s
+    frame, taken from the history itself (its first columns are the metrics, in order;
+    the counts are whole numbers there too), for ``summarise``."""
+    return np.asfortranarray(history[:, : len(METRICS)]), list(METRICS)
+
+
 def timeseries_by_column(history: np.ndarray) -> pd.DataFrame:
     """:func:`timeseries` with pandas' public constructor, a column at a time."""
     return pd.DataFrame(
@@ -172,6 +179,7 @@ def run_one(
         backend="numba",
         seed=seed,
         timeseries=timeseries(history),
+        rows=history_rows(history),
         counts=totals[0].tolist(),
         sums=totals[1].tolist(),
         customers=customer_table(c, int(counters[k.K_STORED])) if keep_agents else None,
@@ -232,6 +240,7 @@ def run_many(
             backend="numba",
             seed=seed,
             timeseries=timeseries(history[r, : scenario.weeks]),
+            rows=history_rows(history[r, : scenario.weeks]),
             counts=counts[r].tolist(),
             sums=sums[r].tolist(),
         )
