@@ -29,7 +29,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from serviceprofit.backends.numba.state import Customers, Staff
+from serviceprofit.backends.numba.state import Staff
 from serviceprofit.model import choice, firm, rules, week
 from serviceprofit.model.hints import prefetch
 from serviceprofit.model.week import (
@@ -91,22 +91,22 @@ def write_customer(c, i, uid, new, p, initial, t):
     count in the week's word of mouth, in slot order. The one writer of a new customer's
     row, for a firm alone and a firm of a market."""
     segment, channel, satisfaction, expectation, tenure = new
-    c.uid[i] = uid
-    c.flags[i] = ACTIVE
-    c.segment[i] = segment
-    c.channel[i] = channel
-    c.department[i] = 0
-    c.new_handoffs[i] = 0
-    c.issue_age[i] = 0
-    c.handoffs[i] = 0
-    c.outcome[i] = 0
-    c.tenure[i] = int(tenure)
-    c.outcome_week[i] = 0
-    c.satisfaction[i] = satisfaction
-    c.expectation[i] = expectation
-    c.lifetime_revenue[i] = 0.0
+    c[i].uid = uid
+    c[i].flags = ACTIVE
+    c[i].segment = segment
+    c[i].channel = channel
+    c[i].department = 0
+    c[i].new_handoffs = 0
+    c[i].issue_age = 0
+    c[i].handoffs = 0
+    c[i].outcome = 0
+    c[i].tenure = int(tenure)
+    c[i].outcome_week = 0
+    c[i].satisfaction = satisfaction
+    c[i].expectation = expectation
+    c[i].lifetime_revenue = 0.0
     if not initial:
-        week.tally_word_of_mouth(p, c.satisfaction[i], t)
+        week.tally_word_of_mouth(p, c[i].satisfaction, t)
 
 
 @njit(cache=True)
@@ -132,30 +132,30 @@ def _issues_range(c, lo, hi, records, r, dice, chances, tallies, k):
     busy = np.empty(hi - lo, np.int64)
     n_busy = 0
     for i in range(lo, hi):
-        slot = np.uintp(i)  # unsigned: numba then tests no index for being negative
+        customer = c[np.uintp(i)]  # unsigned: numba then tests no index for being negative
         busy[n_busy] = i
         n_busy += week.has_issue_work(
-            dice, c.uid[slot], np.int64(c.flags[slot]), chances[c.segment[slot]]
+            dice, customer.uid, np.int64(customer.flags), chances[customer.segment]
         )
     for j in range(n_busy):
-        slot = np.uintp(busy[j])
-        flags = np.int64(c.flags[slot])
+        customer = c[np.uintp(busy[j])]
+        flags = np.int64(customer.flags)
         new = week.customer_issue(
             p,
             dice,
-            c.uid[slot],
+            customer.uid,
             flags,
-            np.int64(c.department[slot]),
-            np.int64(c.issue_age[slot]),
-            np.int64(c.handoffs[slot]),
-            chances[c.segment[slot]],
+            np.int64(customer.department),
+            np.int64(customer.issue_age),
+            np.int64(customer.handoffs),
+            chances[customer.segment],
             t,
         )
-        c.flags[slot] = new[0]
-        c.department[slot] = new[1]
-        c.issue_age[slot] = new[2]
-        c.handoffs[slot] = new[3]
-        c.new_handoffs[slot] = new[4]
+        customer.flags = new[0]
+        customer.department = new[1]
+        customer.issue_age = new[2]
+        customer.handoffs = new[3]
+        customer.new_handoffs = new[4]
 
 
 @njit(cache=True, parallel=True)
@@ -187,23 +187,23 @@ def _serve_range(
     n_contacts = 0
     survivors = week.NO_SURVIVORS
     for i in range(lo, hi):
-        slot = np.uintp(i)  # unsigned: numba then tests no index for being negative
+        customer = c[np.uintp(i)]  # unsigned: numba then tests no index for being negative
         if contagious and i + PREFETCH_AHEAD < hi:  # a market's contagion clocks
-            ahead = np.intp(c.uid[i + PREFETCH_AHEAD])
+            ahead = np.intp(c[i + PREFETCH_AHEAD].uid)
             prefetch(exposure, ahead)
             prefetch(since, ahead)
-        flags = np.int64(c.flags[slot])
+        flags = np.int64(customer.flags)
         if flags & ACTIVE == 0:
             continue
-        uid = c.uid[slot]
-        segment = np.int64(c.segment[slot])
-        satisfaction = np.float64(c.satisfaction[slot])
-        expectation = np.float64(c.expectation[slot])
-        outcome = np.int64(c.outcome[slot])
-        outcome_week = np.int64(c.outcome_week[slot])
+        uid = customer.uid
+        segment = np.int64(customer.segment)
+        satisfaction = np.float64(customer.satisfaction)
+        expectation = np.float64(customer.expectation)
+        outcome = np.int64(customer.outcome)
+        outcome_week = np.int64(customer.outcome_week)
         contacted = False
         if flags & OPEN:
-            department = np.int64(c.department[slot])
+            department = np.int64(customer.department)
             (
                 flags,
                 channel,
@@ -221,11 +221,11 @@ def _serve_range(
                 week_,
                 flags,
                 segment,
-                np.int64(c.channel[slot]),
+                np.int64(customer.channel),
                 department,
-                np.int64(c.issue_age[slot]),
-                np.int64(c.handoffs[slot]),
-                np.int64(c.new_handoffs[slot]),
+                np.int64(customer.issue_age),
+                np.int64(customer.handoffs),
+                np.int64(customer.new_handoffs),
                 satisfaction,
                 expectation,
                 outcome,
@@ -236,18 +236,18 @@ def _serve_range(
                 pool_len,
                 t,
             )
-            c.channel[slot] = channel
-            c.issue_age[slot] = issue_age
-            c.handoffs[slot] = handoffs
-            c.outcome[slot] = outcome
-            c.outcome_week[slot] = outcome_week
+            customer.channel = channel
+            customer.issue_age = issue_age
+            customer.handoffs = handoffs
+            customer.outcome = outcome
+            customer.outcome_week = outcome_week
             if server >= 0:
                 contacted = True
                 contact_server[n_contacts] = server
                 contact_value[n_contacts] = contact
                 n_contacts += 1
         bound = 1.0  # evaluate the churn rule unless the bound rules it out
-        if c.expectation[slot] == bound_expectation[segment]:
+        if customer.expectation == bound_expectation[segment]:
             b = int(satisfaction * CHURN_BINS)
             if 0 <= b <= CHURN_BINS:
                 bound = bound_table[segment, np.uintp(b)]
@@ -261,10 +261,10 @@ def _serve_range(
             week_,
             flags,
             segment,
-            np.int64(c.tenure[slot]),
+            np.int64(customer.tenure),
             satisfaction,
             expectation,
-            np.float64(c.lifetime_revenue[slot]),
+            np.float64(customer.lifetime_revenue),
             outcome,
             outcome_week,
             contacted,
@@ -273,10 +273,10 @@ def _serve_range(
             survivors,
             t,
         )
-        c.flags[slot] = flags
-        c.satisfaction[slot] = satisfaction
-        c.tenure[slot] = tenure
-        c.lifetime_revenue[slot] = revenue
+        customer.flags = flags
+        customer.satisfaction = satisfaction
+        customer.tenure = tenure
+        customer.lifetime_revenue = revenue
     week.add_survivors(survivors, t)
     for j in range(n_contacts):
         served[contact_server[j], 0] += contact_value[j]
@@ -499,61 +499,20 @@ def compact(c, stored):
     """Squeeze churned customers out, keeping uid order; return how many remain."""
     kept = 0
     for i in range(stored):
-        if c.flags[i] & ACTIVE == 0:
+        if c[i].flags & ACTIVE == 0:
             continue
         if kept != i:
-            c.uid[kept] = c.uid[i]
-            c.flags[kept] = c.flags[i]
-            c.segment[kept] = c.segment[i]
-            c.channel[kept] = c.channel[i]
-            c.department[kept] = c.department[i]
-            c.new_handoffs[kept] = c.new_handoffs[i]
-            c.issue_age[kept] = c.issue_age[i]
-            c.handoffs[kept] = c.handoffs[i]
-            c.outcome[kept] = c.outcome[i]
-            c.tenure[kept] = c.tenure[i]
-            c.outcome_week[kept] = c.outcome_week[i]
-            c.satisfaction[kept] = c.satisfaction[i]
-            c.expectation[kept] = c.expectation[i]
-            c.lifetime_revenue[kept] = c.lifetime_revenue[i]
+            c[kept] = c[i]
         kept += 1
     for i in range(kept, stored):
-        c.flags[i] = 0
+        c[i].flags = 0
     return kept
 
 
 @njit(cache=True)
 def _grow_customers(c, stored, capacity):
-    grown = Customers(
-        np.zeros(capacity, c.uid.dtype),
-        np.zeros(capacity, c.flags.dtype),
-        np.zeros(capacity, c.segment.dtype),
-        np.zeros(capacity, c.channel.dtype),
-        np.zeros(capacity, c.department.dtype),
-        np.zeros(capacity, c.new_handoffs.dtype),
-        np.zeros(capacity, c.issue_age.dtype),
-        np.zeros(capacity, c.handoffs.dtype),
-        np.zeros(capacity, c.outcome.dtype),
-        np.zeros(capacity, c.tenure.dtype),
-        np.zeros(capacity, c.outcome_week.dtype),
-        np.zeros(capacity, c.satisfaction.dtype),
-        np.zeros(capacity, c.expectation.dtype),
-        np.zeros(capacity, c.lifetime_revenue.dtype),
-    )
-    grown.uid[:stored] = c.uid[:stored]
-    grown.flags[:stored] = c.flags[:stored]
-    grown.segment[:stored] = c.segment[:stored]
-    grown.channel[:stored] = c.channel[:stored]
-    grown.department[:stored] = c.department[:stored]
-    grown.new_handoffs[:stored] = c.new_handoffs[:stored]
-    grown.issue_age[:stored] = c.issue_age[:stored]
-    grown.handoffs[:stored] = c.handoffs[:stored]
-    grown.outcome[:stored] = c.outcome[:stored]
-    grown.tenure[:stored] = c.tenure[:stored]
-    grown.outcome_week[:stored] = c.outcome_week[:stored]
-    grown.satisfaction[:stored] = c.satisfaction[:stored]
-    grown.expectation[:stored] = c.expectation[:stored]
-    grown.lifetime_revenue[:stored] = c.lifetime_revenue[:stored]
+    grown = np.zeros(capacity, c.dtype)
+    grown[:stored] = c[:stored]
     return grown
 
 
@@ -561,7 +520,7 @@ def _grow_customers(c, stored, capacity):
 def _make_room(c, counters, arriving):
     """Customer arrays in which ``arriving`` newcomers fit: compacted first, grown only
     if still full."""
-    capacity = c.uid.size
+    capacity = c.size
     if counters[K_STORED] + arriving <= capacity:
         return c
     if counters[K_KEEP_AGENTS] == 0:
@@ -756,7 +715,7 @@ def run_ensemble(
     bounds,
     bound_expectation,
     keys,
-    wide,
+    like,
     history,
     counts,
     sums,
@@ -764,59 +723,30 @@ def run_ensemble(
     """Many runs in one call, in parallel over runs, each run's weeks in turn on one
     thread: run ``r`` reads ``records[index[r, week]]``, has key ``keys[r]`` and lasts
     ``weeks[r]``; it writes its metrics to ``history[r]`` and its tallies summed over the
-    weeks to ``counts[r]``, ``sums[r]``. ``wide`` chooses float64 customer state."""
+    weeks to ``counts[r]``, ``sums[r]``. ``like`` is an empty customer array of the
+    chosen precision (``state.allocate_customers(0, precision)``)."""
     for r in prange(keys.size):
         p = records[index[r, 0]]
         capacity = p.initial_customers + max(1024, p.initial_customers // 16)
-        if wide:
-            _run_alone(
-                new_customers(capacity, np.zeros(0, np.float64)),
-                p,
-                records,
-                index[r],
-                weeks[r],
-                bounds,
-                bound_expectation,
-                keys[r],
-                history[r],
-                counts[r],
-                sums[r],
-            )
-        else:
-            _run_alone(
-                new_customers(capacity, np.zeros(0, np.float32)),
-                p,
-                records,
-                index[r],
-                weeks[r],
-                bounds,
-                bound_expectation,
-                keys[r],
-                history[r],
-                counts[r],
-                sums[r],
-            )
+        _run_alone(
+            new_customers(capacity, like),
+            p,
+            records,
+            index[r],
+            weeks[r],
+            bounds,
+            bound_expectation,
+            keys[r],
+            history[r],
+            counts[r],
+            sums[r],
+        )
 
 
 @njit(cache=True)
 def new_customers(capacity, like):
-    """Empty customer arrays; satisfaction, expectation and revenue of ``like``'s dtype."""
-    return Customers(
-        np.zeros(capacity, np.uint32),
-        np.zeros(capacity, np.uint8),
-        np.zeros(capacity, np.uint8),
-        np.zeros(capacity, np.uint8),
-        np.zeros(capacity, np.uint8),
-        np.zeros(capacity, np.uint8),
-        np.zeros(capacity, np.uint8),
-        np.zeros(capacity, np.uint8),
-        np.zeros(capacity, np.uint8),
-        np.zeros(capacity, np.uint16),
-        np.zeros(capacity, np.uint16),
-        np.zeros(capacity, like.dtype),
-        np.zeros(capacity, like.dtype),
-        np.zeros(capacity, like.dtype),
-    )
+    """Empty customer records of ``like``'s record type (``state.customer_dtype``)."""
+    return np.zeros(capacity, like.dtype)
 
 
 @njit(cache=True)

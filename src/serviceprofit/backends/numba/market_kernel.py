@@ -74,28 +74,28 @@ def _show_range(c, lo, hi, f, people, detractor_threshold, now, decay, uplift, s
     kind, row, multiplier = shown
     for i in range(lo, hi):
         if i + k.PREFETCH_AHEAD < hi:
-            ahead = np.intp(c.uid[i + k.PREFETCH_AHEAD])
+            ahead = np.intp(c[i + k.PREFETCH_AHEAD].uid)
             prefetch(sat, ahead)
             prefetch(review, ahead)
             prefetch(exposure, ahead)
             prefetch(since, ahead)
-        flags = c.flags[i]
-        person = c.uid[i]
+        flags = c[i].flags
+        person = c[i].uid
         kind[i] = SHOWN_NOTHING
         if flags & ACTIVE:
             row[i], multiplier[i] = choice.contagion_seen(exposure, since, person, now, decay,
                                                           uplift)  # fmt: skip
             reviewing = choice.show_customer(sat, review, person, f,
-                                             np.float64(c.satisfaction[i]), detractor_threshold,
+                                             np.float64(c[i].satisfaction), detractor_threshold,
                                              flags & EVER_COMPLAINED != 0)  # fmt: skip
             kind[i] = SHOWN_REVIEWING if reviewing else SHOWN_ACTIVE
         elif flags & GONE == 0:
-            c.flags[i] = flags | GONE
+            c[i].flags = flags | GONE
             row[i], multiplier[i] = choice.contagion_seen(exposure, since, person, now, decay,
                                                           uplift)  # fmt: skip
             kind[i] = SHOWN_CHURNED
             if status[person] == f:
-                choice.show_churner(people, person, f, np.float64(c.satisfaction[i]))
+                choice.show_churner(people, person, f, np.float64(c[i].satisfaction))
 
 
 @njit(cache=True, parallel=True)
@@ -130,7 +130,7 @@ def show_firm(c, counters, f, people, reviews, detractor_threshold, now, decay, 
         sums = choice.tally_contagion(sums, row[i], shown_as == SHOWN_CHURNED, multiplier[i])
         if shown_as != SHOWN_CHURNED:
             seen = choice.tally_review(seen, shown_as == SHOWN_REVIEWING,
-                                       np.float64(c.satisfaction[i]))  # fmt: skip
+                                       np.float64(c[i].satisfaction))  # fmt: skip
     for m in range(6):
         tally[m] = sums[m]
     reviews[f, 0], reviews[f, 1] = seen
@@ -150,10 +150,10 @@ def firm_back(c, s, counters, firm_state, history, totals, week_tally, records, 
     stored = counters[k.K_STORED]
     for i in range(stored):
         if i + k.PREFETCH_AHEAD < stored:
-            prefetch(status, c.uid[i + k.PREFETCH_AHEAD])
-        flags = c.flags[i]
-        if flags & ACTIVE and status[c.uid[i]] != f:
-            c.flags[i] = (flags & ~ACTIVE) | GONE
+            prefetch(status, c[i + k.PREFETCH_AHEAD].uid)
+        flags = c[i].flags
+        if flags & ACTIVE and status[c[i].uid] != f:
+            c[i].flags = (flags & ~ACTIVE) | GONE
             left += 1
     counters[k.K_ACTIVE] -= left
     mine = 0

@@ -26,7 +26,11 @@ from serviceprofit.backends.market_run import (
 from serviceprofit.backends.numba import kernel as k
 from serviceprofit.backends.numba import market_kernel as mk
 from serviceprofit.backends.numba.model import churn_tables, timeseries
-from serviceprofit.backends.numba.state import Customers, Staff, allocate_customers
+from serviceprofit.backends.numba.state import (
+    CUSTOMER_FIELDS,
+    Staff,
+    allocate_customers,
+)
 from serviceprofit.model import choice, firm
 from serviceprofit.model.market import Market
 from serviceprofit.model.network import CustomerNetwork
@@ -61,7 +65,7 @@ class _MarketState:
         n_firms = len(setup.names)
         weeks = setup.market.weeks
         self.week = 0
-        self.cs: list[Customers] = []
+        self.cs: list[np.ndarray] = []  # each firm's customer records
         self.ss: list[Staff] = []
         self.counters = np.zeros((n_firms, k.N_COUNTERS), np.int64)
         self.week_tallies = np.zeros(n_firms, TALLY_DTYPE)
@@ -98,8 +102,8 @@ class _MarketState:
         for name, array in zip(_PEOPLE, self.people, strict=True):
             arrays[f"people.{name}"] = array
         for f, (c, s) in enumerate(zip(self.cs, self.ss, strict=True)):
-            for name, array in zip(Customers._fields, c, strict=True):
-                arrays[f"customers.{f}.{name}"] = array
+            for name in CUSTOMER_FIELDS:  # a field an array, as the layout may change
+                arrays[f"customers.{f}.{name}"] = np.ascontiguousarray(c[name])
             for name, array in zip(Staff._fields, s, strict=True):
                 arrays[f"staff.{f}.{name}"] = array
         arrays["arrived"] = np.array(self.arrived, np.int64)
@@ -114,10 +118,7 @@ class _MarketState:
         for name in _STACKED:
             setattr(state, name, arrays[name].copy())
         state.people = tuple(arrays[f"people.{name}"].copy() for name in _PEOPLE)
-        state.cs = [
-            Customers(*(arrays[f"customers.{f}.{name}"].copy() for name in Customers._fields))
-            for f in range(n_firms)
-        ]
+        state.cs = [_customers_from(arrays, f) for f in range(n_firms)]
         state.ss = [
             Staff(*(arrays[f"staff.{f}.{name}"].copy() for name in Staff._fields))
             for f in range(n_firms)
@@ -142,6 +143,15 @@ def _market_key(market: Market) -> np.ndarray:
         sort_keys=True,
     )
     return np.frombuffer(text.encode(), np.uint8)
+
+
+def _customers_from(arrays: dict[str, np.ndarray], f: int) -> np.ndarray:
+    """Firm ``f``'s customer records from a checkpoint's arrays (a field an array)."""
+    wide = arrays[f"customers.{f}.satisfaction"].dtype == np.float64
+    c = allocate_customers(arrays[f"customers.{f}.uid"].size, "float64" if wide else "float32")
+    for name in CUSTOMER_FIELDS:
+        c[name] = arrays[f"customers.{f}.{name}"]
+    return c
 
 
 def _check_resume(market: Market, seed: int, precision: str | None, checkpoint) -> str:

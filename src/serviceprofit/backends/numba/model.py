@@ -229,7 +229,7 @@ def run_many(
         bounds,
         expectations,
         keys,
-        precision == "float64",
+        allocate_customers(0, precision),
         history,
         counts,
         sums,
@@ -250,17 +250,17 @@ def run_many(
 
 def customer_table(c: Any, stored: int) -> pd.DataFrame:
     """Every customer ever: the active ones first, then the churned (as the Mesa model)."""
-    flags = c.flags[:stored]
+    flags = c["flags"][:stored]
     table = pd.DataFrame(
         {
-            "uid": c.uid[:stored].astype(np.int64),
+            "uid": c["uid"][:stored].astype(np.int64),
             "status": np.where(flags & ACTIVE, "active", "churned"),
-            "segment": c.segment[:stored].astype(np.int64),
-            "channel": c.channel[:stored].astype(np.int64),
-            "satisfaction": c.satisfaction[:stored].astype(np.float64),
-            "expectation": c.expectation[:stored].astype(np.float64),
-            "tenure": c.tenure[:stored].astype(np.float64),
-            "lifetime_revenue": c.lifetime_revenue[:stored].astype(np.float64),
+            "segment": c["segment"][:stored].astype(np.int64),
+            "channel": c["channel"][:stored].astype(np.int64),
+            "satisfaction": c["satisfaction"][:stored].astype(np.float64),
+            "expectation": c["expectation"][:stored].astype(np.float64),
+            "tenure": c["tenure"][:stored].astype(np.float64),
+            "lifetime_revenue": c["lifetime_revenue"][:stored].astype(np.float64),
             "ever_complained": (flags & EVER_COMPLAINED) != 0,
             "issue_open": (flags & OPEN) != 0,
         }
