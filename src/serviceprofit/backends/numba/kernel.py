@@ -91,22 +91,23 @@ def write_customer(c, i, uid, new, p, initial, t):
     count in the week's word of mouth, in slot order. The one writer of a new customer's
     row, for a firm alone and a firm of a market."""
     segment, channel, satisfaction, expectation, tenure = new
-    c[i].uid = uid
-    c[i].flags = ACTIVE
-    c[i].segment = segment
-    c[i].channel = channel
-    c[i].department = 0
-    c[i].new_handoffs = 0
-    c[i].issue_age = 0
-    c[i].handoffs = 0
-    c[i].outcome = 0
-    c[i].tenure = int(tenure)
-    c[i].outcome_week = 0
-    c[i].satisfaction = satisfaction
-    c[i].expectation = expectation
-    c[i].lifetime_revenue = 0.0
+    customer = c[i]
+    customer.uid = uid
+    customer.flags = ACTIVE
+    customer.segment = segment
+    customer.channel = channel
+    customer.department = 0
+    customer.new_handoffs = 0
+    customer.issue_age = 0
+    customer.handoffs = 0
+    customer.outcome = 0
+    customer.tenure = int(tenure)
+    customer.outcome_week = 0
+    customer.satisfaction = satisfaction
+    customer.expectation = expectation
+    customer.lifetime_revenue = 0.0
     if not initial:
-        week.tally_word_of_mouth(p, c[i].satisfaction, t)
+        week.tally_word_of_mouth(p, customer.satisfaction, t)
 
 
 @njit(cache=True)

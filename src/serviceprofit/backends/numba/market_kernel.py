@@ -79,23 +79,24 @@ def _show_range(c, lo, hi, f, people, detractor_threshold, now, decay, uplift, s
             prefetch(review, ahead)
             prefetch(exposure, ahead)
             prefetch(since, ahead)
-        flags = c[i].flags
-        person = c[i].uid
+        customer = c[i]
+        flags = customer.flags
+        person = customer.uid
         kind[i] = SHOWN_NOTHING
         if flags & ACTIVE:
             row[i], multiplier[i] = choice.contagion_seen(exposure, since, person, now, decay,
                                                           uplift)  # fmt: skip
             reviewing = choice.show_customer(sat, review, person, f,
-                                             np.float64(c[i].satisfaction), detractor_threshold,
+                                             np.float64(customer.satisfaction), detractor_threshold,
                                              flags & EVER_COMPLAINED != 0)  # fmt: skip
             kind[i] = SHOWN_REVIEWING if reviewing else SHOWN_ACTIVE
         elif flags & GONE == 0:
-            c[i].flags = flags | GONE
+            customer.flags = flags | GONE
             row[i], multiplier[i] = choice.contagion_seen(exposure, since, person, now, decay,
                                                           uplift)  # fmt: skip
             kind[i] = SHOWN_CHURNED
             if status[person] == f:
-                choice.show_churner(people, person, f, np.float64(c[i].satisfaction))
+                choice.show_churner(people, person, f, np.float64(customer.satisfaction))
 
 
 @njit(cache=True, parallel=True)
@@ -151,9 +152,10 @@ def firm_back(c, s, counters, firm_state, history, totals, week_tally, records, 
     for i in range(stored):
         if i + k.PREFETCH_AHEAD < stored:
             prefetch(status, c[i + k.PREFETCH_AHEAD].uid)
-        flags = c[i].flags
-        if flags & ACTIVE and status[c[i].uid] != f:
-            c[i].flags = (flags & ~ACTIVE) | GONE
+        customer = c[i]
+        flags = customer.flags
+        if flags & ACTIVE and status[customer.uid] != f:
+            customer.flags = (flags & ~ACTIVE) | GONE
             left += 1
     counters[k.K_ACTIVE] -= left
     mine = 0
