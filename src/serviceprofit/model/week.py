@@ -145,8 +145,9 @@ def pick(cumulative, n, u):
     Counted without a branch (the cumulative shares never decrease, so the categories
     ``u`` is at or above are the first ``k``): which category a customer falls in is as
     good as random from one customer to the next, and a loop that stopped at the answer
-    was mispredicted about once per pick. Creating a million customers took 58 ms with
-    it, 22 ms now."""
+    was mispredicted about once per pick (a new customer picks twice): creating a million
+    customers took 43 ms with it, 22 ms without (``Params``' cumulative shares are
+    ``np.cumsum`` of non-negative shares over their positive sum)."""
     k = 0
     for j in range(n - 1):
         k += u >= cumulative[j]
