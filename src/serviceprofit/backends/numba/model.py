@@ -146,7 +146,9 @@ def run_one(
     counters = np.zeros(k.N_COUNTERS, np.int64)
     counters[k.K_KEEP_AGENTS] = int(keep_agents)
     week_tally = np.zeros(1, TALLY_DTYPE)
-    s = k.start_run(c, s, counters, records, schedule.index, key, week_tally)
+    s = k.start_run(
+        c, s, counters, records, schedule.index, key, week_tally, numba.get_num_threads()
+    )
     firm_state, pending, history = firm.new_firm(p0, weeks)
     totals = (np.zeros(N_COUNTS, np.int64), np.zeros(N_SUMS))
     pressure = np.zeros(MAX_DEPARTMENTS)
