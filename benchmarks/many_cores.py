@@ -6,7 +6,8 @@ cores"), so every part is sized to finish in seconds and the figures are written
 
     python benchmarks/many_cores.py --threads 1 2 4 8 16 --out many-cores.json
 
-1. **machine**: processor, cores, numba and its threading layer.
+1. **machine**: processor, cores, numba and its threading layer; how much work N cores
+   do together against one alone, compiled (threads) and in Python (processes).
 2. **memory bandwidth**: a STREAM-like triad over arrays far larger than the caches, on
    each thread count: the ceiling that a pass over customer records can reach.
 3. **thread scaling** of one large run (``--customers``, default 10M) on each thread
@@ -18,7 +19,7 @@ cores"), so every part is sized to finish in seconds and the figures are written
    one compiled call, parallel over runs, on each thread count.
 5. **sweep scaling**: a sweep of ``--sweep-runs`` small runs on a process pool of N
    workers, each worker's ensembles on one thread (so N workers use N cores), and on
-   the default split (N workers x cores/N threads).
+   the default split (N workers x cores/N threads), or on ``--sweep-splits``.
 
 Each size's steps per second count customer-steps as ``serviceprofit bench`` does.
 """
@@ -101,6 +102,47 @@ def bandwidth(threads: list[int], megabytes: int = 400) -> list[dict[str, Any]]:
     return rows
 
 
+def hardware(threads: list[int]) -> list[dict[str, Any]]:
+    """How much work N cores do together against one alone, with no memory traffic:
+    a compiled integer hash loop on N threads, and a Python loop in N processes
+    (``serviceprofit.bench.effective_cores``). On a machine whose cores share a clock
+    budget or a physical core (a virtual machine's vCPUs), N threads do less than N
+    times one thread's work, and no program on it scales further."""
+    import numba
+    import numpy as np
+
+    from serviceprofit.bench import effective_cores
+
+    @numba.njit(parallel=True)
+    def spin(out, loops):
+        for j in numba.prange(out.size):
+            z = np.uint64(j + 1)
+            for _ in range(loops):
+                z = (z ^ (z >> np.uint64(31))) * np.uint64(0x9E3779B97F4A7C15)
+            out[j] = z
+
+    loops = 100_000_000
+    spin(np.zeros(1, np.uint64), 10)
+    rows = []
+    alone = None
+    for t in threads:
+        numba.set_num_threads(t)
+        seconds = min(_timed(spin, np.zeros(t, np.uint64), loops) for _ in range(3))
+        alone = alone or seconds
+        row = {
+            "threads": t,
+            "compiled_effective_cores": t * alone / seconds,
+            "python_effective_cores": effective_cores(t, 10_000_000),
+        }
+        rows.append(row)
+        print(
+            f"cores {t:>2}: compiled {row['compiled_effective_cores']:.1f},"
+            f" python {row['python_effective_cores']:.1f}",
+            flush=True,
+        )
+    return rows
+
+
 def _timed(function: Any, *args: Any) -> float:
     start = time.perf_counter()
     function(*args)
@@ -178,41 +220,56 @@ def ensemble_scaling(runs: int, threads: list[int]) -> dict[str, Any]:
     return {"runs": runs, "customers": SMALL_RUN[0], "weeks": SMALL_RUN[1], "rows": rows}
 
 
-def sweep_scaling(runs: int, splits: list[tuple[int, int]]) -> list[dict[str, Any]]:
-    """A sweep of ``runs`` small runs on each (workers, threads per worker)."""
+def sweep_scaling(sizes: list[int], splits: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """A sweep of each of ``sizes`` small runs on each (workers, threads per worker); one
+    worker on one thread only at the smallest size (it is the slowest by far). Speed-up
+    is runs per second over that one core's."""
     from sweep_scaling import experiment_text
 
     from serviceprofit.sweeps.evaluators import ProcessPoolEvaluator
     from serviceprofit.sweeps.sweep import sweep
 
-    args = argparse.Namespace(customers=2000, staff=20, weeks=156, runs=runs, backend="numba")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.yaml"
-        path.write_text(experiment_text(args))
-        for workers, threads in splits:
-            engine = ProcessPoolEvaluator(workers, threads_per_worker=threads)
-            report = sweep(path, Path(tmp) / f"{workers}x{threads}", engine=engine)
-            rows.append(
-                {
-                    "workers": workers,
-                    "threads_per_worker": threads,
-                    "runs": report.finished,
-                    "seconds": report.seconds,
-                    "runs_per_second": report.runs_per_second,
-                    "model_share": report.model_share,
-                }
+        for runs in sizes:
+            args = argparse.Namespace(
+                customers=2000, staff=20, weeks=156, runs=runs, backend="numba"
             )
-            print(
-                f"sweep {workers:>2} workers x {threads:>2} threads: {report.seconds:.2f} s,"
-                f" {report.runs_per_second:.0f} runs/s",
-                flush=True,
-            )
+            path = Path(tmp) / f"bench-{runs}.yaml"
+            path.write_text(experiment_text(args))
+            for workers, threads in splits:
+                if (workers, threads) == (1, 1) and runs != min(sizes):
+                    continue
+                engine = ProcessPoolEvaluator(workers, threads_per_worker=threads)
+                report = sweep(path, Path(tmp) / f"{runs}-{workers}x{threads}", engine=engine)
+                rows.append(
+                    {
+                        "workers": workers,
+                        "threads_per_worker": threads,
+                        "runs": report.finished,
+                        "seconds": report.seconds,
+                        "runs_per_second": report.runs_per_second,
+                        "model_share": report.model_share,
+                        "model_seconds_per_run": report.model_seconds / report.finished,
+                    }
+                )
+                print(
+                    f"sweep of {runs}: {workers:>2} workers x {threads:>2} threads:"
+                    f" {report.seconds:.2f} s, {report.runs_per_second:.0f} runs/s,"
+                    f" {rows[-1]['model_seconds_per_run'] * 1e3:.1f} ms model a run",
+                    flush=True,
+                )
     one = next((r for r in rows if r["workers"] == 1 and r["threads_per_worker"] == 1), None)
     for row in rows:
         if one is not None:
-            row["speedup"] = one["seconds"] / row["seconds"]
+            row["speedup"] = row["runs_per_second"] / one["runs_per_second"]
     return rows
+
+
+def split(text: str) -> tuple[int, int]:
+    """``"4x2"``: four workers of two threads."""
+    workers, _, threads = text.partition("x")
+    return int(workers), int(threads)
 
 
 def main() -> None:
@@ -221,7 +278,13 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000_000)
     parser.add_argument("--weeks", type=int, default=13)
     parser.add_argument("--ensemble-runs", type=int, default=400)
-    parser.add_argument("--sweep-runs", type=int, default=2000)
+    parser.add_argument("--sweep-runs", type=int, nargs="+", default=[2000])
+    parser.add_argument(
+        "--sweep-splits",
+        type=split,
+        nargs="+",
+        help="workers x threads per worker (default: N x 1 and N x cores/N for each N)",
+    )
     parser.add_argument("--skip", nargs="*", default=[], help="parts to leave out")
     parser.add_argument("--out", type=Path, default=Path("many-cores.json"))
     args = parser.parse_args()
@@ -243,12 +306,14 @@ def main() -> None:
     print(f"first run (compiles): {figures['first_run_seconds']:.1f} s", flush=True)
     save()
     parts = {
+        "hardware": lambda: hardware(args.threads),
         "bandwidth": lambda: bandwidth(args.threads),
         "threads": lambda: thread_scaling(args.customers, args.weeks, args.threads),
         "ensemble": lambda: ensemble_scaling(args.ensemble_runs, args.threads),
         "sweep": lambda: sweep_scaling(
             args.sweep_runs,
-            [(n, 1) for n in args.threads]
+            args.sweep_splits
+            or [(n, 1) for n in args.threads]
             + [(n, max(args.threads) // n) for n in args.threads if n < max(args.threads)],
         ),
     }
