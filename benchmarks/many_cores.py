@@ -59,9 +59,8 @@ def machine() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         lscpu = ""
     keep = ("Thread(s) per core", "Core(s) per socket", "Socket(s)", "NUMA node(s)", "L3")
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+    from serviceprofit.provenance import git_state
+
     return {
         "processor": model,
         "cpu_count": os.cpu_count(),
@@ -75,7 +74,9 @@ def machine() -> dict[str, Any]:
         "numba": numba.__version__,
         "numpy": np.__version__,
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
-        "commit": commit,
+        # commit and whether the tree differs from it (a lent machine's copy of the tree
+        # may carry a checkout's first commit: "dirty" then says the code is not it)
+        "git": git_state(),
     }
 
 
