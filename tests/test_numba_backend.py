@@ -10,7 +10,7 @@ import pytest
 from serviceprofit import load_scenario, simulate, simulate_many
 from serviceprofit.backends.numba import compile_cache, wait_passively
 from serviceprofit.backends.numba import model as numba_model
-from serviceprofit.backends.numba.kernel import CHURN_BINS
+from serviceprofit.backends.numba.kernel import CHURN_BINS, PREFETCH_SERVERS_FROM
 from serviceprofit.backends.numba.state import bytes_per_customer
 from serviceprofit.model.params import Params, stack_records
 from serviceprofit.model.result import SUMMARY_FIELDS, weekly_rows
@@ -141,11 +141,13 @@ def test_compaction_and_growth_do_not_change_the_run():
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
 def test_bitwise_identical_with_one_two_or_all_threads():
     """Draws are counter-based and reductions run in a fixed chunk order: one thread, two
-    and all give the very same bits (several chunks of customers, staff shared)."""
+    and all give the very same bits (several chunks of customers, written in parallel in
+    week 0; staff shared, enough of them that the serve pass asks for servers early)."""
     scenario = load_scenario(
         SCENARIOS / "baseline.yaml",
-        {"population.customers": 40_000, "population.staff": 40, "weeks": 20},
+        {"population.customers": 40_000, "population.staff": 1_100, "weeks": 20},
     )
+    assert scenario.population.staff >= PREFETCH_SERVERS_FROM
     wait_passively()  # threads that spin between regions crawl on a busy machine
     before = numba.get_num_threads()
     try:

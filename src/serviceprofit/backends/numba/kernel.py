@@ -206,11 +206,11 @@ def _serve_range(
     contact_value = np.empty(hi - lo, np.int64)
     n_contacts = 0
     survivors = week.NO_SURVIVORS
-    # A contact reads its server's row, picked by a draw: in a table larger than the
-    # fastest cache the read waits, and the outcome that hangs on it decides the
-    # branches after it (an eighth of the pass at 1M customers and 10,000 staff). The
-    # server of the customer PREFETCH_AHEAD slots on is the same draw, so it is asked
-    # for early (``week.customer_service`` draws it again: a hint changes no value).
+    # A contact reads its server's row, picked by a draw, and the outcome's branches
+    # hang on that read: in a table larger than a core's second-level cache it waits
+    # for memory (a fifth of a week at 10M customers and 100,000 staff). The server of
+    # the customer PREFETCH_AHEAD slots on is the same draw, so it is asked for early
+    # (``week.customer_service`` draws it again: a hint changes no value).
     n_servers = servers.shape[0]
     server_rows = servers.reshape(n_servers * SERVER_COLUMNS)
     prefetching = n_servers >= PREFETCH_SERVERS_FROM
