@@ -59,7 +59,8 @@ def machine() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         lscpu = ""
     keep = ("Thread(s) per core", "Core(s) per socket", "Socket(s)", "NUMA node(s)", "L3")
-    from serviceprofit.provenance import git_state
+    import serviceprofit
+    from serviceprofit.provenance import dependency_versions, git_state
 
     return {
         "processor": model,
@@ -77,6 +78,10 @@ def machine() -> dict[str, Any]:
         # commit and whether the tree differs from it (a lent machine's copy of the tree
         # may carry a checkout's first commit: "dirty" then says the code is not it)
         "git": git_state(),
+        "serviceprofit": serviceprofit.__version__,
+        "dependencies": dependency_versions(),
+        # every run is scenarios/baseline.yaml at the sizes of argv, seed 0 (bench.sized)
+        "scenario": "scenarios/baseline.yaml",
     }
 
 

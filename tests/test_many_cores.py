@@ -64,6 +64,8 @@ def test_the_benchmark_runs_small_and_saves_its_figures(tmp_path):
     )  # fmt: skip
     figures = json.loads(out.read_text())
     assert figures["machine"]["cpu_count"] >= 1
+    assert figures["machine"]["dependencies"]["numba"]  # provenance: versions, scenario
+    assert figures["machine"]["scenario"] == "scenarios/baseline.yaml"
     assert figures["hardware"][0]["compiled_effective_cores"] == pytest.approx(1.0)
     assert figures["bandwidth"][0]["gb_per_second"] > 0
     (row,) = figures["threads"]["rows"]
