@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from numba import njit
 
 from serviceprofit.model import rules
 
@@ -245,3 +247,31 @@ def test_product_learning_and_upgrades():
     assert rules.upgrade_surge(0, 0.5) == 0.5
     assert rules.upgrade_surge(6, 0.5) < 0.05
     assert rules.upgrade_surge(-1, 0.5) == 0.0
+
+
+def _draws_around(x: float) -> list[float]:
+    """Draws at, just below and just above logistic(x), and a little further out."""
+    value = rules.logistic(x)
+    near = [value, np.nextafter(value, 0.0), np.nextafter(value, 1.0)]
+    for _ in range(8):
+        near += [np.nextafter(near[-2], 0.0), np.nextafter(near[-1], 1.0)]
+    return [*near, value * (1 - 1e-12), value * (1 + 1e-12), value - 0.01, value + 0.01]
+
+
+def test_below_logistic_is_the_rule_compiled_and_in_python():
+    """The screened comparison gives ``u < logistic(x)`` for draws within ulps of the
+    rule's value, at grid points, between them and beyond the grid's reach."""
+    compiled = njit(lambda u, x: rules.below_logistic(u, x))
+    rng = np.random.default_rng(7)
+    grid = [k / 32.0 for k in range(-12 * 32 - 3, 12 * 32 + 4)]  # grid points, both edges
+    xs = grid + [np.nextafter(g, 1.0) for g in grid] + [np.nextafter(g, -1.0) for g in grid]
+    xs += [*rng.uniform(-14.0, 14.0, 3000), 0.0, -0.0, 40.0, -40.0, float("nan")]
+    checked = 0
+    for x in xs:
+        for u in _draws_around(x) + list(rng.uniform(0.0, 1.0, 4)):
+            u = float(u)
+            expected = u < rules.logistic(x)
+            assert rules.below_logistic(u, x) == expected, (u, x)
+            assert compiled(u, x) == expected, (u, x)
+            checked += 1
+    assert checked > 100_000

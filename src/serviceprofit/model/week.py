@@ -352,7 +352,7 @@ def customer_service(
         pool_first, pool_size, servers.shape[0], roll(dice, Stream.STAFF_PICK, uid)
     )
     taken = servers[server, SERVER_TIME_TAKEN]
-    chance = rules.resolution_from_server(
+    index = rules.resolution_index(
         servers[server, SERVER_RESOLUTION],
         p.empowerment,
         p.one_view,
@@ -365,7 +365,7 @@ def customer_service(
         p.resolution_moment_of_truth,
         p.resolution_scripts,
     )
-    resolved = roll(dice, Stream.RESOLVE, uid) < chance
+    resolved = rules.below_logistic(roll(dice, Stream.RESOLVE, uid), index)
     quality = rules.perceived_quality(
         resolved,
         handoffs,
