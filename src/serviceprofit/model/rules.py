@@ -164,10 +164,10 @@ def resolution_probability(
     often) and for moments of truth, which scripts handle worst.
 
     The index is summed left to right, the server's terms first, so it is
-    :func:`resolution_from_server` of :func:`server_resolution_index` bit for bit: the
-    week computes the server's part once per server and week, not once per contact.
+    :func:`resolution_index` of :func:`server_resolution_index` bit for bit: the week
+    computes the server's part once per server and week, not once per contact.
     """
-    return resolution_from_server(
+    return logistic(resolution_index(
         server_resolution_index(skill, staff_satisfaction, time_ratio, base, w_skill,
                                 w_staff_satisfaction, w_time),
         empowerment,
@@ -180,7 +180,7 @@ def resolution_probability(
         handoff_penalty,
         w_moment_of_truth,
         w_scripts,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 @register_jitable
@@ -204,39 +204,6 @@ def server_resolution_index(
 
 
 @register_jitable
-def resolution_from_server(
-    server_index: float,
-    empowerment: float,
-    one_view: float,
-    handoffs: int,
-    moment_of_truth: bool,
-    scripts: float,
-    w_empowerment: float,
-    w_one_view: float,
-    handoff_penalty: float,
-    w_moment_of_truth: float,
-    w_scripts: float,
-) -> float:
-    """:func:`resolution_probability` from the server's part of the index and the
-    contact's terms, added in the same order."""
-    return logistic(
-        resolution_index(
-            server_index,
-            empowerment,
-            one_view,
-            handoffs,
-            moment_of_truth,
-            scripts,
-            w_empowerment,
-            w_one_view,
-            handoff_penalty,
-            w_moment_of_truth,
-            w_scripts,
-        )
-    )
-
-
-@register_jitable
 def resolution_index(
     server_index: float,
     empowerment: float,
@@ -250,8 +217,9 @@ def resolution_index(
     w_moment_of_truth: float,
     w_scripts: float,
 ) -> float:
-    """The index whose logistic is :func:`resolution_from_server`: a contact resolves
-    when its draw is below it (``below_logistic(u, index)``)."""
+    """:func:`resolution_probability`'s index (whose logistic it is) from the server's
+    part of it and the contact's terms, added in the same order: a contact resolves when
+    its draw is below the logistic (``below_logistic(u, index)``)."""
     x = (
         server_index
         + w_empowerment * empowerment
