@@ -255,6 +255,26 @@ def test_churn_bounds_stand_down_when_the_rule_is_not_monotone():
     assert (bounds == 1.0).all()
 
 
+def test_a_scenario_is_prepared_once_and_a_changed_one_afresh():
+    """Runs of one scenario reuse its records and churn bounds (``model.prepare``); a
+    scenario with an override, and the other precision, get their own; a run with the
+    reused inputs is the run with fresh ones."""
+    scenario = load_scenario(SCENARIOS / "merge_in_year_two.yaml", {**SMALL, "weeks": 90})
+    first = numba_model.prepare(scenario, "float32")
+    assert numba_model.prepare(scenario, "float32") is first
+    assert numba_model.prepare(scenario, "float64") is not first
+    assert numba_model.prepare(scenario, "float64").expectations.dtype == np.float64
+    changed = scenario.with_overrides({"behaviour.issue_rate": 0.2})
+    other = numba_model.prepare(changed, "float32")
+    assert other.first.issue_rate == 0.2 and first.first.issue_rate != 0.2
+    assert first.records.size == 3, "three sets of events in force within 90 weeks"
+    reused = simulate(scenario, backend="numba", seed=5)
+    numba_model._PREPARED.clear()
+    fresh = simulate(scenario, backend="numba", seed=5)
+    pd.testing.assert_frame_equal(reused.timeseries, fresh.timeseries)
+    assert reused.summary == fresh.summary
+
+
 # ---------------------------------------------------------------------------
 # Exact equivalence: with float64 state the numba run is the Mesa run, bit for bit
 
