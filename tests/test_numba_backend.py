@@ -10,7 +10,11 @@ import pytest
 from serviceprofit import load_scenario, simulate, simulate_many
 from serviceprofit.backends.numba import compile_cache, wait_passively
 from serviceprofit.backends.numba import model as numba_model
-from serviceprofit.backends.numba.kernel import CHURN_BINS, PREFETCH_SERVERS_FROM
+from serviceprofit.backends.numba.kernel import (
+    CHURN_BINS,
+    PARALLEL_STAFF_FROM,
+    PREFETCH_SERVERS_FROM,
+)
 from serviceprofit.backends.numba.state import bytes_per_customer
 from serviceprofit.model.params import Params, stack_records
 from serviceprofit.model.result import SUMMARY_FIELDS, weekly_rows
@@ -142,12 +146,13 @@ def test_compaction_and_growth_do_not_change_the_run():
 def test_bitwise_identical_with_one_two_or_all_threads():
     """Draws are counter-based and reductions run in a fixed chunk order: one thread, two
     and all give the very same bits (several chunks of customers, written in parallel in
-    week 0; staff shared, enough of them that the serve pass asks for servers early)."""
+    week 0; enough staff that the serve pass asks for servers early and that the staff's
+    loops run over blocks of staff in parallel, quitters and all)."""
     scenario = load_scenario(
         SCENARIOS / "baseline.yaml",
-        {"population.customers": 40_000, "population.staff": 1_100, "weeks": 20},
+        {"population.customers": 40_000, "population.staff": 9_000, "weeks": 20},
     )
-    assert scenario.population.staff >= PREFETCH_SERVERS_FROM
+    assert scenario.population.staff >= max(PREFETCH_SERVERS_FROM, PARALLEL_STAFF_FROM)
     wait_passively()  # threads that spin between regions crawl on a busy machine
     before = numba.get_num_threads()
     try:
@@ -160,6 +165,8 @@ def test_bitwise_identical_with_one_two_or_all_threads():
     finally:
         numba.set_num_threads(before)
     assert one.timeseries["contacts"].min() > 0
+    assert one.timeseries["staff_quits"].sum() > 0
+    assert (one.timeseries["staff_active"] > PARALLEL_STAFF_FROM).sum() >= 10
     for other in (two, every):
         np.testing.assert_array_equal(one.timeseries.to_numpy(), other.timeseries.to_numpy())
         assert one.summary == other.summary

@@ -247,16 +247,19 @@ def customer_issue(p, dice, uid, flags, department, issue_age, handoffs, chance,
     return flags, department, issue_age, handoffs, new_handoffs
 
 
-@register_jitable
+@register_jitable(inline="always")
 def fill_server(p, servers, row, skill, satisfaction, time_taken):
     """Row ``row`` of the servers table: what a contact reads of its server, with the
     server's part of the resolution index (``rules.server_resolution_index``), which is
     the same for all the server's contacts of the week.
 
-    Not inlined by numba (``inline="always"``): inlined into ``kernel.advance`` it made
-    numba lose what the week's contacts left on their servers (numba 0.68; found by
-    ``test_float64_state_gives_the_mesa_run_bit_for_bit``). Called once per server and
-    week, the call costs nothing measurable."""
+    Inlined where compiled code calls it (``kernel._fill_servers``, a loop over rows of
+    the table, alone in its function): a call hands it the table, and numba counts a
+    reference to an array handed to a call, an atomic add and subtract on the table's
+    one counter per row, which threads filling blocks of a large table together
+    contend for. (Inlined into the whole week, in numba 0.68, it once made numba lose
+    what the week's contacts left on their servers, which
+    ``test_float64_state_gives_the_mesa_run_bit_for_bit`` found.)"""
     servers[row, SERVER_SKILL] = skill
     servers[row, SERVER_SATISFACTION] = satisfaction
     servers[row, SERVER_TIME_TAKEN] = time_taken

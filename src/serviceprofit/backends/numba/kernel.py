@@ -63,6 +63,10 @@ COMPACT_AT_CHURNED_SHARE = 0.25
 PREFETCH_AHEAD = 16
 PREFETCH_SERVERS_FROM = 1024
 GROWTH = 1.25  # capacity is multiplied by at least this when newcomers do not fit
+# Staff rows per block of the staff's loops, and the staff from which a run on several
+# threads does those loops in parallel (each row's work is its own: the same bits).
+STAFF_BLOCK = 2048
+PARALLEL_STAFF_FROM = 8192
 
 # The run's counters (one int64 array).
 (
@@ -385,14 +389,18 @@ def fill_churn_bounds(record, expectation, bounds):
 
 
 @njit(cache=True)
-def _staff_week(s, counters, p, dice, training, pressure, counts):
-    """Step 2 for every member of staff (``week.staff_week``); quitters leave, the rest
-    keep uid order."""
-    last = counters[K_PRESSURE_DEPARTMENTS] - 1
-    kept = 0
-    for j in range(counters[K_STAFF]):
+def n_staff_blocks(n):
+    """Blocks of ``STAFF_BLOCK`` staff rows covering ``n`` rows."""
+    return (n + STAFF_BLOCK - 1) // STAFF_BLOCK
+
+
+@njit(cache=True)
+def _staff_rows(s, lo, hi, p, dice, training, pressure, last, quits):
+    """Step 2 for staff rows ``lo..hi`` (``week.staff_week``), in place; ``quits[j]``
+    says whether row ``j`` quits."""
+    for j in range(lo, hi):
         d = s.department[j]
-        satisfaction, skill, standard, tenure, mirror, quits = week.staff_week(
+        satisfaction, skill, standard, tenure, mirror, quits[j] = week.staff_week(
             p,
             dice,
             s.uid[j],
@@ -407,17 +415,47 @@ def _staff_week(s, counters, p, dice, training, pressure, counts):
             s.served_fixed[j],
             s.served_n[j],
         )
-        if quits:
+        s.satisfaction[j] = satisfaction
+        s.skill[j] = skill
+        s.standard[j] = standard
+        s.tenure[j] = tenure
+        s.mirror[j] = mirror
+
+
+@njit(cache=True, parallel=True)
+def _staff_rows_parallel(s, n, records, r, dice, training, pressure, last, quits):
+    for b in prange(n_staff_blocks(n)):
+        lo = b * STAFF_BLOCK
+        _staff_rows(s, lo, min(lo + STAFF_BLOCK, n), records[r], dice, training, pressure,
+                    last, quits)  # fmt: skip
+
+
+@njit(cache=True)
+def _staff_week(s, counters, records, r, dice, training, pressure, counts, parallel):
+    """Step 2 for every member of staff (``week.staff_week``; in parallel over blocks of
+    rows when ``parallel`` and the staff are many); quitters leave, the rest keep uid
+    order."""
+    n = counters[K_STAFF]
+    last = counters[K_PRESSURE_DEPARTMENTS] - 1
+    quits = np.empty(n, np.bool_)
+    if parallel and n >= PARALLEL_STAFF_FROM:
+        _staff_rows_parallel(s, n, records, r, dice, training, pressure, last, quits)
+    else:
+        _staff_rows(s, 0, n, records[r], dice, training, pressure, last, quits)
+    kept = 0
+    for j in range(n):
+        if quits[j]:
             counts[C_STAFF_QUITS] += 1
             continue
-        s.uid[kept] = s.uid[j]
-        s.department[kept] = d
-        s.skill[kept] = skill
-        s.satisfaction[kept] = satisfaction
-        s.standard[kept] = standard
-        s.time_taken[kept] = s.time_taken[j]
-        s.tenure[kept] = tenure
-        s.mirror[kept] = mirror
+        if kept != j:
+            s.uid[kept] = s.uid[j]
+            s.department[kept] = s.department[j]
+            s.skill[kept] = s.skill[j]
+            s.satisfaction[kept] = s.satisfaction[j]
+            s.standard[kept] = s.standard[j]
+            s.time_taken[kept] = s.time_taken[j]
+            s.tenure[kept] = s.tenure[j]
+            s.mirror[kept] = s.mirror[j]
         kept += 1
     counters[K_STAFF] = kept
 
@@ -592,6 +630,53 @@ def start_run(c, s, counters, records, index, key, scratch, threads):
 
 
 @njit(cache=True)
+def _fill_servers(s, members, lo, hi, p, servers):
+    """Rows ``lo..hi`` of the servers table (``week.fill_server``), ``members[row]`` being
+    the staff row of table row ``row``."""
+    for row in range(lo, hi):
+        j = members[row]
+        week.fill_server(p, servers, row, s.skill[j], s.satisfaction[j], s.time_taken[j])
+
+
+@njit(cache=True, parallel=True)
+def _fill_servers_parallel(s, members, records, r, servers):
+    n = members.size
+    for b in prange(n_staff_blocks(n)):
+        lo = b * STAFF_BLOCK
+        _fill_servers(s, members, lo, min(lo + STAFF_BLOCK, n), records[r], servers)
+
+
+@njit(cache=True, parallel=True)
+def _zero_parallel(served):
+    """Zero each thread's table of served sums, the threads' tables in parallel."""
+    for th in prange(served.shape[0]):
+        served[th] = 0
+
+
+@njit(cache=True)
+def _merge_served(s, members, served, lo, hi):
+    """What each thread's customers left on the staff of table rows ``lo..hi``: counts
+    and fixed-point sums, added in integers (any order gives the same total)."""
+    for row in range(lo, hi):
+        j = members[row]
+        total = 0
+        count = 0
+        for th in range(served.shape[0]):
+            total += served[th, row, 0]
+            count += served[th, row, 1]
+        s.served_fixed[j] = total
+        s.served_n[j] = count
+
+
+@njit(cache=True, parallel=True)
+def _merge_served_parallel(s, members, served):
+    n = members.size
+    for b in prange(n_staff_blocks(n)):
+        lo = b * STAFF_BLOCK
+        _merge_served(s, members, served, lo, min(lo + STAFF_BLOCK, n))
+
+
+@njit(cache=True)
 def week_front(c, s, counters, firm_state, pending, history, pressure, week_tally, records,
                index, bounds, bound_expectation, key, now, contagion, threads):  # fmt: skip
     """Steps 1-9 of a firm's week ``now`` (docs/ODD.md, process overview): the owner,
@@ -599,7 +684,9 @@ def week_front(c, s, counters, firm_state, pending, history, pressure, week_tall
     of mouth. ``contagion`` is (exposure, since, decay table, uplift) per person of a
     market (:func:`choice.contagion_factor`), empty arrays for a firm alone. The week's
     tallies are left in ``week_tally[0]`` (zeroed here). With ``threads`` above 1 the
-    customer passes of large runs run in parallel over chunks. Returns the (possibly
+    customer passes of large runs run in parallel over chunks, and with many staff the
+    staff's week, the servers table and what customers left on staff over blocks of
+    staff (each row's work is its own). Returns the (possibly
     grown) staff arrays. One definition for a firm alone (:func:`advance`) and a firm of
     a market (``market_kernel``)."""
     r = index[now]
@@ -615,8 +702,14 @@ def week_front(c, s, counters, firm_state, pending, history, pressure, week_tall
     # 1. Owner: reorganisations and the review of lagged KPIs
     firm.begin_week(p, firm_state, history, dice, now)
 
+    # On several threads a large run's customer passes run in parallel over chunks (no
+    # customer is created or removed before they run), and the staff's loops over
+    # blocks of staff where the staff are many
+    parallel = threads > 1 and n_chunks(counters[K_STORED]) >= PARALLEL_FROM_CHUNKS
+
     # 2. Staff: satisfaction, skill, time standard, quits; reorganisation, layoffs, hires
-    _staff_week(s, counters, p, dice, firm_state[firm.F_TRAINING], pressure, counts)
+    _staff_week(s, counters, records, r, dice, firm_state[firm.F_TRAINING], pressure, counts,
+                parallel)  # fmt: skip
     if counters[K_POOL_DEPARTMENTS] != p.departments:
         counters[K_POOL_DEPARTMENTS] = p.departments
         for j in range(counters[K_STAFF]):
@@ -638,7 +731,6 @@ def week_front(c, s, counters, firm_state, pending, history, pressure, week_tall
     stored = counters[K_STORED]
     chunks = n_chunks(stored)
     tallies = np.zeros(chunks, TALLY_DTYPE)
-    parallel = threads > 1 and chunks >= PARALLEL_FROM_CHUNKS
     if parallel:
         _issues_parallel(c, stored, records, r, dice, chances, tallies)
     else:
@@ -654,16 +746,22 @@ def week_front(c, s, counters, firm_state, pending, history, pressure, week_tall
     hours_per_head = p.contact_hours * p.productivity * firm.capacity_factor(p, firm_state, now)
     _plan_capacity(s, members, pool_start, pool_len, p, week_load, hours_per_head, share, pressure)
     counters[K_PRESSURE_DEPARTMENTS] = p.departments
-    servers = np.zeros((n_staff, SERVER_COLUMNS))
-    for row in range(n_staff):
-        j = members[row]
-        week.fill_server(p, servers, row, s.skill[j], s.satisfaction[j], s.time_taken[j])
+    servers = np.empty((n_staff, SERVER_COLUMNS))
+    staff_parallel = parallel and n_staff >= PARALLEL_STAFF_FROM
+    if staff_parallel:
+        _fill_servers_parallel(s, members, records, r, servers)
+    else:
+        _fill_servers(s, members, 0, n_staff, p, servers)
 
     # 5-9. Service, complaint, churn, revenue, word of mouth
     pools = (pool_start, pool_len)
     table = (bounds[r], bound_expectation[r])
     if parallel:
-        served = np.zeros((threads, n_staff, 2), np.int64)
+        served = np.empty((threads, n_staff, 2), np.int64)
+        if staff_parallel:
+            _zero_parallel(served)
+        else:
+            served[:] = 0
         _serve_parallel(c, stored, records, r, now, dice, share, servers, pools, table,
                         tallies, served, contagion)  # fmt: skip
     else:
@@ -672,13 +770,10 @@ def week_front(c, s, counters, firm_state, pending, history, pressure, week_tall
             lo = k * CHUNK
             _serve_range(c, lo, min(lo + CHUNK, stored), records, r, now, dice, share,
                          servers, pools, table, tallies, k, served[0], contagion)  # fmt: skip
-    for row in range(n_staff):
-        j = members[row]
-        s.served_fixed[j] = 0
-        s.served_n[j] = 0
-        for th in range(served.shape[0]):
-            s.served_fixed[j] += served[th, row, 0]
-            s.served_n[j] += served[th, row, 1]
+    if staff_parallel:
+        _merge_served_parallel(s, members, served)
+    else:
+        _merge_served(s, members, served, 0, n_staff)
     for k in range(chunks):  # in chunk order: the same sums whoever ran which chunk
         chunk = tallies[k]
         for m in range(N_COUNTS):
