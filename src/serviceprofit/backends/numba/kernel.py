@@ -29,7 +29,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from serviceprofit.backends.numba.state import Staff
+from serviceprofit.backends.numba.state import Staff, customer_room, staff_room
 from serviceprofit.model import choice, firm, rules, week
 from serviceprofit.model.hints import prefetch
 from serviceprofit.model.rng import Stream, roll
@@ -861,9 +861,8 @@ def run_ensemble(
     chosen precision (``state.allocate_customers(0, precision)``)."""
     for r in prange(keys.size):
         p = records[index[r, 0]]
-        capacity = p.initial_customers + max(1024, p.initial_customers // 16)
         _run_alone(
-            new_customers(capacity, like),
+            new_customers(customer_room(p.initial_customers), like),
             p,
             records,
             index[r],
@@ -901,7 +900,7 @@ def _grow_staff_empty():
 def _run_alone(c, p, records, index, weeks, bounds, bound_expectation, key, history, counts, sums):
     """One whole run on this thread, as :func:`advance` runs it from Python."""
     counters = np.zeros(N_COUNTERS, np.int64)
-    s = new_staff_arrays(p.initial_staff + 16)
+    s = new_staff_arrays(staff_room(p.initial_staff))
     week_tally = np.zeros(1, TALLY_DTYPE)
     s = start_run(c, s, counters, records, index, key, week_tally, 1)
     firm_state, pending, own_history = firm.new_firm(p, weeks)

@@ -30,6 +30,7 @@ from serviceprofit.backends.numba.state import (
     CUSTOMER_FIELDS,
     Staff,
     allocate_customers,
+    staff_room,
 )
 from serviceprofit.model import choice, firm
 from serviceprofit.model.market import Market
@@ -75,7 +76,7 @@ class _MarketState:
             p0 = setup.schedules[f].records[0]
             persons = setup.initial[f]
             c = allocate_customers(persons.size + max(1024, persons.size // 4), precision)
-            s = k.new_staff_arrays(p0.initial_staff + 16)
+            s = k.new_staff_arrays(staff_room(p0.initial_staff))
             s = mk.start_firm(
                 c, s, self.counters[f], records, setup.schedules[f].index, setup.firm_keys[f],
                 self.week_tallies[f : f + 1], persons, setup.segment, np.zeros(0),

@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 
 from serviceprofit.backends.numba import kernel as k
-from serviceprofit.backends.numba.state import PRECISIONS, allocate_customers
+from serviceprofit.backends.numba.state import (
+    PRECISIONS,
+    allocate_customers,
+    customer_room,
+    staff_room,
+)
 from serviceprofit.model import firm
 from serviceprofit.model.firm import COUNT_METRICS, METRICS
 from serviceprofit.model.params import MAX_SEGMENTS, Params, ParamSchedule, stack_records
@@ -182,9 +187,8 @@ def run_one(
     records, index, p0, bounds, expectations = prepare(scenario, precision)
     weeks = scenario.weeks
     key = run_key(seed)
-    capacity = p0.initial_customers + max(1024, p0.initial_customers // 16)
-    c = allocate_customers(capacity, precision)
-    s = k.new_staff_arrays(p0.initial_staff + 16)
+    c = allocate_customers(customer_room(p0.initial_customers), precision)
+    s = k.new_staff_arrays(staff_room(p0.initial_staff))
     counters = np.zeros(k.N_COUNTERS, np.int64)
     counters[k.K_KEEP_AGENTS] = int(keep_agents)
     week_tally = np.zeros(1, TALLY_DTYPE)

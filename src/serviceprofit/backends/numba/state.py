@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba.extending import register_jitable
 
 __all__ = [
     "CUSTOMER_FIELDS",
@@ -32,6 +33,8 @@ __all__ = [
     "allocate_customers",
     "bytes_per_customer",
     "customer_dtype",
+    "customer_room",
+    "staff_room",
 ]
 
 PRECISIONS = ("float32", "float64")
@@ -73,6 +76,20 @@ def customer_dtype(precision: str = "float32") -> np.dtype:
 def bytes_per_customer(precision: str = "float32") -> int:
     """Bytes of state one customer slot holds."""
     return customer_dtype(precision).itemsize
+
+
+@register_jitable
+def customer_room(initial: int) -> int:
+    """Customer slots a run starts with: its ``initial`` customers and a sixteenth more
+    (at least 1,024) for newcomers before the first compaction or growth. (A function of
+    Python and compiled code alike: a run alone and a run of an ensemble start alike.)"""
+    return initial + max(1024, initial // 16)
+
+
+@register_jitable
+def staff_room(initial: int) -> int:
+    """Staff slots a run starts with: its ``initial`` staff and room for 16 hires."""
+    return initial + 16
 
 
 def allocate_customers(capacity: int, precision: str = "float32") -> np.ndarray:
