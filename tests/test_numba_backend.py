@@ -273,7 +273,8 @@ def test_a_scenario_is_prepared_once_and_a_changed_one_afresh():
     assert numba_model.prepare(scenario, "float64").expectations.dtype == np.float64
     changed = scenario.with_overrides({"behaviour.issue_rate": 0.2})
     other = numba_model.prepare(changed, "float32")
-    assert other.first.issue_rate == 0.2 and first.first.issue_rate != 0.2
+    assert other.records[other.index[0]]["issue_rate"] == 0.2
+    assert first.records[first.index[0]]["issue_rate"] != 0.2
     assert first.records.size == 3, "three sets of events in force within 90 weeks"
     reused = simulate(scenario, backend="numba", seed=5)
     numba_model._PREPARED.clear()

@@ -813,13 +813,35 @@ def week_close(c, s, counters, firm_state, history, totals, t, p, now, arriving)
 
 
 @njit(cache=True)
-def advance(c, s, counters, firm_state, pending, history, totals, pressure, week_tally,
-            records, index, bounds, bound_expectation, key, start, stop, threads):  # fmt: skip
-    """Run weeks ``start..stop`` of a firm alone: :func:`week_front`, acquisition by
-    marketing and referrals, :func:`week_close`; return the (possibly reallocated)
-    customer and staff arrays. ``totals`` is (counts, sums) summed over the weeks;
-    ``week_tally`` one row of ``TALLY_DTYPE`` for the week's tally (a record points into
-    it: the caller holds it, so it outlives the loop)."""
+def begin_run(like, records, index, weeks, key, keep_agents, threads):
+    """A firm alone at week 0, as the run that :func:`advance` carries on: (customers,
+    staff, counters, firm, pending hires, history, totals, pressure, week tally).
+
+    One definition for a run from Python (``model.run_one``) and a run of an ensemble
+    (:func:`_run_alone`), which must start alike to give the same bits. ``like`` is an
+    empty customer array of the chosen precision (``state.allocate_customers(0,
+    precision)``); ``keep_agents`` (0 or 1) keeps churned customers' slots for the
+    customer table; the customers of a large run are written on ``threads`` threads."""
+    p = records[index[0]]
+    c = new_customers(customer_room(p.initial_customers), like)
+    s = new_staff_arrays(staff_room(p.initial_staff))
+    counters = np.zeros(N_COUNTERS, np.int64)
+    counters[K_KEEP_AGENTS] = keep_agents
+    week_tally = np.zeros(1, TALLY_DTYPE)  # a week's tally: its row outlives each week
+    s = start_run(c, s, counters, records, index, key, week_tally, threads)
+    firm_state, pending, history = firm.new_firm(p, weeks)
+    totals = (np.zeros(N_COUNTS, np.int64), np.zeros(N_SUMS))
+    pressure = np.zeros(MAX_DEPARTMENTS)
+    return c, s, counters, firm_state, pending, history, totals, pressure, week_tally
+
+
+@njit(cache=True)
+def advance(run, records, index, bounds, bound_expectation, key, start, stop, threads):
+    """Run weeks ``start..stop`` of a firm alone (``run`` as :func:`begin_run` made it):
+    :func:`week_front`, acquisition by marketing and referrals, :func:`week_close`.
+    Returns the run, its customer and staff arrays perhaps reallocated; its ``totals``
+    are (counts, sums) summed over the weeks."""
+    c, s, counters, firm_state, pending, history, totals, pressure, week_tally = run
     alone = (np.zeros(0), np.zeros(0, np.int32), np.ones(1), 0.0)  # no contagion: alone
     for now in range(start, stop):
         s = week_front(c, s, counters, firm_state, pending, history, pressure, week_tally,
@@ -838,7 +860,7 @@ def advance(c, s, counters, firm_state, pending, history, totals, pressure, week
         counters[K_NEXT_CUSTOMER_UID] += arriving
         # 11. Accounting, 12. the metrics row
         week_close(c, s, counters, firm_state, history, totals, t, p, now, arriving)
-    return c, s
+    return c, s, counters, firm_state, pending, history, totals, pressure, week_tally
 
 
 @njit(cache=True, parallel=True)
@@ -860,10 +882,8 @@ def run_ensemble(
     weeks to ``counts[r]``, ``sums[r]``. ``like`` is an empty customer array of the
     chosen precision (``state.allocate_customers(0, precision)``)."""
     for r in prange(keys.size):
-        p = records[index[r, 0]]
         _run_alone(
-            new_customers(customer_room(p.initial_customers), like),
-            p,
+            like,
             records,
             index[r],
             weeks[r],
@@ -897,37 +917,14 @@ def _grow_staff_empty():
 
 
 @njit(cache=True)
-def _run_alone(c, p, records, index, weeks, bounds, bound_expectation, key, history, counts, sums):
-    """One whole run on this thread, as :func:`advance` runs it from Python."""
-    counters = np.zeros(N_COUNTERS, np.int64)
-    s = new_staff_arrays(staff_room(p.initial_staff))
-    week_tally = np.zeros(1, TALLY_DTYPE)
-    s = start_run(c, s, counters, records, index, key, week_tally, 1)
-    firm_state, pending, own_history = firm.new_firm(p, weeks)
-    totals = (np.zeros(N_COUNTS, np.int64), np.zeros(N_SUMS))
-    pressure = np.zeros(MAX_DEPARTMENTS)
-    advance(
-        c,
-        s,
-        counters,
-        firm_state,
-        pending,
-        own_history,
-        totals,
-        pressure,
-        week_tally,
-        records,
-        index,
-        bounds,
-        bound_expectation,
-        key,
-        0,
-        weeks,
-        1,
-    )
-    history[:weeks] = own_history
-    counts[:] = totals[0]
-    sums[:] = totals[1]
+def _run_alone(like, records, index, weeks, bounds, bound_expectation, key, history, counts,
+               sums):  # fmt: skip
+    """One whole run on this thread, as ``model.run_one`` runs it from Python."""
+    run = begin_run(like, records, index, weeks, key, 0, 1)
+    run = advance(run, records, index, bounds, bound_expectation, key, 0, weeks, 1)
+    history[:weeks] = run[5]
+    counts[:] = run[6][0]
+    sums[:] = run[6][1]
 
 
 # Any compiled function of this module: it tells where numba keeps this module's cache.

@@ -19,23 +19,19 @@ from serviceprofit.backends.numba import kernel as k
 from serviceprofit.backends.numba.state import (
     PRECISIONS,
     allocate_customers,
-    customer_room,
-    staff_room,
 )
 from serviceprofit.model import firm
 from serviceprofit.model.firm import COUNT_METRICS, METRICS
-from serviceprofit.model.params import MAX_SEGMENTS, Params, ParamSchedule, stack_records
+from serviceprofit.model.params import MAX_SEGMENTS, ParamSchedule, stack_records
 from serviceprofit.model.result import RunResult, summarise
 from serviceprofit.model.rng import run_key
 from serviceprofit.model.scenario import Scenario
 from serviceprofit.model.week import (
     ACTIVE,
     EVER_COMPLAINED,
-    MAX_DEPARTMENTS,
     N_COUNTS,
     N_SUMS,
     OPEN,
-    TALLY_DTYPE,
 )
 
 __all__ = ["run_many", "run_one"]
@@ -87,14 +83,13 @@ def churn_tables(records: np.ndarray, precision: str) -> tuple[np.ndarray, np.nd
 
 class Prepared(NamedTuple):
     """What a run of one scenario reads before its first week, the same for every seed:
-    the parameter records (``stack_records``), which one each week reads, the first
-    record, and the churn bounds (:func:`churn_tables`). Nothing writes them once made
+    the parameter records (``stack_records``), which one each week reads, and the churn
+    bounds (:func:`churn_tables`). Nothing writes them once made
     (they stay writeable numpy arrays: a read-only array is another type to numba, and
     would compile the run again)."""
 
     records: np.ndarray
     index: np.ndarray
-    first: Params
     bounds: np.ndarray
     expectations: np.ndarray
 
@@ -122,7 +117,7 @@ def prepare(scenario: Scenario, precision: str) -> Prepared:
     schedule = ParamSchedule(scenario)
     records = stack_records(schedule.records)
     bounds, expectations = churn_tables(records, precision)
-    prepared = Prepared(records, schedule.index, schedule.records[0], bounds, expectations)
+    prepared = Prepared(records, schedule.index, bounds, expectations)
     if len(_PREPARED) >= _PREPARED_SIZE:
         _PREPARED.pop(next(iter(_PREPARED)))
     _PREPARED[cache_key] = (weakref.ref(scenario), prepared)
@@ -176,6 +171,16 @@ def timeseries_by_column(history: np.ndarray) -> pd.DataFrame:
     )
 
 
+_EMPTY: dict[str, np.ndarray] = {}
+
+
+def _empty(precision: str) -> np.ndarray:
+    """An empty customer array of ``precision``: it tells compiled code the record type."""
+    if precision not in _EMPTY:
+        _EMPTY[precision] = allocate_customers(0, precision)
+    return _EMPTY[precision]
+
+
 def run_one(
     scenario: Scenario,
     seed: int = 0,
@@ -184,42 +189,18 @@ def run_one(
     precision: str = "float32",
 ) -> RunResult:
     """One run, its weeks compiled (in blocks of weeks when progress is reported)."""
-    records, index, p0, bounds, expectations = prepare(scenario, precision)
+    records, index, bounds, expectations = prepare(scenario, precision)
     weeks = scenario.weeks
     key = run_key(seed)
-    c = allocate_customers(customer_room(p0.initial_customers), precision)
-    s = k.new_staff_arrays(staff_room(p0.initial_staff))
-    counters = np.zeros(k.N_COUNTERS, np.int64)
-    counters[k.K_KEEP_AGENTS] = int(keep_agents)
-    week_tally = np.zeros(1, TALLY_DTYPE)
-    s = k.start_run(c, s, counters, records, index, key, week_tally, numba.get_num_threads())
-    firm_state, pending, history = firm.new_firm(p0, weeks)
-    totals = (np.zeros(N_COUNTS, np.int64), np.zeros(N_SUMS))
-    pressure = np.zeros(MAX_DEPARTMENTS)
+    threads = numba.get_num_threads()
+    run = k.begin_run(_empty(precision), records, index, weeks, key, int(keep_agents), threads)
     step = weeks if progress is None else PROGRESS_EVERY_WEEKS
     for start in range(0, weeks, step):
         stop = min(weeks, start + step)
-        c, s = k.advance(
-            c,
-            s,
-            counters,
-            firm_state,
-            pending,
-            history,
-            totals,
-            pressure,
-            week_tally,
-            records,
-            index,
-            bounds,
-            expectations,
-            key,
-            start,
-            stop,
-            numba.get_num_threads(),
-        )
+        run = k.advance(run, records, index, bounds, expectations, key, start, stop, threads)
         if progress is not None:
             progress(stop, weeks)
+    c, s, counters, _, _, history, totals, _, _ = run
     return summarise(
         scenario=scenario,
         backend="numba",
@@ -276,7 +257,7 @@ def run_many(
         bounds,
         expectations,
         keys,
-        allocate_customers(0, precision),
+        _empty(precision),
         history,
         counts,
         sums,
