@@ -921,10 +921,12 @@ def _run_alone(like, records, index, weeks, bounds, bound_expectation, key, hist
                sums):  # fmt: skip
     """One whole run on this thread, as ``model.run_one`` runs it from Python."""
     run = begin_run(like, records, index, weeks, key, 0, 1)
-    run = advance(run, records, index, bounds, bound_expectation, key, 0, weeks, 1)
-    history[:weeks] = run[5]
-    counts[:] = run[6][0]
-    sums[:] = run[6][1]
+    _, _, _, _, _, own_history, totals, _, _ = advance(
+        run, records, index, bounds, bound_expectation, key, 0, weeks, 1
+    )
+    history[:weeks] = own_history
+    counts[:] = totals[0]
+    sums[:] = totals[1]
 
 
 # Any compiled function of this module: it tells where numba keeps this module's cache.
