@@ -395,6 +395,14 @@ def n_staff_blocks(n):
 
 
 @njit(cache=True)
+def staff_in_parallel(parallel, n):
+    """Whether the staff's loops over ``n`` rows run over blocks in parallel: on several
+    threads (``parallel``) and with many staff, where a block's work outweighs starting
+    the threads."""
+    return parallel and n >= PARALLEL_STAFF_FROM
+
+
+@njit(cache=True)
 def _staff_rows(s, lo, hi, p, dice, training, pressure, last, quits):
     """Step 2 for staff rows ``lo..hi`` (``week.staff_week``), in place; ``quits[j]``
     says whether row ``j`` quits."""
@@ -438,7 +446,7 @@ def _staff_week(s, counters, records, r, dice, training, pressure, counts, paral
     n = counters[K_STAFF]
     last = counters[K_PRESSURE_DEPARTMENTS] - 1
     quits = np.empty(n, np.bool_)
-    if parallel and n >= PARALLEL_STAFF_FROM:
+    if staff_in_parallel(parallel, n):
         _staff_rows_parallel(s, n, records, r, dice, training, pressure, last, quits)
     else:
         _staff_rows(s, 0, n, records[r], dice, training, pressure, last, quits)
@@ -747,7 +755,7 @@ def week_front(c, s, counters, firm_state, pending, history, pressure, week_tall
     _plan_capacity(s, members, pool_start, pool_len, p, week_load, hours_per_head, share, pressure)
     counters[K_PRESSURE_DEPARTMENTS] = p.departments
     servers = np.empty((n_staff, SERVER_COLUMNS))
-    staff_parallel = parallel and n_staff >= PARALLEL_STAFF_FROM
+    staff_parallel = staff_in_parallel(parallel, n_staff)
     if staff_parallel:
         _fill_servers_parallel(s, members, records, r, servers)
     else:
