@@ -161,7 +161,9 @@ def roll(dice, stream, agent):
     return dice(stream, agent)
 
 
-@overload(roll, inline="always")
+# Not inlined by numba (inline="always" would type it again at each of its dozens of call
+# sites, which made compiling slower): a small function, which LLVM inlines itself.
+@overload(roll)
 def _roll_compiled(dice, stream, agent):
     def impl(dice, stream, agent):
         return uniform(dice[0], np.uint64(stream), dice[1], np.uint64(agent))

@@ -3,16 +3,23 @@
 Each function here is one agent's part of the week (docs/ODD.md, process overview): it
 takes the agent's state as scalars, the week's parameter record ``p``
 (:class:`~serviceprofit.model.params.Params`) and its dice, and returns the new state as a
-tuple. The Mesa agents (``mesa_backend/agents.py``) keep their state as attributes and
+tuple. The Mesa agents (``backends/mesa/agents.py``) keep their state as attributes and
 call these functions one agent at a time, in Python; the numba backend
-(``numba_backend/kernel.py``) calls the very same source over rows of arrays, compiled
-(``register_jitable``: numba inlines them into its loops, and tuples cost nothing).
+(``backends/numba/kernel.py``) calls the very same source over rows of arrays, compiled
+(``register_jitable``; tuples cost nothing).
 
-The customer's functions are inlined where compiled code calls them
-(``inline="always"``): they run once per customer and week, and a call would cost more
-than the work. Draws are ``roll(dice, stream, uid)`` (:mod:`serviceprofit.model.rng`): the
-same number for the same (run, purpose, week, agent) in both backends, whatever the
-order of work.
+Who inlines what. A function handed only numbers and records (``p``, ``t`` and their
+tables) is compiled once and inlined by LLVM where it is small (``happens``, ``pick``,
+the churn rule ...). Those LLVM would leave as calls, and those handed arrays (a call
+counts a reference to each array it is handed, per customer), numba inlines itself where
+they are called (``inline="always"``): the customer's week (``customer_issue``,
+``customer_service``, ``customer_settle``), a new customer and ``fill_server``. numba's
+inlining types the function again at every call site, so it is kept to those: declared
+on every small helper too, it made compiling the run from an empty cache a third
+slower, and the run no faster.
+
+Draws are ``roll(dice, stream, uid)`` (:mod:`serviceprofit.model.rng`): the same number
+for the same (run, purpose, week, agent) in both backends, whatever the order of work.
 
 What the week adds up goes into a tally ``t``: ``t.counts`` (integers) and ``t.sums``
 (floats), indexed by the ``C_*`` and ``S_*`` constants below, and ``t.load``, the
@@ -124,7 +131,7 @@ class Tally:
         self.load = np.zeros((MAX_DEPARTMENTS, MAX_NEW_HANDOFFS), np.int64)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def happens(dice, stream, uid, probability):
     """Whether an event of ``probability`` befalls agent ``uid``: ``roll(dice, stream,
     uid) < probability``, without the draw when the answer is certain (a draw is in
@@ -137,7 +144,7 @@ def happens(dice, stream, uid, probability):
     return roll(dice, stream, uid) < probability
 
 
-@register_jitable(inline="always")
+@register_jitable
 def pick(cumulative, n, u):
     """The category a uniform ``u`` falls in: ``bisect_right(cumulative[:n], u)``, at most
     ``n - 1``.
@@ -193,13 +200,13 @@ def issue_chances(p, surge, fixed_share, out):
     return out
 
 
-@register_jitable(inline="always")
+@register_jitable
 def new_issue(dice, uid, chance):
     """Whether customer ``uid`` without an open issue meets a new one this week (step 3)."""
     return roll(dice, Stream.ISSUE, uid) < chance
 
 
-@register_jitable(inline="always")
+@register_jitable
 def has_issue_work(dice, uid, flags, chance):
     """Whether :func:`customer_issue` has anything to do for a customer: an active one
     with an open issue, or with a new one. Written without branches (as 0 or 1), so that
@@ -283,7 +290,7 @@ def routed_load(p, load, department):
     return total
 
 
-@register_jitable(inline="always")
+@register_jitable
 def pick_server(first, size, n_servers, u):
     """Row of the servers table that serves a contact: one of the department's ``size``
     staff from row ``first`` on, or of everyone when the department has none."""
@@ -292,7 +299,7 @@ def pick_server(first, size, n_servers, u):
     return int(u * n_servers)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _age_issue(p, flags, issue_age, outcome, outcome_week, week):
     issue_age += 1
     if issue_age > p.issue_max_age_weeks:  # the customer gives up
@@ -428,7 +435,7 @@ def customer_service(
     )
 
 
-@register_jitable(inline="always")
+@register_jitable
 def customer_complaint(p, dice, uid, flags, segment, satisfaction, expectation, t):
     """A dissatisfied customer may complain (once per issue); an empowered firm may
     recover it. Returns (flags, satisfaction)."""
@@ -445,7 +452,7 @@ def customer_complaint(p, dice, uid, flags, segment, satisfaction, expectation, 
     return flags, satisfaction
 
 
-@register_jitable(inline="always")
+@register_jitable
 def churn_hazard(p, satisfaction, expectation, tenure):
     """The churn rule with this week's constants."""
     return rules.churn_hazard(
@@ -525,7 +532,7 @@ def customer_settle(
 NO_SURVIVORS = (0.0, 0.0, 0, 0)  # revenue, satisfaction, promoters, detractors
 
 
-@register_jitable(inline="always")
+@register_jitable
 def count_survivor(p, satisfaction, spend, survivors):
     """The running tally of customers who stay: their spend, satisfaction and NPS class.
 
@@ -546,7 +553,7 @@ def add_survivors(survivors, t):
     t.counts[C_DETRACTORS] += survivors[3]
 
 
-@register_jitable(inline="always")
+@register_jitable
 def tally_word_of_mouth(p, satisfaction, t):
     """An active customer's satisfaction and NPS class, for the week's averages."""
     t.sums[S_SATISFACTION] += satisfaction
