@@ -13,10 +13,10 @@ tables) is compiled once and inlined by LLVM where it is small (``happens``, ``p
 the churn rule ...). Those LLVM would leave as calls, and those handed arrays (a call
 counts a reference to each array it is handed, per customer), numba inlines itself where
 they are called (``inline="always"``): the customer's week (``customer_issue``,
-``customer_service``, ``customer_settle``), a new customer and ``fill_server``. numba's
-inlining types the function again at every call site, so it is kept to those: declared
-on every small helper too, it made compiling the run from an empty cache a third
-slower, and the run no faster.
+``customer_service``, ``customer_complaint``, ``customer_settle``), a new customer and
+``fill_server``. numba's inlining types the function again at every call site, so it is
+kept to those: declared on every small helper too, it made compiling the run from an
+empty cache a third slower, and the run no faster.
 
 Draws are ``roll(dice, stream, uid)`` (:mod:`serviceprofit.model.rng`): the same number
 for the same (run, purpose, week, agent) in both backends, whatever the order of work.
@@ -435,7 +435,7 @@ def customer_service(
     )
 
 
-@register_jitable
+@register_jitable(inline="always")
 def customer_complaint(p, dice, uid, flags, segment, satisfaction, expectation, t):
     """A dissatisfied customer may complain (once per issue); an empowered firm may
     recover it. Returns (flags, satisfaction)."""
