@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import numba
 import numpy as np
@@ -194,3 +196,26 @@ def test_bad_parameters_say_what_is_allowed(kind, kwargs, match):
     segment = kwargs.pop("segment", _segments(100))
     with pytest.raises(ValueError, match=match):
         build_network(run_key(0), 100, kind, degree, segment=segment, **kwargs)
+
+
+def test_a_new_process_finds_every_kind_compiled_on_disk():
+    """The rows' loops of every kind are compiled once and then read from numba's disk
+    cache by the next process. (While the kind was handed to them as a compiled
+    function, each process compiled them again, since numba keys the cache by argument
+    types and a function's type is that process's function object; the cache's index
+    grew by an entry a process until writing it failed.)"""
+    code = (
+        "import numpy as np\n"
+        "from serviceprofit.model import network\n"
+        "for kind in network.KINDS:\n"
+        "    network.build_network(np.uint64(1), 300, kind, 4, segment=np.arange(300) % 3)\n"
+        "print(sum(sum(f.stats.cache_misses.values()) for f in (network._count, network._fill)))\n"
+    )
+    misses = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        misses.append(int(done.stdout.split()[-1]))
+    assert misses[1] == 0, f"the second process compiled again: {misses}"

@@ -157,37 +157,51 @@ def _homophily_tie(key, e, n, homophily, segment, order, start, size):
     return source, source
 
 
-@njit(cache=True)
-def _small_world(key, e, n, fparams, iparams, segment, order, start, size):
-    return _small_world_tie(key, e, n, iparams[0], fparams[0])
-
-
-@njit(cache=True)
-def _scale_free(key, e, n, fparams, iparams, segment, order, start, size):
-    return _scale_free_tie(key, e, n, fparams[0], fparams[1], fparams[2], fparams[3])
-
-
-@njit(cache=True)
-def _homophily(key, e, n, fparams, iparams, segment, order, start, size):
-    return _homophily_tie(key, e, n, fparams[0], segment, order, start, size)
+# The kinds, as compiled code tells them apart: a number, not the kind's compiled tie
+# function handed over as an argument. numba keys a cached function by its argument
+# types, and a compiled function's type is that function object in this process: a new
+# process never found its own in the disk cache, compiled the rows' loops again and
+# added another entry to the cache's index, and once an entry's function had vanished
+# the cache could no longer be written (ReferenceError: underlying object has vanished).
+_SMALL_WORLD, _SCALE_FREE, _HOMOPHILY = range(3)
 
 
 # ---------------------------------------------------------------------------
 # Building the rows
 
 
+@njit(cache=True, inline="always")
+def _keep(a, b, rows, cols, k):
+    """Tie (a, b) as row entries both ways, unless a self-loop; returns the entries."""
+    if a != b:
+        rows[k] = a
+        cols[k] = b
+        rows[k + 1] = b
+        cols[k + 1] = a
+        k += 2
+    return k
+
+
 @njit(cache=True)
-def _endpoints(tie, key, lo, hi, n, fparams, iparams, segment, order, start, size, rows, cols):
-    """Ties ``lo .. hi - 1`` as row entries both ways (``rows[k]`` holds ``cols[k]``)."""
+def _endpoints(kind, key, lo, hi, n, fparams, iparams, segment, order, start, size, rows, cols):
+    """Ties ``lo .. hi - 1`` as row entries both ways (``rows[k]`` holds ``cols[k]``):
+    a loop per kind, so each is compiled for its kind's tie."""
     k = 0
-    for e in range(lo, hi):
-        a, b = tie(key, e, n, fparams, iparams, segment, order, start, size)
-        if a != b:
-            rows[k] = a
-            cols[k] = b
-            rows[k + 1] = b
-            cols[k + 1] = a
-            k += 2
+    if kind == _SMALL_WORLD:
+        half, rewiring = iparams[0], fparams[0]
+        for e in range(lo, hi):
+            a, b = _small_world_tie(key, e, n, half, rewiring)
+            k = _keep(a, b, rows, cols, k)
+    elif kind == _SCALE_FREE:
+        lo_, span, inv_power, offset = fparams[0], fparams[1], fparams[2], fparams[3]
+        for e in range(lo, hi):
+            a, b = _scale_free_tie(key, e, n, lo_, span, inv_power, offset)
+            k = _keep(a, b, rows, cols, k)
+    else:
+        homophily = fparams[0]
+        for e in range(lo, hi):
+            a, b = _homophily_tie(key, e, n, homophily, segment, order, start, size)
+            k = _keep(a, b, rows, cols, k)
     return k
 
 
@@ -210,11 +224,10 @@ def _by_bucket(rows, cols, k, shift, heads, out_rows, out_cols):
 
 
 @njit(cache=True, parallel=True)
-def _count(tie, key, m, n, fparams, iparams, segment, order, start, size, chunks, shift):
-    """Ties per person and chunk of tie numbers (``tie`` is one kind's compiled tie
-    function, so the loop is compiled and inlined per kind). Chunks run in parallel,
-    each with its own row of counts: no two threads write one number. Each chunk works
-    in blocks of ties, sorted by bucket of rows before counting."""
+def _count(kind, key, m, n, fparams, iparams, segment, order, start, size, chunks, shift):
+    """Ties per person and chunk of tie numbers (``kind``: ``_SMALL_WORLD`` ...). Chunks
+    run in parallel, each with its own row of counts: no two threads write one number.
+    Each chunk works in blocks of ties, sorted by bucket of rows before counting."""
     counts = np.zeros((chunks, n), np.int32)
     for c in prange(chunks):
         mine = counts[c]
@@ -225,7 +238,7 @@ def _count(tie, key, m, n, fparams, iparams, segment, order, start, size, chunks
         for block in range(lo, hi, _BLOCK):
             end = min(block + _BLOCK, hi)
             k = _endpoints(
-                tie, key, block, end, n, fparams, iparams, segment, order, start, size, rows, cols
+                kind, key, block, end, n, fparams, iparams, segment, order, start, size, rows, cols
             )
             _by_bucket(rows, cols, k, shift, heads, out_rows, out_cols)
             for j in range(k):
@@ -253,7 +266,7 @@ def _offsets(counts, indptr):
 
 @njit(cache=True, parallel=True)
 def _fill(
-    tie, key, m, n, fparams, iparams, segment, order, start, size, chunks, shift,
+    kind, key, m, n, fparams, iparams, segment, order, start, size, chunks, shift,
     counts, indptr, indices,
 ):  # fmt: skip
     """Write each tie into both its rows, in the blocks and bucket order of
@@ -269,7 +282,7 @@ def _fill(
         for block in range(lo, hi, _BLOCK):
             end = min(block + _BLOCK, hi)
             k = _endpoints(
-                tie, key, block, end, n, fparams, iparams, segment, order, start, size, rows, cols
+                kind, key, block, end, n, fparams, iparams, segment, order, start, size, rows, cols
             )
             _by_bucket(rows, cols, k, shift, heads, out_rows, out_cols)
             for j in range(k):
@@ -385,13 +398,13 @@ def build_network(
             )
         if not 0.0 <= rewiring <= 1.0:
             raise ValueError(f"rewiring must be in [0, 1], got {rewiring}")
-        tie = _small_world
+        kind_code = _SMALL_WORLD
         iparams[0] = average_degree // 2
         fparams[0] = rewiring
     elif kind == "scale_free":
         if not 2.0 < exponent <= 4.0:
             raise ValueError(f"exponent must be in (2, 4], got {exponent}")
-        tie = _scale_free
+        kind_code = _SCALE_FREE
         alpha = 1.0 / (exponent - 1.0)
         offset = _power_law_offset(n, ties, alpha)
         one = 1.0 - alpha
@@ -402,7 +415,7 @@ def build_network(
             raise ValueError("the homophily kind needs one segment code per person")
         if not 0.0 <= homophily <= 1.0:
             raise ValueError(f"homophily must be in [0, 1], got {homophily}")
-        tie = _homophily
+        kind_code = _HOMOPHILY
         segment_codes = np.ascontiguousarray(segment, dtype=np.int32)
         if segment_codes.min() < 0:
             raise ValueError("segment codes must be non-negative")
@@ -412,7 +425,7 @@ def build_network(
         order = np.argsort(segment_codes, kind="stable").astype(np.int32)
         fparams[0] = homophily
     key = np.uint64(key)
-    args = (tie, key, ties, n, fparams, iparams, segment_codes, order, start, size)
+    args = (kind_code, key, ties, n, fparams, iparams, segment_codes, order, start, size)
     # one chunk of ties per thread, at most _MAX_CHUNKS: 4 bytes per person per chunk
     chunks = min(numba.get_num_threads(), _MAX_CHUNKS)
     shift = max(0, (n - 1).bit_length() - _BUCKET_BITS)
