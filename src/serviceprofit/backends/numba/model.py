@@ -7,6 +7,7 @@ calls them, and turns what they return into :class:`~serviceprofit.model.result.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -171,14 +172,10 @@ def timeseries_by_column(history: np.ndarray) -> pd.DataFrame:
     )
 
 
-_EMPTY: dict[str, np.ndarray] = {}
-
-
+@functools.cache
 def _empty(precision: str) -> np.ndarray:
     """An empty customer array of ``precision``: it tells compiled code the record type."""
-    if precision not in _EMPTY:
-        _EMPTY[precision] = allocate_customers(0, precision)
-    return _EMPTY[precision]
+    return allocate_customers(0, precision)
 
 
 def run_one(
