@@ -43,6 +43,7 @@ CASES = [
     ("empty.yaml", "", "is empty"),
     ("list.yaml", "- 1\n- 2\n", "must be a mapping"),
     ("dup.yaml", "weeks: 10\nweeks: 20\n", "line 2: duplicate key 'weeks'"),
+    ("self.yaml", "description: &d [*d]\n", "line 1: *d is inside the value &d names"),
     ("bool.yaml", "weeks: true\n", "weeks: must be a valid integer (got True)"),
     ("text.yaml", "weeks: '12'\n", "weeks: must be a valid integer"),
     ("inf.yaml", "strategy: {marketing: {spend_per_week: .inf}}\n", "finite number"),
@@ -153,6 +154,19 @@ def test_loader_bounds_hold_without_expanding():
         load_yaml(BILLION_LAUGHS)
     with pytest.raises(YAMLInputError, match="duplicate key"):
         load_yaml("a: {b: 1, b: 2}\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: &x [*x]\n", "a: &x {b: [1, *x]}\n", "a: &x\n  b: *x\n", "&top {a: *top}\n"],
+)
+def test_a_value_containing_itself_is_refused(text):
+    """An alias inside the value its anchor names would build a list or mapping that holds
+    itself (found by test_fuzz: the scenario's dump then failed with a traceback); an
+    alias after the value it names stays fine."""
+    with pytest.raises(YAMLInputError, match="a value cannot contain itself"):
+        load_yaml(text)
+    assert load_yaml("a: &x [1]\nb: [*x, *x]\n") == {"a": [1], "b": [[1], [1]]}
 
 
 def test_messages_never_repr_unbounded_input():

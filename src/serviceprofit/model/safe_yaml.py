@@ -14,6 +14,8 @@ input is expanded:
 - depth: at most ``MAX_DEPTH`` nested mappings or sequences;
 - nodes: at most ``MAX_NODES`` nodes *after* expanding aliases, so an alias is charged
   the full size of what it stands for, and at most ``MAX_ALIASES`` aliases in all;
+- no value may contain itself (``&a [*a]``: an alias inside the value its anchor names),
+  which PyYAML builds as a list holding itself, and which no later step can walk;
 - duplicate keys in one mapping are an error (YAML says keys are unique; PyYAML keeps
   the last one silently).
 
@@ -134,6 +136,7 @@ class BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):
         self._aliases = 0
         self._nodes = 0
         self._sizes: dict[int, int] = {}
+        self._open: list[str | None] = []  # anchors of the values being composed
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         if self.check_event(yaml.AliasEvent):
@@ -145,6 +148,12 @@ class BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):
                     _line(event),
                 )
             event = self.peek_event()
+            if event.anchor in self._open:
+                name = event.anchor if len(event.anchor) <= 30 else event.anchor[:27] + "..."
+                raise YAMLInputError(
+                    f"*{name} is inside the value &{name} names: a value cannot contain itself",
+                    _line(event),
+                )
             node = Composer.compose_node(self, parent, index)
             self._charge(self._size(node), event)
             return node
@@ -152,10 +161,12 @@ class BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):
         self._depth += 1
         if self._depth > self.max_depth:
             raise YAMLInputError(f"nested deeper than {self.max_depth} levels", _line(event))
+        self._open.append(getattr(event, "anchor", None))
         try:
             node = Composer.compose_node(self, parent, index)
         finally:
             self._depth -= 1
+            self._open.pop()
         self._charge(1, event)
         return node
 
