@@ -41,7 +41,7 @@ def _ensure_fresh_cache() -> None:
     global _checked_cache
     if _checked_cache:
         return
-    from serviceprofit.backends.numba import kernel, market_kernel, state
+    from serviceprofit.backends.numba import kernel, market_kernel, queue, state
     from serviceprofit.backends.numba.compile_cache import drop_stale
     from serviceprofit.model import choice, firm, hints, params, rng, rules, week
 
@@ -49,7 +49,7 @@ def _ensure_fresh_cache() -> None:
     drop_stale(
         kernel.CACHE_PROBE,
         "",
-        [rules, rng, hints, week, firm, params, state, choice, kernel, market_kernel],
+        [rules, rng, hints, week, firm, params, state, queue, choice, kernel, market_kernel],
     )
     _checked_cache = True
 

@@ -5,15 +5,17 @@ The week is the one definition in :mod:`serviceprofit.model.week` and
 this module only loops those functions over the rows of the state arrays
 (:mod:`.state`) and keeps the books of the arrays (pools, growth, compaction).
 :func:`advance` runs weeks ``[start, stop)`` of one run; :func:`run_ensemble` runs many
-small runs in one call, in parallel over runs, each run single-threaded inside.
+small runs in one call, in parallel over runs (each thread takes the next run when
+free), each run single-threaded inside.
 
 Results do not depend on the number of threads, nor on a run being alone or in an
 ensemble:
 
 - draws are a pure function of (run, purpose, week, uid), never a shared sequence;
 - the customer passes run over fixed chunks of ``CHUNK`` slots (in parallel for large
-  runs, in turn for small ones and inside ensembles); each chunk tallies into its own
-  row, and the rows are added in chunk order afterwards;
+  runs, each thread taking the next chunk when free; in turn for small ones and inside
+  ensembles); each chunk tallies into its own row, and the rows are added in chunk
+  order afterwards;
 - what customers leave on staff (each server's count and sum of served customers'
   satisfaction) is added in integers (satisfaction in fixed point, 2**-32), the same
   total in any order.
@@ -29,6 +31,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from serviceprofit.backends.numba.queue import take
 from serviceprofit.backends.numba.state import Staff, customer_room, staff_room
 from serviceprofit.model import choice, firm, rules, week
 from serviceprofit.model.hints import prefetch
@@ -183,10 +186,18 @@ def _issues_range(c, lo, hi, records, r, dice, chances, tallies, k):
 
 
 @njit(cache=True, parallel=True)
-def _issues_parallel(c, stored, records, r, dice, chances, tallies):
-    for k in prange(n_chunks(stored)):
-        lo = k * CHUNK
-        _issues_range(c, lo, min(lo + CHUNK, stored), records, r, dice, chances, tallies, k)
+def _issues_parallel(c, stored, records, r, dice, chances, tallies, threads):
+    """:func:`_issues_range` over the chunks, each thread taking the next chunk when free
+    (:func:`.queue.take`)."""
+    chunks = n_chunks(stored)
+    taken = np.zeros(1, np.int64)
+    for _ in prange(threads):
+        while True:
+            k = take(taken)
+            if k >= chunks:
+                break
+            lo = k * CHUNK
+            _issues_range(c, lo, min(lo + CHUNK, stored), records, r, dice, chances, tallies, k)
 
 
 @njit(cache=True)
@@ -324,27 +335,37 @@ def _serve_range(
 
 @njit(cache=True, parallel=True)
 def _serve_parallel(
-    c, stored, records, r, week_, dice, share, servers, pools, bounds, tallies, served, contagion
-):
-    for k in prange(n_chunks(stored)):
-        lo = k * CHUNK
-        _serve_range(
-            c,
-            lo,
-            min(lo + CHUNK, stored),
-            records,
-            r,
-            week_,
-            dice,
-            share,
-            servers,
-            pools,
-            bounds,
-            tallies,
-            k,
-            served[numba.get_thread_id()],
-            contagion,
-        )
+    c, stored, records, r, week_, dice, share, servers, pools, bounds, tallies, served, contagion,
+    threads,
+):  # fmt: skip
+    """:func:`_serve_range` over the chunks, each thread taking the next chunk when free
+    (:func:`.queue.take`); what a thread's customers leave on staff goes to its own row
+    of ``served``."""
+    chunks = n_chunks(stored)
+    taken = np.zeros(1, np.int64)
+    for _ in prange(threads):
+        while True:
+            k = take(taken)
+            if k >= chunks:
+                break
+            lo = k * CHUNK
+            _serve_range(
+                c,
+                lo,
+                min(lo + CHUNK, stored),
+                records,
+                r,
+                week_,
+                dice,
+                share,
+                servers,
+                pools,
+                bounds,
+                tallies,
+                k,
+                served[numba.get_thread_id()],
+                contagion,
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -740,7 +761,7 @@ def week_front(c, s, counters, firm_state, pending, history, pressure, week_tall
     chunks = n_chunks(stored)
     tallies = np.zeros(chunks, TALLY_DTYPE)
     if parallel:
-        _issues_parallel(c, stored, records, r, dice, chances, tallies)
+        _issues_parallel(c, stored, records, r, dice, chances, tallies, threads)
     else:
         for k in range(chunks):
             lo = k * CHUNK
@@ -771,7 +792,7 @@ def week_front(c, s, counters, firm_state, pending, history, pressure, week_tall
         else:
             served[:] = 0
         _serve_parallel(c, stored, records, r, now, dice, share, servers, pools, table,
-                        tallies, served, contagion)  # fmt: skip
+                        tallies, served, contagion, threads)  # fmt: skip
     else:
         served = np.zeros((1, n_staff, 2), np.int64)
         for k in range(chunks):
@@ -879,6 +900,8 @@ def run_ensemble(
     bounds,
     bound_expectation,
     keys,
+    order,
+    threads,
     like,
     history,
     counts,
@@ -888,20 +911,31 @@ def run_ensemble(
     thread: run ``r`` reads ``records[index[r, week]]``, has key ``keys[r]`` and lasts
     ``weeks[r]``; it writes its metrics to ``history[r]`` and its tallies summed over the
     weeks to ``counts[r]``, ``sums[r]``. ``like`` is an empty customer array of the
-    chosen precision (``state.allocate_customers(0, precision)``)."""
-    for r in prange(keys.size):
-        _run_alone(
-            like,
-            records,
-            index[r],
-            weeks[r],
-            bounds,
-            bound_expectation,
-            keys[r],
-            history[r],
-            counts[r],
-            sums[r],
-        )
+    chosen precision (``state.allocate_customers(0, precision)``).
+
+    Each thread takes the next run of ``order`` (all runs, the longest first) whenever
+    it is free (:func:`.queue.take`), rather than a fixed share of the runs: runs differ
+    in size and length, and a core of a shared machine may be slow for a while.
+    ``threads`` is numba's thread count (one taker each)."""
+    taken = np.zeros(1, np.int64)
+    for _ in prange(threads):
+        while True:
+            i = take(taken)
+            if i >= order.size:
+                break
+            r = order[i]
+            _run_alone(
+                like,
+                records,
+                index[r],
+                weeks[r],
+                bounds,
+                bound_expectation,
+                keys[r],
+                history[r],
+                counts[r],
+                sums[r],
+            )
 
 
 @njit(cache=True)

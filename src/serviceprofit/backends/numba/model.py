@@ -244,6 +244,9 @@ def run_many(
     expectations = np.stack([prepared.expectations[j] for prepared, j in rows])
     weeks = np.array([s.weeks for s in scenarios], np.int64)
     keys = np.array([run_key(seed) for seed in seeds], np.uint64)
+    # the longest runs first (customer-weeks at the start), so that no long run starts last
+    size = np.array([s.population.customers for s in scenarios], np.int64) * weeks
+    order = np.argsort(-size, kind="stable")
     history = np.zeros((len(scenarios), longest, firm.N_HISTORY))
     counts = np.zeros((len(scenarios), N_COUNTS), np.int64)
     sums = np.zeros((len(scenarios), N_SUMS))
@@ -254,6 +257,8 @@ def run_many(
         bounds,
         expectations,
         keys,
+        order,
+        numba.get_num_threads(),
         _empty(precision),
         history,
         counts,
