@@ -189,15 +189,13 @@ def _issues_range(c, lo, hi, records, r, dice, chances, tallies, k):
 def _issues_parallel(c, stored, records, r, dice, chances, tallies, threads):
     """:func:`_issues_range` over the chunks, each thread taking the next chunk when free
     (:func:`.queue.take`)."""
-    chunks = n_chunks(stored)
     taken = np.zeros(1, np.int64)
     for _ in prange(threads):
-        while True:
-            k = take(taken)
-            if k >= chunks:
-                break
+        k = take(taken)
+        while k < n_chunks(stored):
             lo = k * CHUNK
             _issues_range(c, lo, min(lo + CHUNK, stored), records, r, dice, chances, tallies, k)
+            k = take(taken)
 
 
 @njit(cache=True)
@@ -341,31 +339,15 @@ def _serve_parallel(
     """:func:`_serve_range` over the chunks, each thread taking the next chunk when free
     (:func:`.queue.take`); what a thread's customers leave on staff goes to its own row
     of ``served``."""
-    chunks = n_chunks(stored)
     taken = np.zeros(1, np.int64)
     for _ in prange(threads):
-        while True:
-            k = take(taken)
-            if k >= chunks:
-                break
+        k = take(taken)
+        while k < n_chunks(stored):
             lo = k * CHUNK
-            _serve_range(
-                c,
-                lo,
-                min(lo + CHUNK, stored),
-                records,
-                r,
-                week_,
-                dice,
-                share,
-                servers,
-                pools,
-                bounds,
-                tallies,
-                k,
-                served[numba.get_thread_id()],
-                contagion,
-            )
+            _serve_range(c, lo, min(lo + CHUNK, stored), records, r, week_, dice, share, servers,
+                         pools, bounds, tallies, k, served[numba.get_thread_id()],
+                         contagion)  # fmt: skip
+            k = take(taken)
 
 
 # ---------------------------------------------------------------------------
@@ -919,23 +901,12 @@ def run_ensemble(
     ``threads`` is numba's thread count (one taker each)."""
     taken = np.zeros(1, np.int64)
     for _ in prange(threads):
-        while True:
-            i = take(taken)
-            if i >= order.size:
-                break
+        i = take(taken)
+        while i < order.size:
             r = order[i]
-            _run_alone(
-                like,
-                records,
-                index[r],
-                weeks[r],
-                bounds,
-                bound_expectation,
-                keys[r],
-                history[r],
-                counts[r],
-                sums[r],
-            )
+            _run_alone(like, records, index[r], weeks[r], bounds, bound_expectation, keys[r],
+                       history[r], counts[r], sums[r])  # fmt: skip
+            i = take(taken)
 
 
 @njit(cache=True)
