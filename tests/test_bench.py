@@ -51,6 +51,31 @@ def test_small_runs_and_ensembles_are_timed():
     assert ensemble["steps_per_second"] > 0
 
 
+def test_ensembles_on_several_thread_counts_alternate_and_keep_every_round():
+    """The benchmark's ensemble figures: each thread count timed in every round, in one
+    process, its median round reported with all rounds kept."""
+    from serviceprofit.bench import measure_ensembles
+
+    scenario = sized(load_scenario(SCENARIOS / "baseline.yaml"), 500, 8).to_dict()
+    one, two = measure_ensembles(scenario, 0, 4, (1, 2), rounds=3)
+    for figure, threads in ((one, 1), (two, 2)):
+        assert figure["threads"] == threads and figure["runs"] == 4
+        assert len(figure["rounds"]) == 3
+        assert figure["seconds"] == sorted(figure["rounds"])[1]
+
+
+def test_customer_steps_count_the_customers_at_the_start_of_each_week():
+    """Week 0 starts with the scenario's customers, each later week with the active
+    customers the week before ended with."""
+    from serviceprofit import simulate
+    from serviceprofit.bench import customer_steps
+
+    scenario = sized(load_scenario(SCENARIOS / "baseline.yaml"), 500, 3)
+    result = simulate(scenario, backend="numba", seed=1)
+    active = result.timeseries["customers_active"].tolist()
+    assert customer_steps(result, 500) == 500 + active[0] + active[1]
+
+
 def _run(backend: str, customers: int, weeks: int, threads: int, rate: float) -> dict:
     return {
         "backend": backend,

@@ -14,6 +14,9 @@ start of each week, summed over weeks). :func:`benchmark` measures, for one scen
 - **thread scaling**: one thread against all at ``scaling_size``, with the CPU time each
   got (``cores_used``: on a busy machine two threads may get one core between them),
   and where one thread's time goes, phase by phase of the week;
+- **small runs**: 2,000 customers for 156 weeks, one ``simulate`` call after another on
+  one thread; and an **ensemble** of 200 of them in one call, on one thread and on all,
+  alternately three times in one process (the median of each counts);
 - **state**: bytes of state per customer.
 
 Every measurement runs in a fresh process (``spawn``), so its peak memory is its own
@@ -48,6 +51,7 @@ __all__ = [
     "describe",
     "effective_cores",
     "measure_ensemble",
+    "measure_ensembles",
     "measure_run",
     "measure_small_runs",
 ]
@@ -74,6 +78,8 @@ SHORT_RUN_REPEATS = 5
 # The small firm of sweeps and calibration: 2,000 customers for three years.
 SMALL_RUN = (2000, 156)
 ENSEMBLE_RUNS = 200
+# The ensemble on one thread and on all, alternately, this many times (the medians count).
+ENSEMBLE_ROUNDS = 3
 
 
 # Sizes for a quick look (a minute or two), as keyword arguments of :func:`benchmark`.
@@ -95,6 +101,14 @@ def sized(scenario: Scenario, customers: int, weeks: int) -> Scenario:
         {"population.customers": customers, "population.staff": staff, "weeks": weeks},
         source="benchmark size",
     )
+
+
+def customer_steps(result: Any, initial_customers: int) -> int:
+    """A run's customer-steps: the customers active at the start of each week, summed
+    (week 0 starts with ``initial_customers``; each later week with the previous week's
+    active ones)."""
+    active = result.timeseries["customers_active"]
+    return int(initial_customers + active.iloc[:-1].sum())
 
 
 def measure_run(
@@ -128,8 +142,7 @@ def measure_run(
         if len(timings) == SHORT_RUN_REPEATS or sum(t for t, _ in timings) >= SHORT_RUN_SECONDS:
             break
     seconds, cpu_seconds = sorted(timings)[len(timings) // 2]  # the median run
-    active = result.timeseries["customers_active"]
-    steps = int(scenario.population.customers + active.iloc[:-1].sum())
+    steps = customer_steps(result, scenario.population.customers)
     return {
         "backend": backend,
         "customers": scenario.population.customers,
@@ -165,8 +178,7 @@ def measure_small_runs(scenario_data: dict[str, Any], seed: int, runs: int) -> d
         start = time.perf_counter()
         result = simulate(scenario, backend="numba", seed=replicate_seed(seed, i))
         seconds.append(time.perf_counter() - start)
-        active = result.timeseries["customers_active"]
-        steps += int(scenario.population.customers + active.iloc[:-1].sum())
+        steps += customer_steps(result, scenario.population.customers)
     seconds.sort()
     median = seconds[len(seconds) // 2]
     return {
@@ -184,6 +196,23 @@ def measure_ensemble(
 ) -> dict[str, Any]:
     """``runs`` replicates of one scenario through the batch runner (one ``simulate_many``
     call) on ``threads`` threads, for a worker process: seconds and the CPU time it got."""
+    return measure_ensembles(scenario_data, seed, runs, (threads,))[0]
+
+
+def measure_ensembles(
+    scenario_data: dict[str, Any],
+    seed: int,
+    runs: int,
+    thread_counts: Sequence[int],
+    rounds: int = 1,
+) -> list[dict[str, Any]]:
+    """:func:`measure_ensemble` on each of ``thread_counts`` in turn, ``rounds`` times over,
+    in one worker process; for each thread count, its median round (every round's
+    seconds in ``rounds``).
+
+    Alternating puts the thread counts side by side: on a shared machine another
+    process may take a core for a few seconds, and two timings taken one after the
+    other in separate processes then compare two machines."""
     from serviceprofit.backends.numba import wait_passively
 
     wait_passively()
@@ -191,26 +220,36 @@ def measure_ensemble(
 
     from serviceprofit.backends.batch import Job, run_jobs
 
-    numba.set_num_threads(threads)
     scenario = Scenario.model_validate(scenario_data)
+    numba.set_num_threads(max(thread_counts))
     run_jobs([Job(scenario, s) for s in replicate_seeds(seed, 2)], "numba")  # loads it
-    start, cpu_start = time.perf_counter(), time.process_time()
-    results = run_jobs([Job(scenario, s) for s in replicate_seeds(seed, runs)], "numba")
-    seconds = time.perf_counter() - start
-    cpu_seconds = time.process_time() - cpu_start
-    steps = sum(
-        int(scenario.population.customers + r.timeseries["customers_active"].iloc[:-1].sum())
-        for r in results
-    )
-    return {
-        "customers": scenario.population.customers,
-        "weeks": scenario.weeks,
-        "runs": runs,
-        "threads": threads,
-        "seconds": seconds,
-        "cores_used": cpu_seconds / seconds,
-        "steps_per_second": steps / seconds,
-    }
+    jobs = [Job(scenario, s) for s in replicate_seeds(seed, runs)]
+    timed: dict[int, list[tuple[float, float, int]]] = {t: [] for t in thread_counts}
+    for _ in range(rounds):
+        for threads in thread_counts:
+            numba.set_num_threads(threads)
+            start, cpu_start = time.perf_counter(), time.process_time()
+            results = run_jobs(jobs, "numba")
+            seconds = time.perf_counter() - start
+            cpu_seconds = time.process_time() - cpu_start
+            steps = sum(customer_steps(r, scenario.population.customers) for r in results)
+            timed[threads].append((seconds, cpu_seconds, steps))
+    figures = []
+    for threads in thread_counts:
+        seconds, cpu_seconds, steps = sorted(timed[threads])[len(timed[threads]) // 2]
+        figures.append(
+            {
+                "customers": scenario.population.customers,
+                "weeks": scenario.weeks,
+                "runs": runs,
+                "threads": threads,
+                "seconds": seconds,
+                "rounds": [t for t, _, _ in timed[threads]],
+                "cores_used": cpu_seconds / seconds,
+                "steps_per_second": steps / seconds,
+            }
+        )
+    return figures
 
 
 def _spin(loops: int, barrier: Any, results: Any) -> None:
@@ -369,9 +408,13 @@ def benchmark(
     small = sized(scenario, *SMALL_RUN).to_dict()
     say(f"numba small runs: {SMALL_RUN[0]:,} customers x {SMALL_RUN[1]} weeks, one at a time")
     figures["small_runs"] = _in_fresh_process(measure_small_runs, small, seed, 20)
-    say(f"numba ensemble of {ensemble_runs} small runs on 1 and {cores} threads")
-    one_core = _in_fresh_process(measure_ensemble, small, seed, ensemble_runs, 1)
-    all_cores = _in_fresh_process(measure_ensemble, small, seed, ensemble_runs, cores)
+    say(
+        f"numba ensemble of {ensemble_runs} small runs on 1 and {cores} threads, "
+        f"alternately, {ENSEMBLE_ROUNDS} times"
+    )
+    one_core, all_cores = _in_fresh_process(
+        measure_ensembles, small, seed, ensemble_runs, (1, cores), ENSEMBLE_ROUNDS
+    )
     figures["ensemble"] = {
         "one_thread": one_core,
         "all_threads": all_cores,
