@@ -209,7 +209,7 @@ def test_a_new_process_finds_every_kind_compiled_on_disk():
         "from serviceprofit.model import network\n"
         "for kind in network.KINDS:\n"
         "    network.build_network(np.uint64(1), 300, kind, 4, segment=np.arange(300) % 3)\n"
-        "print(sum(sum(f.stats.cache_misses.values()) for f in (network._count, network._fill)))\n"
+        "print(sum(sum(f.stats.cache_misses.values()) for f in (network._place_ties,)))\n"
     )
     misses = []
     for _ in range(2):

@@ -224,11 +224,18 @@ def _by_bucket(rows, cols, k, shift, heads, out_rows, out_cols):
 
 
 @njit(cache=True, parallel=True)
-def _count(kind, key, m, n, fparams, iparams, segment, order, start, size, chunks, shift):
-    """Ties per person and chunk of tie numbers (``kind``: ``_SMALL_WORLD`` ...). Chunks
-    run in parallel, each with its own row of counts: no two threads write one number.
-    Each chunk works in blocks of ties, sorted by bucket of rows before counting."""
-    counts = np.zeros((chunks, n), np.int32)
+def _place_ties(
+    fill, kind, key, m, n, fparams, iparams, segment, order, start, size, chunks, shift,
+    counts, indptr, indices,
+):  # fmt: skip
+    """Tie numbers ``0..m`` in chunks, each chunk's ties drawn (``kind``: ``_SMALL_WORLD``
+    ...) in blocks and sorted by bucket of rows, then placed. Without ``fill``: counted
+    into the chunk's row of ``counts`` (ties per person). With ``fill``, once
+    :func:`_offsets` has made ``indptr`` and the counts into where each chunk's ties
+    start within a row: each tie written into both its rows of ``indices``. Every chunk
+    counts into its own row and writes only its own slots of a row, so the chunks run in
+    parallel; rows are sorted afterwards, so the result does not depend on the number of
+    chunks. The ties are drawn twice (counted, then written) rather than stored."""
     for c in prange(chunks):
         mine = counts[c]
         rows, cols = np.empty(2 * _BLOCK, np.int32), np.empty(2 * _BLOCK, np.int32)
@@ -241,9 +248,14 @@ def _count(kind, key, m, n, fparams, iparams, segment, order, start, size, chunk
                 kind, key, block, end, n, fparams, iparams, segment, order, start, size, rows, cols
             )
             _by_bucket(rows, cols, k, shift, heads, out_rows, out_cols)
-            for j in range(k):
-                mine[out_rows[j]] += 1
-    return counts
+            if fill:
+                for j in range(k):
+                    a = out_rows[j]
+                    indices[indptr[a] + mine[a]] = out_cols[j]
+                    mine[a] += 1
+            else:
+                for j in range(k):
+                    mine[out_rows[j]] += 1
 
 
 @njit(cache=True, parallel=True)
@@ -262,33 +274,6 @@ def _offsets(counts, indptr):
     indptr[0] = 0
     for i in range(n):
         indptr[i + 1] = indptr[i] + degree[i]
-
-
-@njit(cache=True, parallel=True)
-def _fill(
-    kind, key, m, n, fparams, iparams, segment, order, start, size, chunks, shift,
-    counts, indptr, indices,
-):  # fmt: skip
-    """Write each tie into both its rows, in the blocks and bucket order of
-    :func:`_count`; chunk ``c`` writes only its own slots of each row, so the chunks run
-    in parallel. Rows are sorted afterwards, so the result does not depend on the number
-    of chunks."""
-    for c in prange(chunks):
-        cursor = counts[c]
-        rows, cols = np.empty(2 * _BLOCK, np.int32), np.empty(2 * _BLOCK, np.int32)
-        out_rows, out_cols = np.empty(2 * _BLOCK, np.int32), np.empty(2 * _BLOCK, np.int32)
-        heads = np.zeros((1 << _BUCKET_BITS) + 2, np.int64)
-        lo, hi = m * c // chunks, m * (c + 1) // chunks
-        for block in range(lo, hi, _BLOCK):
-            end = min(block + _BLOCK, hi)
-            k = _endpoints(
-                kind, key, block, end, n, fparams, iparams, segment, order, start, size, rows, cols
-            )
-            _by_bucket(rows, cols, k, shift, heads, out_rows, out_cols)
-            for j in range(k):
-                a = out_rows[j]
-                indices[indptr[a] + cursor[a]] = out_cols[j]
-                cursor[a] += 1
 
 
 _SHORT_ROW = 32
@@ -429,11 +414,12 @@ def build_network(
     # one chunk of ties per thread, at most _MAX_CHUNKS: 4 bytes per person per chunk
     chunks = min(numba.get_num_threads(), _MAX_CHUNKS)
     shift = max(0, (n - 1).bit_length() - _BUCKET_BITS)
-    counts = _count(*args, chunks, shift)
+    counts = np.zeros((chunks, n), np.int32)
     indptr = np.empty(n + 1, np.int64)
+    _place_ties(False, *args, chunks, shift, counts, indptr, np.empty(0, np.int32))
     _offsets(counts, indptr)
     indices = np.empty(int(indptr[-1]), np.int32)
-    _fill(*args, chunks, shift, counts, indptr, indices)
+    _place_ties(True, *args, chunks, shift, counts, indptr, indices)
     del counts
     kept = _sort_unique_rows(indptr, indices)
     total = _compact(indptr, indices, kept)
